@@ -1,0 +1,38 @@
+"""landmap: the land register and maps of a development zone."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from landmap.config import PROJECT_ROOT, Settings
+
+
+def create_app(
+    config: Settings | dict | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    """The web app: settings, database sessions, translations, blueprints. Nothing else."""
+    from landmap import web
+    from landmap.db import make_engine, make_sessionmaker
+
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env().with_(**(config or {}))
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["landmap.settings"] = settings
+    app.extensions["landmap.sessions"] = session_factory or make_sessionmaker(make_engine(settings))
+    web.init_app(app)
+    return app

@@ -1,0 +1,3 @@
+from landmap.cli import main
+
+main(prog_name="python -m landmap")

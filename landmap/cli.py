@@ -1,0 +1,239 @@
+"""`python -m landmap COMMAND`: each command a few lines calling loaders and services."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from landmap.config import ConfigError, Settings
+from landmap.db import make_engine, make_sessionmaker, migrate, session_scope
+
+
+class Ctx:
+    """Settings and sessions, made on first use so that --help needs no database."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+        self._factory = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = Settings.from_env()
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from exc
+        return self._settings
+
+    def session(self):
+        if self._factory is None:
+            self._factory = make_sessionmaker(make_engine(self.settings))
+        return session_scope(self._factory)
+
+
+pass_ctx = click.make_pass_decorator(Ctx, ensure=True)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """landmap: the land register and maps of the development zone."""
+    ctx.ensure_object(Ctx)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@pass_ctx
+def db_upgrade(ctx: Ctx, revision: str) -> None:
+    """Bring the schema up to REVISION (default: the newest)."""
+    try:
+        migrate.upgrade(ctx.settings, revision)
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc.orig}") from exc
+    click.echo(f"schema at revision {migrate.current(ctx.settings)}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@pass_ctx
+def db_downgrade(ctx: Ctx, revision: str) -> None:
+    """Take the schema back to REVISION ("base" drops every landmap table)."""
+    migrate.downgrade(ctx.settings, revision)
+    click.echo(f"schema at revision {migrate.current(ctx.settings) or 'base'}")
+
+
+@main.command()
+@pass_ctx
+def demo(ctx: Ctx) -> None:
+    """Load the illustrative demo zone (data/demo/); running it again changes nothing."""
+    from landmap.demo import load_demo
+    from landmap.loaders import LoadRefused
+
+    try:
+        with ctx.session() as session:
+            result = load_demo(session, ctx.settings)
+    except LoadRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not result.changed:
+        click.echo("demo zone already loaded: nothing changed")
+        return
+    p, z = result.parcels, result.zones
+    click.echo(
+        f"demo zone loaded: {result.catalogue_changes} zone/project rows, "
+        f"{z.inserted} zone boundaries, parcels {p.inserted} new, {p.updated} updated, "
+        f"{p.total_mu:.2f} mu"
+    )
+
+
+@main.command()
+@pass_ctx
+def info(ctx: Ctx) -> None:
+    """Parcels and mu per zone."""
+    from landmap.services import zones
+
+    with ctx.session() as session:
+        rows = zones.summary(session)
+    click.echo(f"{'zone':<6}{'boundary mu':>14}{'parcels':>10}{'parcels mu':>14}  name")
+    for r in rows:
+        zone_mu = f"{r['zone_mu']:.2f}" if r["zone_mu"] is not None else "-"
+        click.echo(
+            f"{r['code']:<6}{zone_mu:>14}{r['parcels']:>10}{r['parcels_mu']:>14.2f}  {r['name']}"
+        )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@pass_ctx
+def serve(ctx: Ctx, host: str, port: int, threads: int) -> None:
+    """Serve the web app (waitress)."""
+    from waitress import serve as waitress_serve
+
+    from landmap import create_app
+
+    app = create_app(ctx.settings)
+    click.echo(f"landmap at http://{host}:{port}/")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="landmap")
+
+
+def _print_report(report) -> None:
+    dry = " (dry run: nothing written)" if report.dry_run else ""
+    click.echo(f"{report.file_name}: {report.layer}{dry}")
+    click.echo(f"  CRS       {report.crs}: {report.crs_reason}")
+    click.echo(f"  encoding  {report.encoding}: {report.encoding_reason}")
+    click.echo(
+        f"  records   {report.records_read} read, {report.inserted} loaded, "
+        f"{report.updated} updated, {report.unchanged} unchanged, {len(report.rejected)} rejected"
+    )
+    click.echo(f"  area      {report.total_mu:.2f} mu")
+    for p in report.repaired:
+        click.echo(f"  repaired  {p}")
+    for p in report.rejected:
+        click.echo(f"  set aside {p}")
+    if report.rejects_path:
+        click.echo(f"  rejects written to {report.rejects_path}")
+    if report.mismatches:
+        click.echo(f"  {len(report.mismatches)} parcel(s) differ from the certificate by >1%:")
+        for code, official, mu in report.mismatches:
+            click.echo(f"    {code}: certificate {official:.2f} mu, computed {mu:.2f} mu")
+
+
+def _load_options(f):
+    for opt in reversed(
+        [
+            click.option("--srs", help="CRS of the file, e.g. EPSG:4525 (overrides the .prj)"),
+            click.option(
+                "--encoding", help="text encoding of the .dbf, e.g. GBK (overrides detection)"
+            ),
+            click.option("--layer", help="layer of a GeoPackage"),
+            click.option("--dry-run", is_flag=True, help="check and report; write nothing"),
+            click.option(
+                "--repair",
+                is_flag=True,
+                help="make valid what can be; set the rest aside in a rejects file",
+            ),
+            click.option(
+                "--rejects",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="where --repair writes the records set aside (CSV)",
+            ),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+def _run_load(ctx: Ctx, layer: str, path: str, **kw) -> None:
+    from rich.progress import Progress
+
+    from landmap import loaders
+    from landmap.loaders import LoadOptions, LoadRefused
+
+    options = LoadOptions(
+        srs=kw.get("srs"),
+        encoding=kw.get("encoding"),
+        layer=kw.get("layer"),
+        dry_run=kw.get("dry_run", False),
+        repair=kw.get("repair", False),
+        rejects_path=kw.get("rejects"),
+        run_by=getpass.getuser(),
+        zone=kw.get("zone"),
+        draft=kw.get("draft", False),
+        valid_from=kw.get("valid_from"),
+        note=kw.get("note") or "",
+    )
+    with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(f"loading {Path(path).name}", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            with ctx.session() as session:
+                report = loaders.load(session, ctx.settings, layer, path, options, progress)
+        except LoadRefused as exc:
+            raise click.ClickException(f"refused: {exc}") from exc
+    _print_report(report)
+
+
+@main.group()
+def load() -> None:
+    """Load a layer from a .shp, a folder, a .zip, a GeoPackage layer or a GeoJSON file."""
+
+
+@load.command("parcels")
+@click.argument("path", type=click.Path(exists=True))
+@_load_options
+@pass_ctx
+def load_parcels(ctx: Ctx, path: str, **kw) -> None:
+    """Cadastral parcels (宗地) and commercial plots, matched by code."""
+    _run_load(ctx, "parcels", path, **kw)
+
+
+@load.command("zones")
+@click.argument("path", type=click.Path(exists=True))
+@click.option("--zone", help="the zone every feature belongs to (else the file's QYDM field)")
+@click.option("--draft", is_flag=True, help="store as a draft, not the current boundary")
+@click.option(
+    "--valid-from",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="date the boundary is in force from (default today)",
+)
+@click.option("--note", help="what this boundary is")
+@_load_options
+@pass_ctx
+def load_zones(ctx: Ctx, path: str, valid_from, **kw) -> None:
+    """Zone boundaries: a new current version (the old one kept) or a draft."""
+    vf: date | None = valid_from.date() if valid_from else None
+    _run_load(ctx, "zones", path, valid_from=vf, **kw)

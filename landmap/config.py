@@ -1,0 +1,99 @@
+"""Typed settings, read from the environment once, when the app or CLI is created."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DB_URL_FILE = PROJECT_ROOT / ".pgdata" / "database_url"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _bbox(text: str, name: str) -> tuple[float, float, float, float]:
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not (parts[0] < parts[2] and parts[1] < parts[3]):
+        raise ConfigError(f"{name} must be minlon,minlat,maxlon,maxlat; got {text!r}")
+    return parts  # type: ignore[return-value]
+
+
+def local_database_url() -> str:
+    """The project-local cluster's URL, written by scripts/localdb.sh."""
+    if not LOCAL_DB_URL_FILE.exists():
+        raise ConfigError(
+            "DATABASE_URL is not set and there is no project-local cluster: "
+            "run scripts/setup.sh, or set DATABASE_URL=postgresql://user:pass@host/db"
+        )
+    return LOCAL_DB_URL_FILE.read_text().strip()
+
+
+def _secret_key(var_dir: Path) -> str:
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    # PostgreSQL schema holding landmap's tables (PostGIS itself stays in public).
+    db_schema: str = "public"
+    # SRID of every stored land geometry; used when the schema is created (db upgrade).
+    storage_srid: int = 4546
+    # Where parcels may lie: lon/lat box of the zone's region (Yongding District, Zhangjiajie).
+    region_bbox: tuple[float, float, float, float] = (110.0, 28.8, 111.0, 29.5)
+    map_center: tuple[float, float] = (29.09, 110.53)  # lat, lon
+    # Central meridian (degrees E) assumed for 6-digit Gauss-Krüger eastings without a .prj;
+    # None: such files are refused until --srs is given.
+    gk_central_meridian: int | None = None
+    # XYZ basemap URL template; empty = no basemap (parcels still render).
+    basemap_url: str = ""
+    basemap_attribution: str = ""
+    secret_key: str = field(default="", repr=False)
+    default_locale: str = "zh_CN"
+    var_dir: Path = PROJECT_ROOT / "var"
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        url = env.get("DATABASE_URL") or local_database_url()
+        if not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        var_dir = Path(env.get("LANDMAP_VAR_DIR", str(PROJECT_ROOT / "var")))
+        try:
+            srid = int(env.get("LANDMAP_STORAGE_SRID", "4546"))
+        except ValueError as exc:
+            raise ConfigError("LANDMAP_STORAGE_SRID must be an EPSG code such as 4546") from exc
+        cm = env.get("LANDMAP_GK_CENTRAL_MERIDIAN", "").strip()
+        if cm and not cm.isdigit():
+            raise ConfigError("LANDMAP_GK_CENTRAL_MERIDIAN must be whole degrees, e.g. 111")
+        return cls(
+            database_url=url,
+            gk_central_meridian=int(cm) if cm else None,
+            db_schema=env.get("LANDMAP_DB_SCHEMA", "public"),
+            storage_srid=srid,
+            region_bbox=_bbox(
+                env.get("LANDMAP_REGION_BBOX", "110.0,28.8,111.0,29.5"), "LANDMAP_REGION_BBOX"
+            ),
+            basemap_url=env.get("LANDMAP_BASEMAP_URL", ""),
+            basemap_attribution=env.get("LANDMAP_BASEMAP_ATTRIBUTION", ""),
+            secret_key=env.get("LANDMAP_SECRET_KEY") or _secret_key(var_dir),
+            var_dir=var_dir,
+        )
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)

@@ -1,0 +1,53 @@
+"""Engines and sessions. Services take a Session; this module is where sessions come from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from landmap.config import ConfigError, Settings
+
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _sqlalchemy_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg2://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(settings: Settings) -> Engine:
+    """An engine whose connections see landmap's schema first, then public (PostGIS)."""
+    schema = settings.db_schema
+    if not _SCHEMA_RE.match(schema):
+        raise ConfigError(f"LANDMAP_DB_SCHEMA must be a plain lower-case name; got {schema!r}")
+    options = f"-csearch_path={schema},public" if schema != "public" else "-csearch_path=public"
+    return create_engine(
+        _sqlalchemy_url(settings.database_url),
+        pool_pre_ping=True,
+        connect_args={"options": options, "application_name": "landmap"},
+    )
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,65 @@
+"""The illustrative demo zone (data/demo/): zones, projects and parcels, loaded through the
+same loader as any surveyor's file. Loading it twice changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from landmap import loaders
+from landmap.config import PROJECT_ROOT, Settings
+from landmap.loaders import LoadOptions, LoadReport
+from landmap.services import projects
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+
+
+@dataclass
+class DemoResult:
+    catalogue_changes: int
+    zones: LoadReport
+    parcels: LoadReport
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.catalogue_changes
+            or self.zones.inserted
+            or self.parcels.inserted
+            or self.parcels.updated
+        )
+
+
+def load_demo(session: Session, settings: Settings, folder: Path = DEMO_DIR) -> DemoResult:
+    meta = json.loads((folder / "projects.json").read_text(encoding="utf-8"))
+    savepoint = session.begin_nested()
+    try:
+        result = _load(session, settings, folder, meta)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    # an unchanged demo leaves no trace, not even an import record
+    (savepoint.commit if result.changed else savepoint.rollback)()
+    return result
+
+
+def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> DemoResult:
+    changes = projects.upsert_zones(session, meta["zones"])
+    gpkg = folder / "demo.gpkg"
+    valid_from = min(dt.date.fromisoformat(z["valid_from"]) for z in meta["zones"])
+    zones = loaders.load(
+        session,
+        settings,
+        "zones",
+        gpkg,
+        LoadOptions(layer="zones", valid_from=valid_from, run_by="demo", note="demo zone"),
+    )
+    changes += projects.upsert_projects(session, meta["projects"])
+    parcels = loaders.load(
+        session, settings, "parcels", gpkg, LoadOptions(layer="parcels", run_by="demo")
+    )
+    return DemoResult(changes, zones, parcels)

@@ -1,0 +1,155 @@
+"""The land register's vocabulary: enums with their Chinese and English labels.
+
+Used by the database models (CHECK constraints), services, map styling and the API.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LabelledEnum(StrEnum):
+    """A StrEnum whose members carry (zh, en) labels in ``_labels``."""
+
+    @property
+    def label_zh(self) -> str:
+        return type(self)._labels()[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return type(self)._labels()[self][1]
+
+    def label(self, locale: str) -> str:
+        return self.label_en if locale.startswith("en") else self.label_zh
+
+    @classmethod
+    def parse(cls, text: str):
+        """A member from its id or its Chinese or English label; ValueError names the choices."""
+        key = text.strip()
+        for member in cls:
+            if key in (member.value, member.label_zh) or key.lower() == member.label_en.lower():
+                return member
+        choices = ", ".join(f"{m.value} ({m.label_zh})" for m in cls)
+        raise ValueError(f"unknown {cls.__name__.lower()} {text!r}; one of: {choices}")
+
+    @classmethod
+    def _labels(cls) -> dict:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class Stage(LabelledEnum):
+    """Land acquisition and demolition (征地拆迁) stage of a parcel, in workflow order.
+
+    STATE_OWNED is outside the workflow: state land already in hand needs no acquisition.
+    """
+
+    STATE_OWNED = "state_owned"  # 国有已收储
+    NOT_STARTED = "not_started"  # 未启动
+    PRE_ANNOUNCED = "pre_announced"  # 征收预公告
+    SURVEYED = "surveyed"  # 调查登记/丈量
+    PLAN_PUBLISHED = "plan_published"  # 补偿安置方案公告
+    AGREEMENT_SIGNED = "agreement_signed"  # 协议签订
+    COMPENSATED = "compensated"  # 补偿兑付
+    DEMOLISHED = "demolished"  # 房屋拆除
+    CLEARED = "cleared"  # 场地平整/交地 ("整理到位")
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _STAGE_LABELS
+
+    @classmethod
+    def workflow(cls) -> list[Stage]:
+        """The acquisition stages in order, without STATE_OWNED."""
+        return [s for s in cls if s is not cls.STATE_OWNED]
+
+
+_STAGE_LABELS = {
+    Stage.STATE_OWNED: ("国有已收储", "State land in hand"),
+    Stage.NOT_STARTED: ("未启动", "Not started"),
+    Stage.PRE_ANNOUNCED: ("征收预公告", "Pre-announced"),
+    Stage.SURVEYED: ("调查登记", "Surveyed and registered"),
+    Stage.PLAN_PUBLISHED: ("补偿方案公告", "Compensation plan published"),
+    Stage.AGREEMENT_SIGNED: ("协议签订", "Agreement signed"),
+    Stage.COMPENSATED: ("补偿兑付", "Compensation paid"),
+    Stage.DEMOLISHED: ("房屋拆除", "Houses demolished"),
+    Stage.CLEARED: ("整理到位", "Cleared and handed over"),
+}
+
+
+class ProjectKind(LabelledEnum):
+    INDUSTRIAL = "industrial"  # 工业
+    COMMERCIAL = "commercial"  # 商业
+    HOUSING = "housing"  # 住房
+    INFRASTRUCTURE = "infrastructure"  # 基础设施
+    PUBLIC = "public"  # 公共服务
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _KIND_LABELS
+
+
+_KIND_LABELS = {
+    ProjectKind.INDUSTRIAL: ("工业", "Industrial"),
+    ProjectKind.COMMERCIAL: ("商业", "Commercial"),
+    ProjectKind.HOUSING: ("住房", "Housing"),
+    ProjectKind.INFRASTRUCTURE: ("基础设施", "Infrastructure"),
+    ProjectKind.PUBLIC: ("公共服务", "Public"),
+}
+
+
+class ProjectStage(LabelledEnum):
+    """Where a project stands (the seed's 争开工、保投产、抓搬迁、促前期)."""
+
+    PRE_STAGE = "pre_stage"  # 前期
+    TO_START = "to_start"  # 开工 (to start construction)
+    UNDER_CONSTRUCTION = "under_construction"  # 在建
+    COMMISSIONED = "commissioned"  # 投产
+    RELOCATING = "relocating"  # 搬迁
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _PROJECT_STAGE_LABELS
+
+
+_PROJECT_STAGE_LABELS = {
+    ProjectStage.PRE_STAGE: ("前期", "Pre-stage"),
+    ProjectStage.TO_START: ("待开工", "To start"),
+    ProjectStage.UNDER_CONSTRUCTION: ("在建", "Under construction"),
+    ProjectStage.COMMISSIONED: ("投产", "Commissioned"),
+    ProjectStage.RELOCATING: ("搬迁", "Relocating"),
+}
+
+
+class BoundaryStatus(StrEnum):
+    """A zone boundary version: the one in force, one replaced, or a planner's draft."""
+
+    CURRENT = "current"  # 现行
+    SUPERSEDED = "superseded"  # 历史
+    DRAFT = "draft"  # 调整草案
+
+
+def initial_stage(code: str) -> Stage:
+    """Where a newly registered parcel starts: a ZDDM whose feature code marks state land
+    (first letter G, e.g. 430802003004GB00001) needs no acquisition; anything else does."""
+    if len(code) == 19 and code[12] == "G":
+        return Stage.STATE_OWNED
+    return Stage.NOT_STARTED
+
+
+class TransferStatus(LabelledEnum):
+    """Where a commercial plot stands in its sale (经营性用地出让)."""
+
+    PLANNED = "planned"  # 拟出让
+    LISTED = "listed"  # 挂牌中
+    TRANSFERRED = "transferred"  # 已出让
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _TRANSFER_LABELS
+
+
+_TRANSFER_LABELS = {
+    TransferStatus.PLANNED: ("拟出让", "Planned"),
+    TransferStatus.LISTED: ("挂牌中", "Listed"),
+    TransferStatus.TRANSFERRED: ("已出让", "Transferred"),
+}

@@ -1,0 +1,177 @@
+"""Text encoding of a shapefile's DBF: decided once, in this order.
+
+1. ``--encoding`` given by the user;
+2. the .cpg sidecar;
+3. the DBF language driver id (byte 29);
+4. strict UTF-8 over every character field of every record;
+5. strict GB18030 (a superset of GBK/GB2312).
+
+Whatever is decided, the decoded text is then checked for mojibake (GBK bytes read as a
+Latin/Windows code page); mojibake is a refusal, never a silent load.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class EncodingError(ValueError):
+    """The DBF's text cannot be decoded safely; the message says what to pass."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    value: str
+    reason: str
+
+
+# .cpg spellings seen in the wild -> Python codec
+_CPG_ALIASES = {
+    "936": "gbk",
+    "cp936": "gbk",
+    "gbk": "gbk",
+    "gb2312": "gbk",
+    "gb18030": "gb18030",
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "65001": "utf-8",
+    "88591": "latin-1",
+    "8859_1": "latin-1",
+    "iso-8859-1": "latin-1",
+    "iso88591": "latin-1",
+    "1252": "cp1252",
+    "cp1252": "cp1252",
+    "ansi 1252": "cp1252",
+    "950": "big5",
+    "big5": "big5",
+    "437": "cp437",
+    "850": "cp850",
+}
+# DBF language driver ids (as GDAL's shapefile driver maps them)
+_LDID = {
+    0x01: "cp437",
+    0x02: "cp850",
+    0x03: "cp1252",
+    0x4D: "gbk",
+    0x4E: "cp949",
+    0x4F: "big5",
+    0x57: None,  # "ANSI": the writer's own code page, unknown here
+    0x78: "big5",
+    0x79: "cp949",
+    0x7A: "gbk",
+    0x7B: "cp932",
+    0xC8: "cp1250",
+    0xC9: "cp1251",
+}
+_SINGLE_BYTE = {"latin-1", "cp1252", "cp437", "cp850", "cp1250", "cp1251"}
+# Latin-1/Windows-1252 letters that GBK text turns into when read with a Latin code page
+_MOJIBAKE = re.compile(r"[\u00c0-\u00ff]{2,}|[\u0080-\u009f]")
+
+
+def codec_name(name: str) -> str:
+    """A Python codec for a user- or file-given encoding name, or EncodingError."""
+    key = name.strip().lower()
+    key = _CPG_ALIASES.get(key, key)
+    try:
+        return codecs.lookup(key).name
+    except LookupError as exc:
+        raise EncodingError(f"unknown encoding {name!r}") from exc
+
+
+def dbf_text_bytes(dbf: Path, limit_records: int | None = None) -> list[bytes]:
+    """The raw bytes of every character field, one blob per field, read straight from the DBF."""
+    with dbf.open("rb") as f:
+        head = f.read(32)
+        if len(head) < 32:
+            raise EncodingError(f"{dbf.name} is not a dBASE file (too short)")
+        n_records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+        fields, offset = [], 1  # byte 0 of a record is the deletion flag
+        while True:
+            desc = f.read(32)
+            if not desc or desc[0] == 0x0D:
+                break
+            ftype, flen = chr(desc[11]), desc[16]
+            if ftype == "C":
+                fields.append((offset, flen))
+            offset += flen
+        if not fields:
+            return []
+        f.seek(header_len)
+        n = n_records if limit_records is None else min(n_records, limit_records)
+        blobs = [bytearray() for _ in fields]
+        chunk = max(1, (8 << 20) // max(record_len, 1))
+        done = 0
+        while done < n:
+            want = min(chunk, n - done)
+            raw = f.read(want * record_len)
+            got = len(raw) // record_len
+            if got == 0:
+                break
+            rows = np.frombuffer(raw[: got * record_len], dtype=np.uint8).reshape(got, record_len)
+            for blob, (off, flen) in zip(blobs, fields, strict=True):
+                cells = rows[:, off : off + flen]
+                # a separator between records keeps a multi-byte char from spanning two cells
+                blob += np.hstack([cells, np.full((got, 1), 0x20, np.uint8)]).tobytes()
+            done += got
+        return [bytes(b) for b in blobs]
+
+
+def _decodes(blobs: list[bytes], codec: str) -> bool:
+    try:
+        for b in blobs:
+            b.decode(codec, errors="strict")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decide(dbf: Path | None, cpg_text: str | None, override: str | None) -> Decision:
+    """Decide the encoding of a shapefile's attribute text (see module docstring)."""
+    if override:
+        return Decision(codec_name(override), "given with --encoding")
+    if cpg_text and cpg_text.strip():
+        return Decision(codec_name(cpg_text), f".cpg file says {cpg_text.strip()!r}")
+    if dbf is None:
+        return Decision("utf-8", "no .dbf: nothing to decode")
+    with dbf.open("rb") as f:
+        head = f.read(32)
+    ldid = head[29] if len(head) >= 30 else 0
+    if _LDID.get(ldid):
+        return Decision(codec_name(_LDID[ldid]), f"DBF language driver id 0x{ldid:02X}")
+    blobs = dbf_text_bytes(dbf)
+    if all(b.isascii() for b in blobs):
+        return Decision("utf-8", "all text is ASCII")
+    if _decodes(blobs, "utf-8"):
+        return Decision("utf-8", "no .cpg or language id; every text field is valid UTF-8")
+    if _decodes(blobs, "gb18030"):
+        return Decision("gb18030", "no .cpg or language id; the text is not UTF-8 but is GB18030")
+    raise EncodingError(
+        "cannot tell the text encoding: no .cpg, no language driver id, and the text is neither "
+        "UTF-8 nor GB18030; pass --encoding NAME (for example --encoding GBK)"
+    )
+
+
+def check_not_mojibake(decision: Decision, samples: list[str], dbf: Path | None) -> None:
+    """Refuse when text decoded with a single-byte code page looks like mis-read GBK/UTF-8."""
+    if decision.value.replace("_", "-") not in {codecs.lookup(c).name for c in _SINGLE_BYTE}:
+        return
+    bad = [s for s in samples if s and _MOJIBAKE.search(s)]
+    if not bad:
+        return
+    hint = ""
+    if dbf is not None:
+        blobs = dbf_text_bytes(dbf, limit_records=5000)
+        for guess in ("utf-8", "gb18030"):
+            if _decodes(blobs, guess):
+                hint = f"; the bytes read cleanly as {guess.upper()}"
+                break
+    raise EncodingError(
+        f"text decoded as {decision.value} ({decision.reason}) looks garbled, e.g. {bad[0]!r}"
+        f"{hint}: pass --encoding GBK (or the file's real encoding)"
+    )

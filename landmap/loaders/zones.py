@@ -1,0 +1,90 @@
+"""Zone boundaries: each zone's features are merged into one MultiPolygon and become a new
+version, current from a date (the previous one kept as superseded) or a planner's draft."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from landmap.db.errors import pg_message
+from landmap.loaders.core import STAGING, Context, Layer, LoadRefused
+from landmap.loaders.profiles import ZONES
+from landmap.loaders.reader import Chunk, Problem
+
+STAGING_COLUMNS = (("zone", "text"), ("name", "text"))
+
+
+def rows(chunk: Chunk, ctx: Context) -> Iterator[tuple | None]:
+    given = ctx.options.zone
+    for i, rec in enumerate(chunk.records):
+        code = (given or chunk.values.get("code", [None] * len(chunk.records))[i] or "").upper()
+        if not code:
+            ctx.problems.append(Problem(int(rec), "", "no zone code: pass --zone"))
+            yield None
+            continue
+        yield code, chunk.values.get("name", [None] * len(chunk.records))[i]
+
+
+def checks(session: Session, ctx: Context) -> list[Problem]:
+    return [
+        Problem(rec, zone, f"unknown zone {zone!r}; the zones are {known}")
+        for rec, zone, known in session.execute(
+            text(f"""
+            SELECT s.rec, s.zone, (SELECT string_agg(code, ', ' ORDER BY code) FROM zone)
+            FROM {STAGING} s WHERE NOT EXISTS (SELECT 1 FROM zone z WHERE z.code = s.zone)""")
+        )
+    ]
+
+
+def merge(session: Session, ctx: Context) -> tuple[int, int]:
+    opts = ctx.options
+    merged = session.execute(
+        text(f"""
+        SELECT z.id, z.code, ST_Multi(ST_CollectionExtract(ST_Union(s.geom), 3)) AS geom
+        FROM {STAGING} s JOIN zone z ON z.code = s.zone GROUP BY z.id, z.code ORDER BY z.code
+    """)
+    ).all()
+    inserted = 0
+    for zone_id, code, geom in merged:
+        if opts.draft:
+            session.execute(
+                text("""INSERT INTO zone_boundary (zone_id, status, note, created_by, geom)
+                        VALUES (:z, 'draft', :note, :by, :g)"""),
+                {"z": zone_id, "note": opts.note, "by": opts.run_by, "g": geom},
+            )
+            inserted += 1
+            continue
+        before = session.execute(
+            text("SELECT id FROM zone_boundary WHERE zone_id = :z AND status = 'current'"),
+            {"z": zone_id},
+        ).scalar()
+        try:
+            with session.begin_nested():
+                new_id = session.execute(
+                    text("SELECT lm_set_current_boundary(:z, :g, :d, :by, :note)"),
+                    {
+                        "z": zone_id,
+                        "g": geom,
+                        "d": opts.valid_from or dt.date.today(),
+                        "by": opts.run_by,
+                        "note": opts.note,
+                    },
+                ).scalar_one()
+        except DBAPIError as exc:
+            raise LoadRefused(f"zone {code}: {pg_message(exc)}") from exc
+        inserted += int(new_id != before)
+    return inserted, 0
+
+
+def summary(session: Session) -> tuple[float, list]:
+    total = session.execute(
+        text(f"SELECT coalesce(sum(lm_area_mu(geom)), 0) FROM {STAGING}")
+    ).scalar_one()
+    return float(total), []
+
+
+LAYER = Layer("zones", ZONES, STAGING_COLUMNS, rows, checks, merge, summary)

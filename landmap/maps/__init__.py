@@ -1,0 +1,1 @@
+"""Folium map builders: plain data and URLs in, map elements out."""

@@ -1,0 +1,114 @@
+"""The zone map: zone boundaries, parcels by acquisition stage, legend, search, layer control,
+scale bar and an optional basemap. Plain data and URLs in; a folium Map out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+
+from landmap.domain import Stage, TransferStatus
+from landmap.maps.layers import Legend, ParcelLayer, ScaleBar, Search, ZoneLayer
+from landmap.maps.styles import COMMERCIAL_COLOR, STAGE_COLORS
+from landmap.maps.vendor import localize
+
+
+@dataclass
+class MapSpec:
+    """What the page wants drawn; every text is already in the user's language."""
+
+    parcels_url: str
+    zones_url: str
+    search_url: str
+    static_url: Callable[[str], str]
+    labels: dict[str, str]
+    locale: str
+    bounds: list[float] | None = None  # lon/lat box to fit
+    center: tuple[float, float] = (29.09, 110.53)
+    parcel_params: dict[str, Any] = field(default_factory=dict)
+    active_zone: str | None = None
+    mu_by_stage: dict[str, dict[str, float]] = field(default_factory=dict)
+    basemap_url: str = ""
+    basemap_attribution: str = ""
+    min_zoom_parcels: int = 12
+    limit: int = 5000
+
+
+def build_map(spec: MapSpec) -> folium.Map:
+    m = folium.Map(location=list(spec.center), zoom_start=13, tiles=None, control_scale=False)
+    ScaleBar().add_to(m)
+    if spec.basemap_url:
+        folium.TileLayer(
+            spec.basemap_url,
+            attr=spec.basemap_attribution or " ",
+            name=spec.labels["basemap"],
+            max_zoom=19,
+        ).add_to(m)
+    labels = spec.labels
+    stage_labels = {s.value: s.label(spec.locale) for s in Stage}
+    ZoneLayer(labels["zones"], {"url": spec.zones_url, "active": spec.active_zone}).add_to(m)
+    parcels = ParcelLayer(
+        labels["parcels"],
+        {
+            "url": spec.parcels_url,
+            "params": spec.parcel_params,
+            "colors": {s.value: c for s, c in STAGE_COLORS.items()},
+            "commercialColor": COMMERCIAL_COLOR,
+            "stageLabels": stage_labels,
+            "transferLabels": {t.value: t.label(spec.locale) for t in TransferStatus},
+            "labels": labels,
+            "minZoom": spec.min_zoom_parcels,
+            "limit": spec.limit,
+            "hint": "lm-hint",
+        },
+    )
+    parcels.add_to(m)
+    rows = [
+        {
+            "stage": s.value,
+            "label": stage_labels[s.value],
+            "color": STAGE_COLORS[s],
+            "mu": spec.mu_by_stage.get(s.value, {}).get("mu", 0),
+            "parcels": spec.mu_by_stage.get(s.value, {}).get("parcels", 0),
+        }
+        for s in Stage
+    ]
+    Legend(
+        {
+            "title": labels["legend_title"],
+            "rows": rows,
+            "totalLabel": labels["total"],
+            "totalMu": round(sum(r["mu"] for r in rows), 2),
+            "totalParcels": sum(r["parcels"] for r in rows),
+            "commercialLabel": labels["commercial_plot"],
+            "commercialColor": COMMERCIAL_COLOR,
+            "hintId": "lm-hint",
+        }
+    ).add_to(m)
+    Search(
+        parcels,
+        {
+            "url": spec.search_url,
+            "placeholder": labels["search_placeholder"],
+            "noHits": labels["no_hits"],
+        },
+    ).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    if spec.bounds:
+        x0, y0, x1, y1 = spec.bounds
+        m.fit_bounds([[y0, x0], [y1, x1]])
+    localize(m, spec.static_url)
+    return m
+
+
+def render_parts(m: folium.Map) -> dict[str, str]:
+    """The map's header (links, styles), body and script, to place in a page template."""
+    root = m.get_root()
+    root.render()
+    return {
+        "header": root.header.render(),
+        "html": root.html.render(),
+        "script": root.script.render(),
+    }

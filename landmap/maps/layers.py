@@ -1,0 +1,94 @@
+"""landmap's own folium elements. Their behaviour lives in static/js/landmap.js; these only
+pass it options (as JSON, which Jinja's tojson makes safe inside a <script>)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+_ASSETS_JS = [("landmap_js", "js/landmap.js")]
+_ASSETS_CSS = [("landmap_css", "css/landmap.css")]
+
+
+class ParcelLayer(JSCSSMixin, Layer):
+    """Parcels fetched from the API for the visible area, styled by acquisition stage."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = LandMap.parcelLayer({{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = _ASSETS_JS
+    default_css = _ASSETS_CSS
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name=name, overlay=True)
+        self._name = "ParcelLayer"
+        self.options = options
+
+
+class ZoneLayer(JSCSSMixin, Layer):
+    """Current zone boundaries, fetched once from the API."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = LandMap.zoneLayer({{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = _ASSETS_JS
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name=name, overlay=True)
+        self._name = "ZoneLayer"
+        self.options = options
+
+
+class Legend(JSCSSMixin):
+    """Stage colours with the mu and parcel count of each stage."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        LandMap.legend({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = _ASSETS_JS
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.options = options
+
+
+class Search(JSCSSMixin):
+    """Search box: parcel code or project name, zooms to the hit."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        LandMap.search({{ this._parent.get_name() }}, {{ this.parcels.get_name() }},
+                       {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = _ASSETS_JS
+
+    def __init__(self, parcels: ParcelLayer, options: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "Search"
+        self.parcels = parcels
+        self.options = options
+
+
+class ScaleBar(JSCSSMixin):
+    """A metric scale bar."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "ScaleBar"

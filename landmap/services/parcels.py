@@ -1,0 +1,141 @@
+"""Parcels out of the register: GeoJSON built by PostGIS (EPSG:4326, 7 decimals), search."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+MAX_FEATURES = 20_000
+
+
+@dataclass(frozen=True)
+class ParcelFilter:
+    zone: str | None = None
+    stage: str | None = None
+    project_id: int | None = None
+    bbox: tuple[float, float, float, float] | None = None  # lon/lat
+    limit: int = MAX_FEATURES
+
+
+_FEATURE = """
+    json_build_object(
+        'type', 'Feature',
+        'id', p.code,
+        'geometry', ST_AsGeoJSON(ST_Transform(p.geom, 4326), 7)::json,
+        'properties', json_build_object(
+            'code', p.code, 'name', p.name, 'zone', z.code, 'owner', p.owner,
+            'location', p.location, 'land_use_code', p.land_use_code,
+            'land_use_name', p.land_use_name, 'area_mu', round(p.area_mu::numeric, 2),
+            'official_area_mu', round(lm_mu(p.official_area_m2::float8)::numeric, 2),
+            'area_mismatch', p.area_mismatch, 'stage', p.stage,
+            'project', pr.name, 'project_id', pr.id, 'batch', b.name,
+            'commercial', CASE WHEN c.parcel_id IS NULL THEN NULL ELSE json_build_object(
+                'planned_use', c.planned_use, 'plot_ratio_max', c.plot_ratio_max,
+                'building_density_max', c.building_density_max,
+                'green_ratio_min', c.green_ratio_min, 'height_limit_m', c.height_limit_m,
+                'transfer_status', c.transfer_status, 'transfer_date', c.transfer_date,
+                'reserve_price_wan', c.reserve_price_wan) END
+        )
+    )
+"""
+_FROM = """
+    FROM parcel p
+    LEFT JOIN zone z ON z.id = p.zone_id
+    LEFT JOIN project pr ON pr.id = p.project_id
+    LEFT JOIN acquisition_batch b ON b.id = p.batch_id
+    LEFT JOIN commercial_plot c ON c.parcel_id = p.id
+"""
+
+
+def _where(f: ParcelFilter) -> tuple[str, dict[str, Any]]:
+    clauses, params = [], {}
+    if f.zone:
+        clauses.append("z.code = :zone")
+        params["zone"] = f.zone
+    if f.stage:
+        clauses.append("p.stage = :stage")
+        params["stage"] = f.stage
+    if f.project_id is not None:
+        clauses.append("p.project_id = :project_id")
+        params["project_id"] = f.project_id
+    if f.bbox:
+        clauses.append(
+            "p.geom && ST_Transform(ST_Segmentize(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), "
+            "0.001), lm_storage_srid())"
+        )
+        params.update(zip(("x0", "y0", "x1", "y1"), f.bbox, strict=True))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def feature_collection(session: Session, f: ParcelFilter) -> str:
+    """A GeoJSON FeatureCollection, as text, ready to send."""
+    where, params = _where(f)
+    params["limit"] = min(f.limit, MAX_FEATURES)
+    sql = f"""
+        SELECT json_build_object('type', 'FeatureCollection',
+            'features', coalesce(json_agg(t.feature), '[]'::json))::text
+        FROM (SELECT {_FEATURE} AS feature {_FROM} {where} ORDER BY p.code LIMIT :limit) t
+    """
+    return session.execute(text(sql), params).scalar_one()
+
+
+def get_feature(session: Session, code: str) -> dict[str, Any] | None:
+    row = session.execute(
+        text(f"SELECT {_FEATURE}::text {_FROM} WHERE p.code = :code"), {"code": code}
+    ).scalar()
+    return json.loads(row) if row else None
+
+
+def search(session: Session, q: str, limit: int = 10) -> list[dict[str, Any]]:
+    """Parcels whose code starts with q, then projects whose name contains q, with their
+    extent in lon/lat so that a map can zoom to them."""
+    q = q.strip()
+    if not q:
+        return []
+    like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = session.execute(
+        text("""
+        SELECT kind, key, label,
+               ARRAY[ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)] AS bbox
+        FROM (
+            (SELECT 'parcel' AS kind, p.code AS key, concat_ws(' ', p.code, p.name) AS label,
+                    ST_Extent(ST_Transform(p.geom, 4326)) AS box
+             FROM parcel p WHERE p.code ILIKE :prefix GROUP BY p.code, p.name
+             ORDER BY p.code LIMIT :limit)
+            UNION ALL
+            (SELECT 'project', pr.id::text, pr.name, ST_Extent(ST_Transform(p.geom, 4326))
+             FROM project pr JOIN parcel p ON p.project_id = pr.id
+             WHERE pr.name ILIKE :contains GROUP BY pr.id, pr.name ORDER BY pr.name LIMIT :limit)
+        ) t
+        """),
+        {"prefix": like + "%", "contains": "%" + like + "%", "limit": limit},
+    )
+    return [
+        {"kind": kind, "key": key, "label": label, "bbox": [round(v, 7) for v in bbox]}
+        for kind, key, label, bbox in rows
+    ][:limit]
+
+
+def table(session: Session, zone: str, offset: int, limit: int) -> tuple[list[dict], int]:
+    """One page of a zone's parcels for a table, and how many there are in all."""
+    rows = (
+        session.execute(
+            text("""
+        SELECT p.code, p.name, p.owner, p.land_use_code, p.land_use_name,
+               round(p.area_mu::numeric, 2) AS area_mu, p.area_mismatch, p.stage,
+               pr.name AS project, b.name AS batch, count(*) OVER () AS total
+        FROM parcel p JOIN zone z ON z.id = p.zone_id
+        LEFT JOIN project pr ON pr.id = p.project_id
+        LEFT JOIN acquisition_batch b ON b.id = p.batch_id
+        WHERE z.code = :zone ORDER BY p.code OFFSET :offset LIMIT :limit"""),
+            {"zone": zone, "offset": offset, "limit": limit},
+        )
+        .mappings()
+        .all()
+    )
+    total = rows[0]["total"] if rows else 0
+    return [dict(r) for r in rows], total

@@ -1,0 +1,176 @@
+"""Zones and projects: the catalogue that parcels refer to, and what projects hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from landmap.db.models import AcquisitionBatch, Project, ProjectTarget, Zone
+from landmap.domain import ProjectKind, ProjectStage
+
+
+class CatalogError(ValueError):
+    """A zone or project description is not acceptable; the message says what to fix."""
+
+
+def _date(value: Any, what: str) -> dt.date:
+    try:
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise CatalogError(f"{what}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def upsert_zones(session: Session, zones: list[dict[str, Any]]) -> int:
+    """Create or rename zones by code; returns how many rows changed."""
+    changed = 0
+    for z in zones:
+        row = session.scalar(select(Zone).where(Zone.code == z["code"]))
+        if row is None:
+            session.add(Zone(code=z["code"], name=z["name"], name_en=z.get("name_en", "")))
+            changed += 1
+        elif (row.name, row.name_en) != (z["name"], z.get("name_en", "")):
+            row.name, row.name_en = z["name"], z.get("name_en", "")
+            changed += 1
+    session.flush()
+    return changed
+
+
+def _set(obj: Any, values: dict[str, Any]) -> bool:
+    dirty = False
+    for k, v in values.items():
+        if getattr(obj, k) != v:
+            setattr(obj, k, v)
+            dirty = True
+    return dirty
+
+
+def upsert_projects(session: Session, projects: list[dict[str, Any]]) -> int:
+    """Create or update projects with their dated targets and acquisition batches, by name.
+
+    Returns how many rows (projects, targets, batches) were inserted or changed."""
+    zones = {z.code: z.id for z in session.scalars(select(Zone))}
+    changed = 0
+    for p in projects:
+        name = p["name"]
+        try:
+            kind, stage = ProjectKind(p["kind"]).value, ProjectStage(p["stage"]).value
+        except ValueError as exc:
+            raise CatalogError(f"project {name}: {exc}") from exc
+        if p.get("zone") and p["zone"] not in zones:
+            raise CatalogError(f"project {name}: unknown zone {p['zone']!r}")
+        values = {
+            "kind": kind,
+            "stage": stage,
+            "zone_id": zones.get(p.get("zone") or ""),
+            "partner": p.get("partner", ""),
+            "financing": p.get("financing", ""),
+            "description": p.get("description", ""),
+        }
+        row = session.scalar(select(Project).where(Project.name == name))
+        if row is None:
+            row = Project(name=name, **values)
+            session.add(row)
+            session.flush()
+            changed += 1
+        else:
+            changed += _set(row, values)
+        for t in p.get("targets", []):
+            mu = Decimal(str(t["target_mu"])) if t.get("target_mu") is not None else None
+            tv = {"due": _date(t["due"], f"{name} target"), "target_mu": mu}
+            target = next((x for x in row.targets if x.label == t["label"]), None)
+            if target is None:
+                session.add(ProjectTarget(project_id=row.id, label=t["label"], **tv))
+                changed += 1
+            else:
+                changed += _set(target, tv)
+        for b in p.get("batches", []):
+            bv = {
+                "target_mu": Decimal(str(b["target_mu"])),
+                "due": _date(b["due"], f"{name} batch"),
+            }
+            batch = next((x for x in row.batches if x.name == b["name"]), None)
+            if batch is None:
+                session.add(AcquisitionBatch(project_id=row.id, name=b["name"], **bv))
+                changed += 1
+            else:
+                changed += _set(batch, bv)
+    session.flush()
+    return changed
+
+
+_PROJECT_ROWS = """
+    SELECT p.id, p.name, z.code AS zone, p.kind, p.stage, p.partner, p.financing,
+           p.description, coalesce(a.area_mu, 0) AS area_mu, coalesce(a.parcels, 0) AS parcels
+    FROM project p
+    LEFT JOIN zone z ON z.id = p.zone_id
+    LEFT JOIN (SELECT project_id, sum(area_mu) AS area_mu, count(*) AS parcels
+               FROM parcel GROUP BY project_id) a ON a.project_id = p.id
+"""
+
+
+def list_projects(session: Session, zone: str | None = None) -> list[dict[str, Any]]:
+    sql = _PROJECT_ROWS + (" WHERE z.code = :zone" if zone else "") + " ORDER BY z.code, p.name"
+    return [_project(r) for r in session.execute(text(sql), {"zone": zone}).mappings()]
+
+
+def get_project(session: Session, project_id: int) -> dict[str, Any] | None:
+    row = (
+        session.execute(text(_PROJECT_ROWS + " WHERE p.id = :id"), {"id": project_id})
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    out = _project(row)
+    out["batches"] = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "area_mu": round(r.area_mu, 2),
+            "target_mu": float(r.target_mu),
+            "due": r.due.isoformat(),
+            "parcels": r.parcels,
+        }
+        for r in session.execute(
+            text("""
+            SELECT b.id, b.name, b.target_mu, b.due, coalesce(sum(pa.area_mu), 0) AS area_mu,
+                   count(pa.id) AS parcels
+            FROM acquisition_batch b LEFT JOIN parcel pa ON pa.batch_id = b.id
+            WHERE b.project_id = :id GROUP BY b.id ORDER BY b.due, b.name"""),
+            {"id": project_id},
+        )
+    ]
+    out["targets"] = [
+        {
+            "label": r.label,
+            "due": r.due.isoformat(),
+            "target_mu": float(r.target_mu) if r.target_mu is not None else None,
+        }
+        for r in session.execute(
+            text(
+                "SELECT label, due, target_mu FROM project_target "
+                "WHERE project_id = :id ORDER BY due"
+            ),
+            {"id": project_id},
+        )
+    ]
+    return out
+
+
+def _project(r) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "zone": r.zone,
+        "kind": r.kind,
+        "stage": r.stage,
+        "partner": r.partner,
+        "financing": r.financing,
+        "description": r.description,
+        "area_mu": round(float(r.area_mu), 2),
+        "parcels": int(r.parcels),
+    }

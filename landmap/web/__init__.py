@@ -1,0 +1,15 @@
+"""The web layer: request in, services called, response out."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from landmap.web import api, db, errors, i18n, pages
+
+
+def init_app(app: Flask) -> None:
+    db.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)

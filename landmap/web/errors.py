@@ -1,0 +1,52 @@
+"""Errors as users should see them: JSON for the API, a page otherwise. Never a traceback
+or SQL: unexpected errors get an id that is in the server log."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("landmap")
+
+
+class ApiError(Exception):
+    """A client error with a message for the client."""
+
+    def __init__(self, message: str, status: int = 400, **extra) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.extra = extra
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _api_error(exc: ApiError):
+    return jsonify(error=exc.message, **exc.extra), exc.status
+
+
+def _http_error(exc: HTTPException):
+    if _wants_json():
+        return jsonify(error=exc.description or exc.name), exc.code
+    return render_template(
+        "error.html", code=exc.code, message=exc.description, title=exc.code
+    ), exc.code
+
+
+def _unexpected(exc: Exception):
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("unexpected error %s on %s %s", error_id, request.method, request.path)
+    if _wants_json():
+        return jsonify(error="internal error", error_id=error_id), 500
+    return render_template("error.html", code=500, message=None, error_id=error_id, title=500), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
