@@ -162,6 +162,29 @@
       if (map) map.off("moveend", onMove);
     });
     layer.landmap.refresh = refresh;
+    layer.landmap.featureUrl = function (code) {
+      return opts.url + "/" + encodeURIComponent(code);
+    };
+
+    /* Show one parcel's popup, whether or not the layer holds it (another zone, a filter). */
+    var highlight = null;
+    layer.landmap.show = function (code) {
+      if (byCode[code]) { byCode[code].openPopup(); return; }
+      fetch(layer.landmap.featureUrl(code), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (f) {
+          if (!f || !map) return;
+          if (highlight) map.removeLayer(highlight);
+          highlight = L.geoJSON(f, {
+            className: "lm-parcel lm-highlight",
+            style: function () {
+              return Object.assign(parcelStyle(opts, f.properties), { weight: 3, color: "#1565c0" });
+            }
+          }).addTo(map);
+          highlight.bindPopup(function () { return parcelPopup(f.properties, opts); },
+                              { maxWidth: 360 }).openPopup();
+        });
+    };
     return layer;
   }
 
@@ -242,14 +265,15 @@
       function go(hit) {
         list.textContent = "";
         var b = hit.bbox;
+        map.closePopup();
         map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 17 });
         if (hit.kind === "parcel") {
-          var open = function () {
-            var l = parcels.landmap.byCode[hit.key];
-            if (l) { l.openPopup(); map.off("landmap:parcels", open); }
+          var shown = false;
+          var show = function () {
+            if (!shown) { shown = true; parcels.landmap.show(hit.key); }
           };
-          map.on("landmap:parcels", open);
-          open();
+          map.once("moveend", show);
+          setTimeout(show, 800);  // the view may not have moved at all
         }
       }
 

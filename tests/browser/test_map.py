@@ -1,0 +1,89 @@
+"""The map pages in headless Chromium (Debian's chromium, driven by Playwright)."""
+
+import pytest
+from sqlalchemy import text
+
+pytestmark = pytest.mark.browser
+
+CLICK_POINT = """(code) => {
+    const cur = window.LandMap.current;
+    const layer = cur.parcels.landmap.byCode[code];
+    if (!layer) return null;
+    const p = cur.map.latLngToContainerPoint(layer.getCenter());
+    const box = cur.map.getContainer().getBoundingClientRect();
+    return {x: box.left + p.x, y: box.top + p.y};
+}"""
+
+
+def open_map(watch, path="/"):
+    watch.page.goto(watch.base + path)
+    watch.page.wait_for_function(
+        "() => window.LandMap && LandMap.current && LandMap.current.parcels.landmap.loaded > 50"
+    )
+    return watch.page
+
+
+def click_parcel(page, code):
+    page.wait_for_function(f"() => !!LandMap.current.parcels.landmap.byCode[{code!r}]")
+    point = page.evaluate(CLICK_POINT, code)
+    page.mouse.click(point["x"], point["y"])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    return popup
+
+
+def test_index_draws_parcels_and_a_click_opens_the_popup(page):
+    p = open_map(page)
+    assert p.locator("path.lm-parcel").count() > 300
+    code = p.evaluate("() => Object.keys(LandMap.current.parcels.landmap.byCode)"
+                      ".find(c => c.startsWith('430802003031'))")  # fmt: skip
+    popup = click_parcel(p, code)
+    assert code in popup.inner_text()
+    assert "亩" in popup.inner_text()
+    assert page.errors == []
+    assert page.foreign_requests() == []
+
+
+def test_legend_shows_mu_per_stage(page):
+    p = open_map(page)
+    legend = p.locator(".lm-legend")
+    assert "整理到位" in legend.inner_text()
+    cleared = p.locator(".lm-legend tr[data-stage='cleared'] td.lm-num").first.inner_text()
+    assert float(cleared) > 100
+
+
+def test_search_by_plot_number_zooms_and_opens_its_popup(page):
+    p = open_map(page, "/zones/C")
+    p.fill(".lm-search input", "2011-2")
+    p.locator(".lm-hit-parcel").first.click()
+    popup = p.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "2011-2" in popup.inner_text()
+    assert page.errors == []
+
+
+def test_english_map(page):
+    p = open_map(page, "/zones/C?lang=en")
+    assert "Acquisition stage (mu)" in p.locator(".lm-legend").inner_text()
+
+
+@pytest.fixture
+def hostile_owner(engine):
+    payload = "<img src=x onerror=alert(1)>`${alert(2)}`</script><script>alert(3)</script>"
+    code = "430802003031JA00001"
+    with engine.begin() as conn:
+        old = conn.execute(text("SELECT owner FROM parcel WHERE code = :c"), {"c": code}).scalar()
+        conn.execute(text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": payload, "c": code})
+    yield code, payload
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": old, "c": code})
+
+
+def test_attribute_text_shows_as_text_and_runs_nothing(page, hostile_owner):
+    code, payload = hostile_owner
+    p = open_map(page, "/zones/C")
+    popup = click_parcel(p, code)
+    assert payload in popup.inner_text()
+    assert popup.locator("img, script").count() == 0
+    p.wait_for_timeout(300)
+    assert page.errors == []  # an alert() would have been recorded as a dialog

@@ -1,0 +1,191 @@
+"""Fixtures: a real PostGIS database for every test.
+
+The suite works in a schema of its own (test_<pid>) inside the database named by
+TEST_DATABASE_URL, else DATABASE_URL, else the project-local cluster's landmap_test database;
+it is migrated at the start and dropped at the end, so nothing else in that database is
+touched. The demo zone is loaded once (committed); each test then runs in a transaction that
+is rolled back, HTTP requests included.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import make_server
+
+from landmap import create_app
+from landmap.cli import Ctx
+from landmap.config import Settings, local_database_url
+from landmap.db import make_engine, migrate
+from landmap.demo import load_demo
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _base_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return make_url(local_database_url()).set(database="landmap_test").render_as_string(False)
+
+
+def _settings(schema: str, tmp: Path) -> Settings:
+    return Settings(
+        database_url=_base_url(),
+        db_schema=schema,
+        secret_key="test-secret",
+        var_dir=tmp,
+        testing=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Iterator[Settings]:
+    s = _settings(f"test_{os.getpid()}", tmp_path_factory.mktemp("var"))
+    migrate.upgrade(s)
+    yield s
+    _drop_schema(s)
+
+
+def _drop_schema(s: Settings) -> None:
+    engine = make_engine(s)
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(settings):
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo(engine, settings):
+    """The demo zone, committed once for the whole session."""
+    with Session(engine) as session:
+        result = load_demo(session, settings)
+        session.commit()
+    return result
+
+
+@pytest.fixture
+def connection(engine, demo):
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def factory(connection) -> sessionmaker[Session]:
+    """Sessions inside the test's transaction: their commits become savepoints."""
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def db(factory) -> Iterator[Session]:
+    session = factory()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def app(settings, factory):
+    return create_app(settings, session_factory=factory)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def scratch(tmp_path) -> Iterator[Settings]:
+    """A freshly migrated, empty schema of its own, for commands that commit."""
+    s = _settings(f"scratch_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}", tmp_path)
+    migrate.upgrade(s)
+    yield s
+    _drop_schema(s)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, settings: Settings, *args: str):
+    from landmap.cli import main
+
+    return runner.invoke(main, list(args), obj=Ctx(settings), catch_exceptions=False)
+
+
+# --- a live server and headless Chromium -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, demo) -> Iterator[str]:
+    app = create_app(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run scripts/setup.sh --test"
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+class PageWatch:
+    """A page that records console errors, page errors and every request it makes."""
+
+    def __init__(self, page, base: str) -> None:
+        self.page = page
+        self.base = base
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("dialog", lambda d: (self.errors.append(f"dialog: {d.message}"), d.dismiss()))
+
+    def foreign_requests(self) -> list[str]:
+        return [u for u in self.requests if not u.startswith((self.base, "data:"))]
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[PageWatch]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    watch = PageWatch(context.new_page(), live_server)
+    yield watch
+    context.close()

@@ -1,0 +1,80 @@
+"""The CLI: click's runner in-process, and `python -m landmap` as a user runs it."""
+
+import os
+import subprocess
+import sys
+
+from conftest import invoke
+from sqlalchemy import text
+
+from landmap.config import PROJECT_ROOT, ConfigError, Settings
+from landmap.db import make_engine
+
+
+def test_upgrade_demo_twice_and_info_on_an_empty_schema(runner, scratch):
+    r = invoke(runner, scratch, "db", "upgrade")
+    assert r.exit_code == 0 and "0001" in r.output
+    first = invoke(runner, scratch, "demo")
+    assert first.exit_code == 0 and "parcels" in first.output and "new" in first.output
+    second = invoke(runner, scratch, "demo")
+    assert second.exit_code == 0 and "nothing changed" in second.output
+    info = invoke(runner, scratch, "info")
+    assert info.exit_code == 0
+    lines = {line.split()[0]: line.split() for line in info.output.splitlines()[1:]}
+    assert set(lines) == {"A", "B", "C"}
+    assert sum(int(v[2]) for v in lines.values()) >= 300
+
+
+def test_python_m_landmap_honours_database_url(scratch):
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch.database_url,
+        "LANDMAP_DB_SCHEMA": scratch.db_schema,
+    }
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "landmap", *args],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    assert run("db", "upgrade").returncode == 0
+    assert run("demo").returncode == 0
+    again = run("demo")
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    engine = make_engine(scratch)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM import_run")).scalar_one() == 2
+    engine.dispose()
+
+
+def test_help_needs_no_database():
+    r = subprocess.run(
+        [sys.executable, "-m", "landmap", "--help"],
+        cwd=PROJECT_ROOT, env={**os.environ, "DATABASE_URL": ""}, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert r.returncode == 0
+    for command in ("db", "demo", "serve", "info", "load"):
+        assert command in r.stdout
+
+
+def test_no_database_configured_is_a_clear_error(monkeypatch, tmp_path):
+    import landmap.config as config
+
+    monkeypatch.setattr(config, "LOCAL_DB_URL_FILE", tmp_path / "missing")
+    try:
+        Settings.from_env({})
+    except ConfigError as exc:
+        assert "scripts/setup.sh" in str(exc) and "DATABASE_URL" in str(exc)
+    else:
+        raise AssertionError("no error")
+
+
+def test_a_non_postgres_url_is_refused():
+    try:
+        Settings.from_env({"DATABASE_URL": "sqlite:///x.db"})
+    except ConfigError as exc:
+        assert "postgresql://" in str(exc)
+    else:
+        raise AssertionError("no error")
