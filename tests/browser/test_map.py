@@ -73,7 +73,9 @@ def hostile_owner(engine):
     code = "430802003031JA00001"
     with engine.begin() as conn:
         old = conn.execute(text("SELECT owner FROM parcel WHERE code = :c"), {"c": code}).scalar()
-        conn.execute(text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": payload, "c": code})
+        conn.execute(
+            text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": payload, "c": code}
+        )
     yield code, payload
     with engine.begin() as conn:
         conn.execute(text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": old, "c": code})

@@ -58,9 +58,13 @@ def test_project_parcels_lie_in_zone_c_and_spread_over_the_stages(db):
 
 def test_at_least_300_parcels_with_cultivated_land_still_to_acquire(db):
     assert scalar(db, "SELECT count(*) FROM parcel") >= 300
-    assert scalar(
-        db, "SELECT count(*) FROM parcel WHERE land_use_code LIKE '01%' AND stage = 'not_started'"
-    ) > 10
+    assert (
+        scalar(
+            db,
+            "SELECT count(*) FROM parcel WHERE land_use_code LIKE '01%' AND stage = 'not_started'",
+        )
+        > 10
+    )
 
 
 def test_commercial_plots_and_seed_projects_are_in_their_zones(db):
