@@ -85,7 +85,7 @@ start() {
       as_pg "$bin/createdb" -h "$run" -p "$port" -U landmap "$db"
     fi
     as_pg "$bin/psql" -q -h "$run" -p "$port" -U landmap -d "$db" \
-      -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+      -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
   done
   say "ready: databases landmap and landmap_test on 127.0.0.1:$port"
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,14 +136,23 @@ def invoke(runner: CliRunner, settings: Settings, *args: str):
 # --- a live server and headless Chromium -------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def live_server(settings, demo) -> Iterator[str]:
-    app = create_app(settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1, in a thread, for as long as the block runs."""
+    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def live_server(settings, demo) -> Iterator[str]:
+    with serve(settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
+# landmap.css comes with the page template (templates/base.html)
 _ASSETS_JS = [("landmap_js", "js/landmap.js")]
-_ASSETS_CSS = [("landmap_css", "css/landmap.css")]
 
 
 class ParcelLayer(JSCSSMixin, Layer):
@@ -22,7 +22,6 @@ class ParcelLayer(JSCSSMixin, Layer):
         {% endmacro %}
     """)
     default_js = _ASSETS_JS
-    default_css = _ASSETS_CSS
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name=name, overlay=True)

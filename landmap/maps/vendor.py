@@ -13,7 +13,6 @@ ASSETS: dict[str, str] = {
     "leaflet": "vendor/leaflet/leaflet.js",
     "leaflet_css": "vendor/leaflet/leaflet.css",
     "landmap_js": "js/landmap.js",
-    "landmap_css": "css/landmap.css",
 }
 # folium's defaults that landmap's maps do not use
 UNUSED = {

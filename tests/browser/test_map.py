@@ -89,3 +89,22 @@ def test_attribute_text_shows_as_text_and_runs_nothing(page, hostile_owner):
     assert popup.locator("img, script").count() == 0
     p.wait_for_timeout(300)
     assert page.errors == []  # an alert() would have been recorded as a dialog
+
+
+@pytest.fixture
+def unreachable_basemap(settings):
+    from conftest import serve
+
+    # port 9 (discard) refuses connections: a tile server that is down
+    with serve(settings.with_(basemap_url="http://127.0.0.1:9/{z}/{x}/{y}.png")) as url:
+        yield url
+
+
+def test_parcels_render_when_the_tile_server_is_down(browser, unreachable_basemap):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(unreachable_basemap + "/")
+    page.wait_for_function("() => LandMap.current && LandMap.current.parcels.landmap.loaded > 300")
+    assert page.locator("img.leaflet-tile").count() > 0  # the basemap was asked for
+    assert page.locator("path.lm-parcel").count() > 300
+    context.close()
