@@ -174,7 +174,7 @@ def _load_options(f):
     return f
 
 
-def _run_load(ctx: Ctx, layer: str, path: str, **kw) -> None:
+def _run_load(ctx: Ctx, kind: str, path: str, **kw) -> None:
     from rich.progress import Progress
 
     from landmap import loaders
@@ -201,7 +201,7 @@ def _run_load(ctx: Ctx, layer: str, path: str, **kw) -> None:
 
         try:
             with ctx.session() as session:
-                report = loaders.load(session, ctx.settings, layer, path, options, progress)
+                report = loaders.load(session, ctx.settings, kind, path, options, progress)
         except LoadRefused as exc:
             raise click.ClickException(f"refused: {exc}") from exc
     _print_report(report)
@@ -219,6 +219,24 @@ def load() -> None:
 def load_parcels(ctx: Ctx, path: str, **kw) -> None:
     """Cadastral parcels (宗地) and commercial plots, matched by code."""
     _run_load(ctx, "parcels", path, **kw)
+
+
+@load.command("landuse")
+@click.argument("path", type=click.Path(exists=True))
+@_load_options
+@pass_ctx
+def load_landuse(ctx: Ctx, path: str, **kw) -> None:
+    """Land-use patches of the third national land survey (三调 DLTB), matched by BSM."""
+    _run_load(ctx, "landuse", path, **kw)
+
+
+@load.command("farmland")
+@click.argument("path", type=click.Path(exists=True))
+@_load_options
+@pass_ctx
+def load_farmland(ctx: Ctx, path: str, **kw) -> None:
+    """Permanent basic farmland (永久基本农田) patches, matched by their identifier."""
+    _run_load(ctx, "farmland", path, **kw)
 
 
 @load.command("zones")

@@ -18,7 +18,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. Debian packages
 pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv)
-[ "$want_test" = 1 ] && pkgs+=(chromium)
+[ "$want_test" = 1 ] && pkgs+=(chromium gdal-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -27,6 +27,12 @@ def downgrade(settings: Settings, revision: str = "base") -> None:
     command.downgrade(alembic_config(settings), revision)
 
 
+def head(settings: Settings) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
 def current(settings: Settings) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +85,10 @@ def codec_name(name: str) -> str:
         raise EncodingError(f"unknown encoding {name!r}") from exc
 
 
-def dbf_text_bytes(dbf: Path, limit_records: int | None = None) -> list[bytes]:
-    """The raw bytes of every character field, one blob per field, read straight from the DBF."""
+def dbf_text_chunks(dbf: Path, limit_records: int | None = None) -> Iterator[bytes]:
+    """The raw bytes of every character field, read straight from the DBF, a chunk at a time.
+
+    Cells are separated by a space, so a multi-byte character never spans two cells."""
     with dbf.open("rb") as f:
         head = f.read(32)
         if len(head) < 32:
@@ -96,60 +99,73 @@ def dbf_text_bytes(dbf: Path, limit_records: int | None = None) -> list[bytes]:
             desc = f.read(32)
             if not desc or desc[0] == 0x0D:
                 break
-            ftype, flen = chr(desc[11]), desc[16]
-            if ftype == "C":
-                fields.append((offset, flen))
-            offset += flen
+            if chr(desc[11]) == "C":
+                fields.append((offset, desc[16]))
+            offset += desc[16]
         if not fields:
-            return []
+            return
         f.seek(header_len)
         n = n_records if limit_records is None else min(n_records, limit_records)
-        blobs = [bytearray() for _ in fields]
         chunk = max(1, (8 << 20) // max(record_len, 1))
         done = 0
         while done < n:
-            want = min(chunk, n - done)
-            raw = f.read(want * record_len)
+            raw = f.read(min(chunk, n - done) * record_len)
             got = len(raw) // record_len
             if got == 0:
-                break
-            rows = np.frombuffer(raw[: got * record_len], dtype=np.uint8).reshape(got, record_len)
-            for blob, (off, flen) in zip(blobs, fields, strict=True):
-                cells = rows[:, off : off + flen]
-                # a separator between records keeps a multi-byte char from spanning two cells
-                blob += np.hstack([cells, np.full((got, 1), 0x20, np.uint8)]).tobytes()
+                return
+            rows = np.frombuffer(raw[: got * record_len], dtype=np.uint8)
+            rows = rows.reshape(got, record_len)
+            sep = np.full((got, 1), 0x20, np.uint8)
+            yield np.hstack(
+                [part for off, flen in fields for part in (rows[:, off : off + flen], sep)]
+            ).tobytes()
             done += got
-        return [bytes(b) for b in blobs]
 
 
-def _decodes(blobs: list[bytes], codec: str) -> bool:
+def _decodes(dbf: Path, codec: str, limit_records: int | None = None) -> bool:
     try:
-        for b in blobs:
-            b.decode(codec, errors="strict")
+        for blob in dbf_text_chunks(dbf, limit_records):
+            blob.decode(codec, errors="strict")
     except UnicodeDecodeError:
         return False
     return True
 
 
+def _ascii(dbf: Path) -> bool:
+    return all(blob.isascii() for blob in dbf_text_chunks(dbf))
+
+
 def decide(dbf: Path | None, cpg_text: str | None, override: str | None) -> Decision:
     """Decide the encoding of a shapefile's attribute text (see module docstring)."""
     if override:
-        return Decision(codec_name(override), "given with --encoding")
-    if cpg_text and cpg_text.strip():
-        return Decision(codec_name(cpg_text), f".cpg file says {cpg_text.strip()!r}")
-    if dbf is None:
+        decision = Decision(codec_name(override), "given with --encoding")
+    elif cpg_text and cpg_text.strip():
+        decision = Decision(codec_name(cpg_text), f".cpg file says {cpg_text.strip()!r}")
+    elif dbf is None:
         return Decision("utf-8", "no .dbf: nothing to decode")
+    else:
+        decision = _from_dbf(dbf)
+    if dbf is not None and not _decodes(dbf, decision.value):
+        other = next((c for c in ("utf-8", "gb18030") if _decodes(dbf, c)), None)
+        hint = f"; it reads cleanly as {other.upper()}" if other else ""
+        raise EncodingError(
+            f"the text is not valid {decision.value} ({decision.reason}){hint}: "
+            "pass --encoding with the file's real encoding"
+        )
+    return decision
+
+
+def _from_dbf(dbf: Path) -> Decision:
     with dbf.open("rb") as f:
         head = f.read(32)
     ldid = head[29] if len(head) >= 30 else 0
     if _LDID.get(ldid):
         return Decision(codec_name(_LDID[ldid]), f"DBF language driver id 0x{ldid:02X}")
-    blobs = dbf_text_bytes(dbf)
-    if all(b.isascii() for b in blobs):
+    if _ascii(dbf):
         return Decision("utf-8", "all text is ASCII")
-    if _decodes(blobs, "utf-8"):
+    if _decodes(dbf, "utf-8"):
         return Decision("utf-8", "no .cpg or language id; every text field is valid UTF-8")
-    if _decodes(blobs, "gb18030"):
+    if _decodes(dbf, "gb18030"):
         return Decision("gb18030", "no .cpg or language id; the text is not UTF-8 but is GB18030")
     raise EncodingError(
         "cannot tell the text encoding: no .cpg, no language driver id, and the text is neither "
@@ -166,9 +182,8 @@ def check_not_mojibake(decision: Decision, samples: list[str], dbf: Path | None)
         return
     hint = ""
     if dbf is not None:
-        blobs = dbf_text_bytes(dbf, limit_records=5000)
         for guess in ("utf-8", "gb18030"):
-            if _decodes(blobs, guess):
+            if _decodes(dbf, guess, limit_records=5000):
                 hint = f"; the bytes read cleanly as {guess.upper()}"
                 break
     raise EncodingError(

@@ -8,10 +8,15 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from landmap.config import Settings
-from landmap.loaders import parcels, zones
+from landmap.loaders import parcels, patches, zones
 from landmap.loaders.core import Layer, LoadOptions, LoadRefused, LoadReport, run
 
-LAYERS: dict[str, Layer] = {"parcels": parcels.LAYER, "zones": zones.LAYER}
+LAYERS: dict[str, Layer] = {
+    "parcels": parcels.LAYER,
+    "landuse": patches.LANDUSE_LAYER,
+    "farmland": patches.FARMLAND_LAYER,
+    "zones": zones.LAYER,
+}
 
 __all__ = ["LAYERS", "LoadOptions", "LoadRefused", "LoadReport", "load"]
 

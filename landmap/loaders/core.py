@@ -143,6 +143,19 @@ def _copy(
         cur.copy_expert(f"COPY {STAGING} ({names}) FROM STDIN WITH (FORMAT csv)", buf)
 
 
+def duplicate_codes(session: Session) -> list[Problem]:
+    """Every record whose code another record of the same file has too."""
+    found = []
+    for code, recs in session.execute(
+        text(
+            f"SELECT code, array_agg(rec ORDER BY rec) FROM {STAGING} "
+            "GROUP BY code HAVING count(*) > 1"
+        )
+    ):
+        found += [Problem(r, code, f"duplicate code (records {recs})") for r in recs]
+    return found
+
+
 def drop_records(session: Session, problems: Iterable[Problem]) -> None:
     recs = sorted({p.record for p in problems})
     if recs:

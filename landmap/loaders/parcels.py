@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.domain import Stage, TransferStatus, initial_stage
-from landmap.loaders.core import STAGING, Context, Layer
+from landmap.loaders.core import STAGING, Context, Layer, duplicate_codes
 from landmap.loaders.profiles import PARCELS
 from landmap.loaders.reader import Chunk, Problem
 
@@ -123,13 +123,7 @@ def rows(chunk: Chunk, ctx: Context) -> Iterator[tuple | None]:
 
 
 def checks(session: Session, ctx: Context) -> list[Problem]:
-    found = []
-    for code, recs in session.execute(
-        text(f"""
-        SELECT code, array_agg(rec ORDER BY rec) FROM {STAGING}
-        GROUP BY code HAVING count(*) > 1""")
-    ):
-        found += [Problem(r, code, f"duplicate code (records {recs})") for r in recs]
+    found = duplicate_codes(session)
     for rec, code, project in session.execute(
         text(f"""
         SELECT s.rec, s.code, s.project FROM {STAGING} s
@@ -165,8 +159,8 @@ def merge(session: Session, ctx: Context) -> tuple[int, int]:
     if "batch" in present:
         sets += ["batch_id"]
     assignments = ",\n            ".join(f"{c} = EXCLUDED.{c}" for c in [*sets, "zone_id", "geom"])
-    compare = ", ".join(f"parcel.{c}" for c in [*sets, "zone_id", "geom"])
-    compare_new = ", ".join(f"EXCLUDED.{c}" for c in [*sets, "zone_id", "geom"])
+    compare = ", ".join(f"parcel.{c}" for c in [*sets, "zone_id"])
+    compare_new = ", ".join(f"EXCLUDED.{c}" for c in [*sets, "zone_id"])
     result = session.execute(
         text(f"""
         WITH src AS (
@@ -185,8 +179,9 @@ def merge(session: Session, ctx: Context) -> tuple[int, int]:
             {assignments},
             attributes = parcel.attributes || EXCLUDED.attributes,
             updated_at = now()
-        WHERE ({compare}, parcel.attributes @> EXCLUDED.attributes)
-            IS DISTINCT FROM ({compare_new}, true)
+        WHERE ({compare}, parcel.attributes @> EXCLUDED.attributes,
+               lm_same_shape(parcel.geom, EXCLUDED.geom))
+            IS DISTINCT FROM ({compare_new}, true, true)
         RETURNING (xmax = 0) AS inserted
     """)
     )

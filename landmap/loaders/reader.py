@@ -181,7 +181,7 @@ def _geometry_problems(geoms: np.ndarray) -> dict[int, str]:
     missing = shapely.is_missing(geoms)
     kinds = shapely.get_type_id(geoms)
     for i in np.flatnonzero(missing):
-        out[int(i)] = "no geometry"
+        out[int(i)] = "empty geometry (null shape)"
     for i in np.flatnonzero(~missing & shapely.is_empty(geoms)):
         out[int(i)] = "empty geometry"
     polygonal = np.isin(kinds, [3, 6])
@@ -232,7 +232,8 @@ def read_chunks(
 def _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples):
     targets = {f.target: f for f in rp.profile.fields}
     src_cols = {c for t, c in rp.columns.items() if targets[t].stored}
-    code_col = rp.columns["code"]
+    code_col = rp.columns.get("code")
+    code_required = targets["code"].required
     geom_col = meta["geometry_name"] or "wkb_geometry"
     start = 1
     for batch in reader:
@@ -240,9 +241,10 @@ def _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples)
         n = len(table[geom_col])
         records = np.arange(start, start + n)
         start += n
-        codes = [str(_clean(v, "text") or "") for v in table[code_col]]
-        geoms = shapely.force_2d(shapely.from_wkb(table[geom_col], on_invalid="ignore"))
-        bad = _geometry_problems(geoms)
+        codes = [str(_clean(v, "text") or "") for v in table[code_col]] if code_col else [""] * n
+        with np.errstate(invalid="ignore"):  # NaN coordinates are reported, not warned about
+            geoms = shapely.force_2d(shapely.from_wkb(table[geom_col], on_invalid="ignore"))
+            bad = _geometry_problems(geoms)
         ok = np.array([i not in bad for i in range(n)], dtype=bool)
         if ok.any():
             geoms[ok] = reproject(geoms[ok])
@@ -264,8 +266,8 @@ def _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples)
                 if not good:
                     bad[int(i)] = "outside the zone's region after reprojection"
         for i, code in enumerate(codes):
-            if not code and i not in bad:
-                bad[i] = "no parcel code"
+            if code_required and not code and i not in bad:
+                bad[i] = f"no code ({code_col})"
         for i, reason in sorted(bad.items()):
             problems.append(Problem(int(records[i]), codes[i], reason))
         keep = np.array([i not in bad for i in range(n)], dtype=bool)
