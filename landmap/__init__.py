@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from landmap.config import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:  # the CLI's loaders should not pay for importing Flask
+    from flask import Flask
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def create_app(
@@ -13,6 +16,8 @@ def create_app(
     session_factory: sessionmaker[Session] | None = None,
 ) -> Flask:
     """The web app: settings, database sessions, translations, blueprints. Nothing else."""
+    from flask import Flask
+
     from landmap import web
     from landmap.db import make_engine, make_sessionmaker
 

@@ -5,6 +5,7 @@ Used by the database models (CHECK constraints), services, map styling and the A
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -128,12 +129,14 @@ class BoundaryStatus(StrEnum):
     DRAFT = "draft"  # 调整草案
 
 
+# A ZDDM whose feature code marks state land (first letter G, e.g. 430802003004GB00001)
+STATE_LAND_CODE = r"^.{12}G.{6}$"
+
+
 def initial_stage(code: str) -> Stage:
-    """Where a newly registered parcel starts: a ZDDM whose feature code marks state land
-    (first letter G, e.g. 430802003004GB00001) needs no acquisition; anything else does."""
-    if len(code) == 19 and code[12] == "G":
-        return Stage.STATE_OWNED
-    return Stage.NOT_STARTED
+    """Where a newly registered parcel starts: state land (STATE_LAND_CODE) needs no
+    acquisition; anything else does."""
+    return Stage.STATE_OWNED if re.match(STATE_LAND_CODE, code) else Stage.NOT_STARTED
 
 
 class TransferStatus(LabelledEnum):

@@ -145,6 +145,8 @@ def decide(dbf: Path | None, cpg_text: str | None, override: str | None) -> Deci
         return Decision("utf-8", "no .dbf: nothing to decode")
     else:
         decision = _from_dbf(dbf)
+        if decision.reason.startswith(("no .cpg", "all text")):
+            return decision  # decided by decoding every text byte already
     if dbf is not None and not _decodes(dbf, decision.value):
         other = next((c for c in ("utf-8", "gb18030") if _decodes(dbf, c)), None)
         hint = f"; it reads cleanly as {other.upper()}" if other else ""

@@ -7,119 +7,111 @@ through the acquisition workflow, not through imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import landuse
-from landmap.domain import Stage, TransferStatus, initial_stage
-from landmap.loaders.core import STAGING, Context, Layer, duplicate_codes
+from landmap.domain import STATE_LAND_CODE, Stage, TransferStatus
+from landmap.loaders.core import STAGING, Context, Layer, duplicate_codes, upsert
 from landmap.loaders.profiles import PARCELS
-from landmap.loaders.reader import Chunk, Problem
+from landmap.loaders.reader import Chunk, Problem, map_unique
 
 COMMERCIAL = (
-    "planned_use",
-    "plot_ratio_max",
-    "building_density_max",
-    "green_ratio_min",
-    "height_limit_m",
-    "transfer_status",
-    "transfer_date",
-    "reserve_price_wan",
-)
-# register columns a file may set, and the staging column each comes from
+    ("planned_use", "text"), ("plot_ratio_max", "numeric"), ("building_density_max", "numeric"),
+    ("green_ratio_min", "numeric"), ("height_limit_m", "numeric"), ("transfer_status", "text"),
+    ("transfer_date", "date"), ("reserve_price_wan", "numeric"),
+)  # fmt: skip
+# register columns a file may set (the staging column has the same name)
 UPDATABLE = (
-    "name",
-    "owner",
-    "location",
-    "land_use_code",
-    "land_use_name",
-    "official_area_m2",
-    "project",
-    "batch",
-)
+    "name", "owner", "location", "land_use_code", "land_use_name", "official_area_m2",
+    "project", "batch",
+)  # fmt: skip
 
 STAGING_COLUMNS = (
-    ("code", "text"),
-    ("name", "text"),
-    ("owner", "text"),
-    ("location", "text"),
-    ("land_use_code", "text"),
-    ("land_use_name", "text"),
-    ("official_area_m2", "numeric"),
-    ("project", "text"),
-    ("batch", "text"),
-    ("stage", "text"),
-    ("commercial", "jsonb"),
-    ("attributes", "jsonb"),
-)
+    ("code", "text"), ("name", "text"), ("owner", "text"), ("location", "text"),
+    ("land_use_code", "text"), ("land_use_name", "text"), ("official_area_m2", "numeric"),
+    ("project", "text"), ("batch", "text"), ("stage", "text"), *COMMERCIAL,
+)  # fmt: skip
 
 
-def _land_use(value: str | None, name: str | None) -> tuple[str, str]:
-    value, name = (value or "").strip(), (name or "").strip()
-    if value and landuse.looks_like_code(value):
-        return value, name or landuse.name_of(value)
-    if value:  # a class name where a code should be
-        return landuse.code_of(value), value
-    return landuse.code_of(name) if name else "", name
+def _land_use(value: str | None) -> tuple[str, str]:
+    """(code, name) from a TDYT/YT/DLBM value that may be a code or a class name."""
+    value = (value or "").strip()
+    if not value:
+        return "", ""
+    if landuse.looks_like_code(value):
+        return value, landuse.name_of(value)
+    return landuse.code_of(value), value
 
 
-def _commercial(vals: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    facts = {k: vals.get(k) for k in COMMERCIAL if vals.get(k) not in (None, "")}
-    if not facts:
-        return None, None
-    if "transfer_status" in facts:
-        try:
-            facts["transfer_status"] = TransferStatus.parse(str(facts["transfer_status"])).value
-        except ValueError as exc:
-            return None, str(exc)
-    if "transfer_date" in facts:
-        facts["transfer_date"] = facts["transfer_date"].isoformat()
-    return facts, None
+def _parse(enum, value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return enum.parse(value).value
+    except ValueError as exc:
+        return "!" + str(exc)
 
 
-def rows(chunk: Chunk, ctx: Context) -> Iterator[tuple | None]:
-    names = list(chunk.values)
-    for i, rec in enumerate(chunk.records):
-        v = {t: chunk.values[t][i] for t in names}
-        code = v["code"]
-        problem = None
-        if any(ch.isspace() for ch in code) or len(code) > 40:
-            problem = "the code has spaces or is longer than 40 characters"
-        stage = None
-        if v.get("stage"):
-            try:
-                stage = Stage.parse(v["stage"]).value
-            except ValueError as exc:
-                problem = str(exc)
-        commercial, why = _commercial(v)
-        problem = problem or why
-        area = v.get("official_area_m2")
-        if problem:
-            ctx.problems.append(Problem(int(rec), code, problem))
-            yield None
-            continue
-        use_code, use_name = _land_use(v.get("land_use"), v.get("land_use_name"))
-        attributes = dict(chunk.attributes[i])
-        for target in ("bdcdyh", "rights_type", "rights_nature"):
-            if target in ctx.columns and v.get(target):
-                attributes[ctx.columns[target]] = v[target]
-        yield (
-            code,
-            v.get("name"),
-            v.get("owner"),
-            v.get("location"),
-            use_code,
-            use_name,
-            area if area and area > 0 else None,
-            v.get("project") or None,
-            v.get("batch") or None,
-            stage or initial_stage(code).value,
-            commercial,
-            attributes,
-        )
+def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
+    n = len(chunk)
+    v = chunk.values
+    nulls = pa.nulls(n, pa.string())
+    keep = np.ones(n, dtype=bool)
+    problems: dict[int, str] = {}
+    code = v["code"]
+    bad_code = pc.or_(pc.match_substring_regex(code, r"\s"), pc.greater(pc.utf8_length(code), 40))
+    for i in np.flatnonzero(bad_code.to_numpy(zero_copy_only=False)):
+        problems[int(i)] = "the code has spaces or is longer than 40 characters"
+    # stage: the file's, else where a new parcel of this code starts
+    stage = pc.if_else(pc.match_substring_regex(code, STATE_LAND_CODE),
+                       Stage.STATE_OWNED.value, Stage.NOT_STARTED.value)  # fmt: skip
+    if "stage" in v:
+        parsed = map_unique(v["stage"], lambda x: _parse(Stage, x), pa.string())
+        for i in np.flatnonzero(pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(
+                zero_copy_only=False)):  # fmt: skip
+            problems.setdefault(int(i), parsed[int(i)].as_py()[1:])
+        stage = pc.coalesce(parsed, stage)
+    commercial = {}
+    for name, kind in COMMERCIAL:
+        commercial[name] = v.get(name, pa.nulls(n, _ARROW[kind]))
+    if "transfer_status" in v:
+        parsed = map_unique(v["transfer_status"], lambda x: _parse(TransferStatus, x), pa.string())
+        for i in np.flatnonzero(pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(
+                zero_copy_only=False)):  # fmt: skip
+            problems.setdefault(int(i), parsed[int(i)].as_py()[1:])
+        commercial["transfer_status"] = parsed
+    use = v.get("land_use", nulls)
+    use_code = map_unique(use, lambda x: _land_use(x)[0], pa.string())
+    use_name = map_unique(use, lambda x: _land_use(x)[1], pa.string())
+    if "land_use_name" in v:
+        given = v["land_use_name"]
+        use_name = pc.if_else(pc.fill_null(pc.not_equal(given, ""), False), given, use_name)
+        from_name = map_unique(given, lambda x: landuse.code_of(x or ""), pa.string())
+        use_code = pc.if_else(pc.equal(use_code, ""), from_name, use_code)
+    area = v.get("official_area_m2", pa.nulls(n, pa.float64()))
+    area = pc.if_else(pc.fill_null(pc.greater(area, 0), False), area, pa.scalar(None, pa.float64()))
+    for i, reason in problems.items():
+        keep[i] = False
+        ctx.problems.append(Problem(int(chunk.records[i]), code[i].as_py(), reason))
+    table = pa.table({
+        "code": code, "name": v.get("name", nulls), "owner": v.get("owner", nulls),
+        "location": v.get("location", nulls), "land_use_code": use_code,
+        "land_use_name": use_name, "official_area_m2": area,
+        "project": _blank_to_null(v.get("project", nulls)),
+        "batch": _blank_to_null(v.get("batch", nulls)), "stage": stage, **commercial,
+    })  # fmt: skip
+    return table, keep
+
+
+_ARROW = {"text": pa.string(), "numeric": pa.float64(), "date": pa.date32()}
+
+
+def _blank_to_null(arr: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
 def checks(session: Session, ctx: Context) -> list[Problem]:
@@ -161,20 +153,21 @@ def merge(session: Session, ctx: Context) -> tuple[int, int]:
     assignments = ",\n            ".join(f"{c} = EXCLUDED.{c}" for c in [*sets, "zone_id", "geom"])
     compare = ", ".join(f"parcel.{c}" for c in [*sets, "zone_id"])
     compare_new = ", ".join(f"EXCLUDED.{c}" for c in [*sets, "zone_id"])
-    result = session.execute(
-        text(f"""
-        WITH src AS (
+    counts = upsert(
+        session,
+        f"""
+        INSERT INTO parcel AS parcel (code, name, owner, location, land_use_code, land_use_name,
+            official_area_m2, zone_id, stage, project_id, batch_id, attributes, geom)
+        SELECT s.code, coalesce(s.name, ''), coalesce(s.owner, ''), coalesce(s.location, ''),
+            coalesce(s.land_use_code, ''), coalesce(s.land_use_name, ''), s.official_area_m2,
+            z.zone_id, s.stage, s.project_id, s.batch_id, {ctx.attributes_sql}, s.mgeom
+        FROM (
             SELECT s.*, ST_Multi(s.geom) AS mgeom, p.id AS project_id, b.id AS batch_id
             FROM {STAGING} s
             LEFT JOIN project p ON p.name = s.project
             LEFT JOIN acquisition_batch b ON b.project_id = p.id AND b.name = s.batch
-        )
-        INSERT INTO parcel AS parcel (code, name, owner, location, land_use_code, land_use_name,
-            official_area_m2, zone_id, stage, project_id, batch_id, attributes, geom)
-        SELECT code, coalesce(name, ''), coalesce(owner, ''), coalesce(location, ''),
-            coalesce(land_use_code, ''), coalesce(land_use_name, ''), official_area_m2,
-            lm_zone_of(mgeom), stage, project_id, batch_id, attributes, mgeom
-        FROM src
+        ) s
+        LEFT JOIN LATERAL lm_zone_candidates(s.mgeom) z ON true
         ON CONFLICT (code) DO UPDATE SET
             {assignments},
             attributes = parcel.attributes || EXCLUDED.attributes,
@@ -182,41 +175,25 @@ def merge(session: Session, ctx: Context) -> tuple[int, int]:
         WHERE ({compare}, parcel.attributes @> EXCLUDED.attributes,
                lm_same_shape(parcel.geom, EXCLUDED.geom))
             IS DISTINCT FROM ({compare_new}, true, true)
-        RETURNING (xmax = 0) AS inserted
-    """)
+    """,
     )
-    flags = [r[0] for r in result]
     _merge_commercial(session)
-    return sum(flags), len(flags) - sum(flags)
+    return counts
 
 
 def _merge_commercial(session: Session) -> None:
+    names = [n for n, _ in COMMERCIAL]
+    new = ", ".join(f"s.{n}" for n in names).replace("s.planned_use", "coalesce(s.planned_use, '')")
+    new = new.replace("s.transfer_status", "coalesce(s.transfer_status, 'planned')")
     session.execute(
         text(f"""
-        INSERT INTO commercial_plot AS c (parcel_id, planned_use, plot_ratio_max,
-            building_density_max, green_ratio_min, height_limit_m, transfer_status,
-            transfer_date, reserve_price_wan)
-        SELECT p.id, coalesce(f.planned_use, ''), f.plot_ratio_max, f.building_density_max,
-            f.green_ratio_min, f.height_limit_m, coalesce(f.transfer_status, 'planned'),
-            f.transfer_date, f.reserve_price_wan
-        FROM {STAGING} s
-        JOIN parcel p ON p.code = s.code
-        CROSS JOIN LATERAL jsonb_to_record(s.commercial) AS f(planned_use text,
-            plot_ratio_max numeric, building_density_max numeric, green_ratio_min numeric,
-            height_limit_m numeric, transfer_status text, transfer_date date,
-            reserve_price_wan numeric)
-        WHERE s.commercial IS NOT NULL
-        ON CONFLICT (parcel_id) DO UPDATE SET
-            planned_use = EXCLUDED.planned_use, plot_ratio_max = EXCLUDED.plot_ratio_max,
-            building_density_max = EXCLUDED.building_density_max,
-            green_ratio_min = EXCLUDED.green_ratio_min, height_limit_m = EXCLUDED.height_limit_m,
-            transfer_status = EXCLUDED.transfer_status, transfer_date = EXCLUDED.transfer_date,
-            reserve_price_wan = EXCLUDED.reserve_price_wan
-        WHERE (c.planned_use, c.plot_ratio_max, c.building_density_max, c.green_ratio_min,
-               c.height_limit_m, c.transfer_status, c.transfer_date, c.reserve_price_wan)
-            IS DISTINCT FROM (EXCLUDED.planned_use, EXCLUDED.plot_ratio_max,
-               EXCLUDED.building_density_max, EXCLUDED.green_ratio_min, EXCLUDED.height_limit_m,
-               EXCLUDED.transfer_status, EXCLUDED.transfer_date, EXCLUDED.reserve_price_wan)
+        INSERT INTO commercial_plot AS c (parcel_id, {", ".join(names)})
+        SELECT p.id, {new}
+        FROM {STAGING} s JOIN parcel p ON p.code = s.code
+        WHERE num_nonnulls({", ".join(f"s.{n}" for n in names)}) > 0
+        ON CONFLICT (parcel_id) DO UPDATE SET {", ".join(f"{n} = EXCLUDED.{n}" for n in names)}
+        WHERE ({", ".join(f"c.{n}" for n in names)})
+            IS DISTINCT FROM ({", ".join(f"EXCLUDED.{n}" for n in names)})
     """)
     )
 

@@ -3,42 +3,54 @@ identifier (BSM), replaced field by field on a re-load."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.loaders.core import STAGING, Context, Layer, duplicate_codes
 from landmap.loaders.profiles import FARMLAND, LANDUSE, Profile
-from landmap.loaders.reader import Chunk, Problem
+from landmap.loaders.reader import Chunk, Problem, map_unique
 
 
 def _layer(name: str, table: str, profile: Profile, columns: tuple[tuple[str, str], ...],
            land_use_required: bool, mismatch: bool) -> Layer:  # fmt: skip
     names = [c for c, _ in columns]
 
-    def rows(chunk: Chunk, ctx: Context) -> Iterator[tuple | None]:
-        for i, rec in enumerate(chunk.records):
-            v = {t: chunk.values[t][i] for t in chunk.values}
-            code = v["code"]
-            use = (v.get("land_use_code") or "").strip()
-            problem = None
-            if any(ch.isspace() for ch in code) or len(code) > 40:
-                problem = "the code has spaces or is longer than 40 characters"
-            elif land_use_required and not use:
-                problem = "no land-use code (DLBM)"
-            elif use and not use.isalnum():
-                problem = f"land-use code {use!r} is not a code"
-            if problem:
-                ctx.problems.append(Problem(int(rec), code, problem))
-                yield None
-                continue
-            if "land_use_name" in names and not v.get("land_use_name"):
-                v["land_use_name"] = landuse.name_of(use)
-            if (v.get("official_area_m2") or 0) <= 0:
-                v["official_area_m2"] = None
-            yield (code, *(v.get(c) for c in names), chunk.attributes[i])
+    def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
+        n = len(chunk)
+        v = chunk.values
+        code = v["code"]
+        use = pc.fill_null(v.get("land_use_code", pa.nulls(n, pa.string())), "")
+        reasons = [
+            (pc.or_(pc.match_substring_regex(code, r"\s"), pc.greater(pc.utf8_length(code), 40)),
+             "the code has spaces or is longer than 40 characters"),
+            (pc.and_(pc.not_equal(use, ""), pc.invert(pc.utf8_is_alnum(use))),
+             "the land-use code is not a code"),
+        ]  # fmt: skip
+        if land_use_required:
+            reasons.append((pc.equal(use, ""), "no land-use code (DLBM)"))
+        keep = np.ones(n, dtype=bool)
+        for flags, reason in reasons:
+            for i in np.flatnonzero(pc.fill_null(flags, False).to_numpy(zero_copy_only=False)):
+                if keep[i]:
+                    keep[i] = False
+                    ctx.problems.append(Problem(int(chunk.records[i]), code[i].as_py(), reason))
+        out = {"code": code}
+        for c, kind in columns:
+            out[c] = v.get(c, pa.nulls(n, pa.float64() if kind == "numeric" else pa.string()))
+        if "land_use_name" in out:
+            named = map_unique(use, landuse.name_of, pa.string())
+            given = out["land_use_name"]
+            out["land_use_name"] = pc.if_else(pc.fill_null(pc.not_equal(given, ""), False),
+                                              given, named)  # fmt: skip
+        if "official_area_m2" in out:
+            a = out["official_area_m2"]
+            out["official_area_m2"] = pc.if_else(pc.fill_null(pc.greater(a, 0), False), a,
+                                                 pa.scalar(None, pa.float64()))  # fmt: skip
+        return pa.table(out), keep
 
     def checks(session: Session, ctx: Context) -> list[Problem]:
         return duplicate_codes(session)
@@ -55,7 +67,7 @@ def _layer(name: str, table: str, profile: Profile, columns: tuple[tuple[str, st
         result = session.execute(
             text(f"""
             INSERT INTO {table} AS t (code, {cols}, attributes, geom)
-            SELECT code, {values}, attributes, ST_Multi(geom) FROM {STAGING}
+            SELECT code, {values}, {ctx.attributes_sql}, ST_Multi(geom) FROM {STAGING} s
             ON CONFLICT (code) DO UPDATE SET {sets},
                 attributes = t.attributes || EXCLUDED.attributes, updated_at = now()
             WHERE ({old}, t.attributes @> EXCLUDED.attributes, lm_same_shape(t.geom, EXCLUDED.geom))
@@ -85,7 +97,7 @@ def _layer(name: str, table: str, profile: Profile, columns: tuple[tuple[str, st
             ]
         return float(total), found
 
-    staging = (("code", "text"), *columns, ("attributes", "jsonb"))
+    staging = (("code", "text"), *columns)
     return Layer(name, profile, staging, rows, checks, merge, summary)
 
 

@@ -1,20 +1,22 @@
 """Read a source in chunks: decide encoding and CRS, check every record, reproject.
 
-Nothing here writes to the database. Each chunk comes out as plain columns (the profile's
-targets), the JSONB attributes of the fields no profile names, and 2D geometries in the
-storage CRS; the records that fail a check come out as problems.
+Nothing here writes to the database. Each chunk comes out as Arrow columns (the profile's
+targets, cleaned), the fields no profile stores (for the JSONB attributes), and 2D geometries in
+the storage CRS; the records that fail a check come out as problems. Work is vectorised: a
+chunk is never walked record by record except for the records that have a problem.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
@@ -41,10 +43,14 @@ class Problem:
 @dataclass
 class Chunk:
     records: np.ndarray  # 1-based record numbers of the rows kept
-    values: dict[str, list[Any]]  # profile target -> values
-    attributes: list[dict[str, Any]]
+    values: dict[str, pa.Array]  # profile target -> cleaned values
+    extras: pa.Table  # the fields no profile stores, under their own names
     geoms: np.ndarray  # shapely geometries, 2D, storage CRS, valid
+    read_upto: int  # records read from the file so far
     repaired: list[Problem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
 
 
 @dataclass
@@ -136,62 +142,83 @@ def plan(
     return ReadPlan(src, profile, matched, enc, crs, int(info["features"]))
 
 
-def _clean(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if kind == "text":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        return str(value).strip()
-    if kind == "number":
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return number if math.isfinite(number) else None
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(str(value).strip()[:10].replace("/", "-"))
-        except ValueError:
-            return None
-    return value
+def _as_text(arr: pa.Array) -> pa.Array:
+    if pa.types.is_floating(arr.type):  # 12.0 -> "12", as a code should read
+        as_int = pc.cast(pc.round(arr), pa.int64(), safe=False)
+        whole = pc.equal(arr, pc.cast(as_int, arr.type))
+        arr = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(arr, pa.string()))
+    elif not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return pc.utf8_trim_whitespace(arr)
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
+def _as_number(arr: pa.Array) -> pa.Array:
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        arr = pc.cast(arr, pa.float64())
+    else:
+        out = []
+        for v in arr.to_pylist():
+            try:
+                out.append(float(str(v).strip()) if v is not None else None)
+            except ValueError:
+                out.append(None)
+        arr = pa.array(out, pa.float64())
+    return pc.if_else(pc.is_finite(arr), arr, pa.scalar(None, pa.float64()))
+
+
+def _parse_date(v) -> dt.date | None:
+    if v is None or isinstance(v, dt.date):
+        return v.date() if isinstance(v, dt.datetime) else v
+    try:
+        return dt.date.fromisoformat(str(v).strip()[:10].replace("/", "-"))
+    except ValueError:
+        return None
+
+
+def _as_date(arr: pa.Array) -> pa.Array:
+    if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
+        return pc.cast(arr, pa.date32())
+    return pa.array([_parse_date(v) for v in arr.to_pylist()], pa.date32())
+
+
+def map_unique(arr: pa.Array, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
+    """fn applied to each distinct value of arr (codes, names and stages repeat a lot)."""
+    uniques = pc.unique(arr)
+    mapped = pa.array([fn(v) for v in uniques.to_pylist()], type_)
+    return pc.take(mapped, pc.index_in(arr, value_set=uniques))
+
+
+CLEAN = {"text": _as_text, "number": _as_number, "date": _as_date}
+
+
+def plain(arr: pa.Array) -> pa.Array:
+    """An extra field as it will be stored in the JSONB attributes (no NaN, no binary)."""
+    if pa.types.is_floating(arr.type):
+        return pc.if_else(pc.is_finite(arr), arr, pa.scalar(None, arr.type))
+    if pa.types.is_dictionary(arr.type):
+        return pc.cast(arr, arr.type.value_type)
+    if pa.types.is_integer(arr.type) or pa.types.is_boolean(arr.type):
+        return arr
+    if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+        return pa.array([v.hex() if v is not None else None for v in arr.to_pylist()])
+    return pc.cast(arr, pa.string())
 
 
 def _geometry_problems(geoms: np.ndarray) -> dict[int, str]:
     """index -> reason, for null, empty, non-polygonal and non-finite geometries."""
     out: dict[int, str] = {}
     missing = shapely.is_missing(geoms)
-    kinds = shapely.get_type_id(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])
     for i in np.flatnonzero(missing):
         out[int(i)] = "empty geometry (null shape)"
-    for i in np.flatnonzero(~missing & shapely.is_empty(geoms)):
+    for i in np.flatnonzero(empty):
         out[int(i)] = "empty geometry"
-    polygonal = np.isin(kinds, [3, 6])
-    for i in np.flatnonzero(~missing & ~polygonal):
-        if int(i) not in out:
-            out[int(i)] = f"not a polygon ({geoms[i].geom_type})"
-    for i in np.flatnonzero(polygonal & ~shapely.is_empty(geoms)):
-        coords = shapely.get_coordinates(geoms[i])
-        if not np.isfinite(coords).all():
-            out[int(i)] = "NaN or infinite coordinates"
+    for i in np.flatnonzero(~missing & ~empty & ~polygonal):
+        out[int(i)] = f"not a polygon ({geoms[i].geom_type})"
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    for i in np.unique(index[~np.isfinite(coords).all(axis=1)]):
+        out.setdefault(int(i), "NaN or infinite coordinates")
     return out
 
 
@@ -211,7 +238,6 @@ def read_chunks(
     text_samples: list[str],
 ) -> Iterator[Chunk]:
     """Yield checked chunks; problems (records set aside) are appended to ``problems``."""
-    shapely.prepare(region)
     try:
         stream = pyogrio.open_arrow(
             rp.source.path,
@@ -231,53 +257,61 @@ def read_chunks(
 
 def _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples):
     targets = {f.target: f for f in rp.profile.fields}
-    src_cols = {c for t, c in rp.columns.items() if targets[t].stored}
+    stored = {c for t, c in rp.columns.items() if targets[t].stored}
     code_col = rp.columns.get("code")
     code_required = targets["code"].required
     geom_col = meta["geometry_name"] or "wkb_geometry"
+    rx0, ry0, rx1, ry1 = region.bounds
     start = 1
     for batch in reader:
-        table = batch.to_pydict()
-        n = len(table[geom_col])
+        n = batch.num_rows
         records = np.arange(start, start + n)
         start += n
-        codes = [str(_clean(v, "text") or "") for v in table[code_col]] if code_col else [""] * n
+        codes = (
+            pc.fill_null(_as_text(batch.column(code_col)), "") if code_col else pa.array([""] * n)
+        )
         with np.errstate(invalid="ignore"):  # NaN coordinates are reported, not warned about
-            geoms = shapely.force_2d(shapely.from_wkb(table[geom_col], on_invalid="ignore"))
+            wkb = batch.column(geom_col).to_numpy(zero_copy_only=False)
+            geoms = shapely.force_2d(shapely.from_wkb(wkb, on_invalid="ignore"))
             bad = _geometry_problems(geoms)
-        ok = np.array([i not in bad for i in range(n)], dtype=bool)
-        if ok.any():
-            geoms[ok] = reproject(geoms[ok])
+        ok = np.ones(n, dtype=bool)
+        ok[list(bad)] = False
+        geoms[ok] = reproject(geoms[ok])
         repaired: list[Problem] = []
-        invalid = ok & ~shapely.is_valid(geoms)
-        for i in np.flatnonzero(invalid):
+        for i in np.flatnonzero(ok & ~shapely.is_valid(geoms)):
             reason = shapely.is_valid_reason(geoms[i])
             if repair:
                 fixed = _polygonal_part(shapely.make_valid(geoms[i]))
                 if fixed is not None and fixed.is_valid:
                     geoms[i] = fixed
-                    repaired.append(Problem(int(records[i]), codes[i], f"repaired: {reason}"))
+                    repaired.append(
+                        Problem(int(records[i]), codes[i].as_py(), f"repaired: {reason}")
+                    )
                     continue
             bad[int(i)] = f"invalid geometry: {reason}"
-        ok = np.array([i not in bad for i in range(n)], dtype=bool)
-        if ok.any():
-            inside = shapely.within(geoms[ok], region)
-            for i, good in zip(np.flatnonzero(ok), inside, strict=True):
-                if not good:
-                    bad[int(i)] = "outside the zone's region after reprojection"
-        for i, code in enumerate(codes):
-            if code_required and not code and i not in bad:
-                bad[i] = f"no code ({code_col})"
+            ok[i] = False
+        # in the region: the bounds of every shape inside the region's envelope
+        b = shapely.bounds(geoms[ok])
+        inside = (b[:, 0] >= rx0) & (b[:, 1] >= ry0) & (b[:, 2] <= rx1) & (b[:, 3] <= ry1)
+        for i in np.flatnonzero(ok)[~inside]:
+            bad[int(i)] = "outside the zone's region after reprojection"
+        if code_required:
+            for i in np.flatnonzero(pc.equal(codes, "").to_numpy(zero_copy_only=False)):
+                bad.setdefault(int(i), f"no code ({code_col})")
         for i, reason in sorted(bad.items()):
-            problems.append(Problem(int(records[i]), codes[i], reason))
-        keep = np.array([i not in bad for i in range(n)], dtype=bool)
+            problems.append(Problem(int(records[i]), codes[i].as_py(), reason))
+        keep = np.ones(n, dtype=bool)
+        keep[list(bad)] = False
+        mask = pa.array(keep)
         values = {
-            t: [_clean(v, targets[t].kind) for v, k in zip(table[c], keep, strict=True) if k]
+            t: CLEAN[targets[t].kind](pc.filter(batch.column(c), mask))
             for t, c in rp.columns.items()
         }
-        extra = [c for c in table if c not in src_cols and c != geom_col]
-        attributes = [{c: _jsonable(table[c][i]) for c in extra} for i in np.flatnonzero(keep)]
+        if "code" in values:
+            values["code"] = pc.fill_null(values["code"], "")
+        extra = [c for c in batch.schema.names if c not in stored and c != geom_col]
+        extras = pa.table({c: plain(pc.filter(batch.column(c), mask)) for c in extra})
         for t in ("name", "owner", "location"):
             if t in values:
-                text_samples.extend(v for v in values[t][:200] if v)
-        yield Chunk(records[keep], values, attributes, geoms[keep], repaired)
+                text_samples.extend(v for v in values[t].slice(0, 200).to_pylist() if v)
+        yield Chunk(records[keep], values, extras, geoms[keep], start - 1, repaired)

@@ -4,8 +4,10 @@ version, current from a date (the previous one kept as superseded) or a planner'
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -18,15 +20,18 @@ from landmap.loaders.reader import Chunk, Problem
 STAGING_COLUMNS = (("zone", "text"), ("name", "text"))
 
 
-def rows(chunk: Chunk, ctx: Context) -> Iterator[tuple | None]:
+def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
+    n = len(chunk)
     given = ctx.options.zone
-    for i, rec in enumerate(chunk.records):
-        code = (given or chunk.values.get("code", [None] * len(chunk.records))[i] or "").upper()
-        if not code:
-            ctx.problems.append(Problem(int(rec), "", "no zone code: pass --zone"))
-            yield None
-            continue
-        yield code, chunk.values.get("name", [None] * len(chunk.records))[i]
+    code = pa.array([given] * n, pa.string()) if given else chunk.values.get("code")
+    if code is None:
+        code = pa.nulls(n, pa.string())
+    code = pc.utf8_upper(pc.fill_null(code, ""))
+    keep = pc.not_equal(code, "").to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(~keep):
+        ctx.problems.append(Problem(int(chunk.records[i]), "", "no zone code: pass --zone"))
+    name = chunk.values.get("name", pa.nulls(n, pa.string()))
+    return pa.table({"zone": code, "name": name}), keep
 
 
 def checks(session: Session, ctx: Context) -> list[Problem]:

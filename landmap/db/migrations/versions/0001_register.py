@@ -96,15 +96,18 @@ def upgrade() -> None:
         WHERE status = 'current';
     CREATE INDEX zone_boundary_geom ON zone_boundary USING gist (geom);
 
-    -- the zone whose current boundary holds most of a geometry
-    CREATE FUNCTION lm_zone_of(g geometry) RETURNS integer
-        LANGUAGE sql STABLE PARALLEL SAFE
-    BEGIN ATOMIC
+    -- the zone whose current boundary holds most of a geometry: the one rule, as a one-row
+    -- table function (inlined into set-based queries) and as a scalar
+    CREATE FUNCTION lm_zone_candidates(g geometry) RETURNS TABLE (zone_id integer)
+        LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
         SELECT zb.zone_id FROM zone_boundary zb
         WHERE zb.status = 'current' AND ST_Intersects(zb.geom, g)
         ORDER BY ST_Covers(zb.geom, g) DESC, ST_Area(ST_Intersection(zb.geom, g)) DESC, zb.zone_id
-        LIMIT 1;
-    END;
+        LIMIT 1
+    $fn$;
+    CREATE FUNCTION lm_zone_of(g geometry) RETURNS integer
+        LANGUAGE sql STABLE PARALLEL SAFE
+        RETURN (SELECT zone_id FROM lm_zone_candidates(g));
 
     -- make a geometry the zone's boundary from a date: the one in force until then is kept as
     -- superseded, and parcels are re-assigned to zones. Returns the new version's id, or the
@@ -233,7 +236,7 @@ def downgrade() -> None:
     op.execute("""
     DROP FUNCTION lm_set_current_boundary(integer, geometry, date, text, text);
     DROP TABLE import_run, commercial_plot, parcel, acquisition_batch, project_target, project;
-    DROP FUNCTION lm_zone_of(geometry);
+    DROP FUNCTION lm_zone_of(geometry), lm_zone_candidates(geometry);
     DROP TABLE zone_boundary, zone;
     DROP FUNCTION lm_area_mismatch(geometry, numeric), lm_area_mu(geometry),
         lm_mu(double precision), lm_storage_srid();
