@@ -34,6 +34,7 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
     )
     app.json.ensure_ascii = False
     app.json.sort_keys = False

@@ -25,6 +25,15 @@ def _bbox(text: str, name: str) -> tuple[float, float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number; got {raw!r}")
+    return int(raw)
+
+
 def local_database_url() -> str:
     """The project-local cluster's URL, written by scripts/localdb.sh."""
     if not LOCAL_DB_URL_FILE.exists():
@@ -65,6 +74,9 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     default_locale: str = "zh_CN"
     var_dir: Path = PROJECT_ROOT / "var"
+    # agreement scans and photos that back acquisition changes
+    documents_dir: Path = PROJECT_ROOT / "var" / "documents"
+    max_upload_mb: int = 50
     testing: bool = False
 
     @classmethod
@@ -93,6 +105,8 @@ class Settings:
             basemap_attribution=env.get("LANDMAP_BASEMAP_ATTRIBUTION", ""),
             secret_key=env.get("LANDMAP_SECRET_KEY") or _secret_key(var_dir),
             var_dir=var_dir,
+            documents_dir=Path(env.get("LANDMAP_DOCUMENTS_DIR", str(var_dir / "documents"))),
+            max_upload_mb=_int(env, "LANDMAP_MAX_UPLOAD_MB", 50),
         )
 
     def with_(self, **changes) -> Settings:

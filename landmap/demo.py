@@ -3,17 +3,21 @@ same loader as any surveyor's file. Loading it twice changes nothing."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import loaders
 from landmap.config import PROJECT_ROOT, Settings
+from landmap.domain import Stage
 from landmap.loaders import LoadOptions, LoadReport
-from landmap.services import projects
+from landmap.services import acquisition, projects
+from landmap.services.acquisition import Move
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 
@@ -23,6 +27,7 @@ class DemoResult:
     catalogue_changes: int
     zones: LoadReport
     parcels: LoadReport
+    history_entries: int = 0
 
     @property
     def changed(self) -> bool:
@@ -31,6 +36,7 @@ class DemoResult:
             or self.zones.inserted
             or self.parcels.inserted
             or self.parcels.updated
+            or self.history_entries
         )
 
 
@@ -62,4 +68,26 @@ def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> Dem
     parcels = loaders.load(
         session, settings, "parcels", gpkg, LoadOptions(layer="parcels", run_by="demo")
     )
-    return DemoResult(changes, zones, parcels)
+    entries = _history(session, folder / "stage_history.csv")
+    return DemoResult(changes, zones, parcels, entries)
+
+
+def _history(session: Session, path: Path) -> int:
+    """Replay the demo's 2011 acquisition timeline through the workflow, for parcels that
+    have no history yet."""
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    done = set(session.execute(text(
+        "SELECT DISTINCT p.code FROM parcel p JOIN stage_change c ON c.parcel_id = p.id"
+    )).scalars())  # fmt: skip
+    count = 0
+    for r in rows:
+        if r["ZDDM"] in done:
+            continue
+        day = dt.date.fromisoformat(r["date"])
+        if r["kind"] == "stage":
+            acquisition.move(session, [r["ZDDM"]], Move(Stage(r["stage"]), day, r["note"]), "demo")
+        else:
+            acquisition.set_dispute(session, r["ZDDM"], True, day, r["reason"], "demo")
+        count += 1
+    return count

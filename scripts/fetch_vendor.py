@@ -37,6 +37,22 @@ PACKAGES: dict[str, tuple[str, str, dict[str, str]]] = {
             "LICENSE": "LICENSE",
         },
     ),
+    "leaflet-draw": (
+        "leaflet-draw",
+        "1.0.4",
+        {
+            "dist/leaflet.draw.js": "leaflet.draw.js",
+            "dist/leaflet.draw.css": "leaflet.draw.css",
+            "dist/images/spritesheet.png": "images/spritesheet.png",
+            "dist/images/spritesheet-2x.png": "images/spritesheet-2x.png",
+            "dist/images/spritesheet.svg": "images/spritesheet.svg",
+            "dist/images/layers.png": "images/layers.png",
+            "dist/images/layers-2x.png": "images/layers-2x.png",
+            "dist/images/marker-icon.png": "images/marker-icon.png",
+            "dist/images/marker-icon-2x.png": "images/marker-icon-2x.png",
+            "dist/images/marker-shadow.png": "images/marker-shadow.png",
+        },
+    ),
     "bootstrap": (
         "bootstrap",
         "5.3.8",

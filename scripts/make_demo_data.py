@@ -9,6 +9,7 @@ report (shared/seed). Deterministic: the same run gives the same files.
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -663,9 +664,42 @@ def projects() -> list[dict]:
     ]
 
 
+WORKFLOW = ["not_started", "pre_announced", "surveyed", "plan_published", "agreement_signed",
+            "compensated", "demolished", "cleared"]  # fmt: skip
+HOLDOUTS = [
+    "户主对房屋评估价格有异议，拒绝签约",
+    "坟墓迁移补偿未谈妥",
+    "土地权属存在争议，待街道调处",
+]
+
+
+def history(parcels: gpd.GeoDataFrame) -> list[dict]:
+    """A plausible 2011 timeline for every parcel past 'not started'; the parcels then start
+    at 'not started' in the GeoPackage and reach their stage through this history."""
+    hrng = np.random.default_rng(315)
+    rows = []
+    for i, r in parcels.iterrows():
+        if r.ZSJD not in WORKFLOW[1:]:
+            continue
+        first_batch = r.PCMC == "第一批"
+        day = np.datetime64("2011-02-20") + int(hrng.integers(0, 60 if first_batch else 150))
+        for stage in WORKFLOW[1 : WORKFLOW.index(r.ZSJD) + 1]:
+            gap = int(hrng.integers(8, 28)) if first_batch else int(hrng.integers(15, 40))
+            day = min(day + gap, np.datetime64("2011-11-25"))
+            rows.append({"ZDDM": r.ZDDM, "kind": "stage", "stage": stage, "date": str(day),
+                         "note": "", "reason": ""})  # fmt: skip
+        parcels.loc[i, "ZSJD"] = "not_started"
+        if first_batch and r.ZDDM.endswith(("07", "19")):
+            rows.append({"ZDDM": r.ZDDM, "kind": "dispute", "stage": "",
+                         "date": str(min(day + 5, np.datetime64("2011-11-28"))), "note": "",
+                         "reason": HOLDOUTS[len(rows) % len(HOLDOUTS)]})  # fmt: skip
+    return rows
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     parcels, project_list = build()
+    stage_history = history(parcels)
     zones = gpd.GeoDataFrame(
         [
             {"QYDM": c, "QYMC": ZONE_NAMES[c][0], "QYMC_EN": ZONE_NAMES[c][1], "geometry": g}
@@ -686,6 +720,10 @@ def main() -> int:
         "projects": project_list,
     }
     (OUT / "projects.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
+    with (OUT / "stage_history.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, ["ZDDM", "kind", "stage", "date", "note", "reason"])
+        w.writeheader()
+        w.writerows(stage_history)
     c = parcels[parcels.XMMC == C_PROJECT]
     print(
         f"{len(parcels)} parcels; {C_PROJECT}: {c.area.sum() / M2_PER_MU:.2f} mu, first batch "

@@ -44,6 +44,7 @@ def _settings(schema: str, tmp: Path) -> Settings:
         db_schema=schema,
         secret_key="test-secret",
         var_dir=tmp,
+        documents_dir=tmp / "documents",
         testing=True,
     )
 

@@ -10,8 +10,15 @@ from typing import Any
 import folium
 
 from landmap.domain import Stage, TransferStatus
-from landmap.maps.layers import Legend, ParcelLayer, ScaleBar, Search, ZoneLayer
-from landmap.maps.styles import COMMERCIAL_COLOR, STAGE_COLORS
+from landmap.maps.layers import (
+    Legend,
+    ParcelLayer,
+    ScaleBar,
+    Search,
+    SelectionTool,
+    ZoneLayer,
+)
+from landmap.maps.styles import COMMERCIAL_COLOR, DISPUTE_COLOR, STAGE_COLORS
 from landmap.maps.vendor import localize
 
 
@@ -34,6 +41,12 @@ class MapSpec:
     basemap_attribution: str = ""
     min_zoom_parcels: int = 12
     limit: int = 5000
+    as_of: str | None = None  # a past day: stages as they were, nothing editable
+    editable: bool = False  # acquisition forms in popups, and the selection tool
+    today: str = ""
+    csrf_token: str = ""
+    # endpoints of the acquisition forms: manyUrl, selectUrl, documentsUrl
+    urls: dict[str, str] = field(default_factory=dict)
 
 
 def build_map(spec: MapSpec) -> folium.Map:
@@ -56,15 +69,26 @@ def build_map(spec: MapSpec) -> folium.Map:
             "params": spec.parcel_params,
             "colors": {s.value: c for s, c in STAGE_COLORS.items()},
             "commercialColor": COMMERCIAL_COLOR,
+            "disputeColor": DISPUTE_COLOR,
             "stageLabels": stage_labels,
             "transferLabels": {t.value: t.label(spec.locale) for t in TransferStatus},
             "labels": labels,
             "minZoom": spec.min_zoom_parcels,
             "limit": spec.limit,
             "hint": "lm-hint",
+            "asOf": spec.as_of,
+            **spec.urls,
+            "edit": {
+                "enabled": spec.editable and not spec.as_of,
+                "workflow": [s.value for s in Stage.workflow()],
+                "today": spec.today,
+                "csrf": spec.csrf_token,
+            },
         },
     )
     parcels.add_to(m)
+    if spec.editable and not spec.as_of:
+        SelectionTool(parcels, {"labels": labels}).add_to(m)
     rows = [
         {
             "stage": s.value,
@@ -84,6 +108,8 @@ def build_map(spec: MapSpec) -> folium.Map:
             "totalParcels": sum(r["parcels"] for r in rows),
             "commercialLabel": labels["commercial_plot"],
             "commercialColor": COMMERCIAL_COLOR,
+            "disputeLabel": labels["dispute_legend"],
+            "disputeColor": DISPUTE_COLOR,
             "hintId": "lm-hint",
         }
     ).add_to(m)

@@ -91,3 +91,22 @@ class ScaleBar(JSCSSMixin):
     def __init__(self) -> None:
         super().__init__()
         self._name = "ScaleBar"
+
+
+class SelectionTool(JSCSSMixin):
+    """Select parcels by drawing a polygon or pasting codes, and move them together."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        LandMap.selection({{ this._parent.get_name() }}, {{ this.parcels.get_name() }},
+                          {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = [*_ASSETS_JS, ("leaflet_draw_js", "vendor/leaflet-draw/leaflet.draw.js")]
+    default_css = [("leaflet_draw_css", "vendor/leaflet-draw/leaflet.draw.css")]
+
+    def __init__(self, parcels: ParcelLayer, options: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "SelectionTool"
+        self.parcels = parcels
+        self.options = options

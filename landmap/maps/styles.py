@@ -16,3 +16,4 @@ STAGE_COLORS: dict[Stage, str] = {
     Stage.CLEARED: "#1a9850",
 }
 COMMERCIAL_COLOR = "#6a1b9a"
+DISPUTE_COLOR = "#d50000"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,9 @@ class ParcelFilter:
     zone: str | None = None
     stage: str | None = None
     project_id: int | None = None
+    batch_id: int | None = None
     bbox: tuple[float, float, float, float] | None = None  # lon/lat
+    as_of: dt.date | None = None  # stages and disputes as they were on that day
     limit: int = MAX_FEATURES
 
 
@@ -31,7 +34,11 @@ _FEATURE = """
             'location', p.location, 'land_use_code', p.land_use_code,
             'land_use_name', p.land_use_name, 'area_mu', round(p.area_mu::numeric, 2),
             'official_area_mu', round(lm_mu(p.official_area_m2::float8)::numeric, 2),
-            'area_mismatch', p.area_mismatch, 'stage', p.stage,
+            'area_mismatch', p.area_mismatch, 'stage', {stage},
+            'dispute', {dispute}, 'dispute_reason', CASE WHEN {dispute} THEN
+                coalesce(nullif(p.dispute_reason, ''), (SELECT c.reason FROM stage_change c
+                    WHERE c.parcel_id = p.id AND c.kind = 'dispute'
+                    ORDER BY c.happened_on DESC, c.id DESC LIMIT 1)) END,
             'project', pr.name, 'project_id', pr.id, 'batch', b.name,
             'commercial', CASE WHEN c.parcel_id IS NULL THEN NULL ELSE json_build_object(
                 'planned_use', c.planned_use, 'plot_ratio_max', c.plot_ratio_max,
@@ -51,17 +58,33 @@ _FROM = """
 """
 
 
+CURRENT = {"stage": "p.stage", "dispute": "p.dispute"}
+AS_OF = {
+    "stage": "lm_stage_as_of(p.id, p.stage, CAST(:as_of AS date))",
+    "dispute": "lm_dispute_as_of(p.id, p.dispute, CAST(:as_of AS date))",
+}
+
+
+def _feature(f: ParcelFilter | None = None) -> str:
+    return _FEATURE.format(**(AS_OF if f and f.as_of else CURRENT))
+
+
 def _where(f: ParcelFilter) -> tuple[str, dict[str, Any]]:
     clauses, params = [], {}
+    if f.as_of:
+        params["as_of"] = f.as_of
     if f.zone:
         clauses.append("z.code = :zone")
         params["zone"] = f.zone
     if f.stage:
-        clauses.append("p.stage = :stage")
+        clauses.append(f"{(AS_OF if f.as_of else CURRENT)['stage']} = :stage")
         params["stage"] = f.stage
     if f.project_id is not None:
         clauses.append("p.project_id = :project_id")
         params["project_id"] = f.project_id
+    if f.batch_id is not None:
+        clauses.append("p.batch_id = :batch_id")
+        params["batch_id"] = f.batch_id
     if f.bbox:
         clauses.append(
             "p.geom && ST_Transform(ST_Segmentize(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), "
@@ -78,14 +101,14 @@ def feature_collection(session: Session, f: ParcelFilter) -> str:
     sql = f"""
         SELECT json_build_object('type', 'FeatureCollection',
             'features', coalesce(json_agg(t.feature), '[]'::json))::text
-        FROM (SELECT {_FEATURE} AS feature {_FROM} {where} ORDER BY p.code LIMIT :limit) t
+        FROM (SELECT {_feature(f)} AS feature {_FROM} {where} ORDER BY p.code LIMIT :limit) t
     """
     return session.execute(text(sql), params).scalar_one()
 
 
 def get_feature(session: Session, code: str) -> dict[str, Any] | None:
     row = session.execute(
-        text(f"SELECT {_FEATURE}::text {_FROM} WHERE p.code = :code"), {"code": code}
+        text(f"SELECT {_feature()}::text {_FROM} WHERE p.code = :code"), {"code": code}
     ).scalar()
     return json.loads(row) if row else None
 
@@ -139,3 +162,26 @@ def table(session: Session, zone: str, offset: int, limit: int) -> tuple[list[di
     )
     total = rows[0]["total"] if rows else 0
     return [dict(r) for r in rows], total
+
+
+def extent(session: Session, project_id: int, batch_id: int | None) -> list[float] | None:
+    """lon/lat box of a project's (or batch's) parcels."""
+    box = session.execute(
+        text("""SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM (
+                    SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM parcel
+                    WHERE project_id = :p AND (CAST(:b AS integer) IS NULL OR batch_id = :b)) x"""),
+        {"p": project_id, "b": batch_id},
+    ).scalar()
+    return [round(v, 7) for v in box] if box and box[0] is not None else None
+
+
+def count_by_stage(
+    session: Session, project_id: int, batch_id: int | None, as_of: dt.date | None
+) -> dict[str, int]:
+    stage = AS_OF["stage"] if as_of else CURRENT["stage"]
+    rows = session.execute(
+        text(f"""SELECT {stage}, count(*) FROM parcel p WHERE p.project_id = :p
+                 AND (CAST(:b AS integer) IS NULL OR p.batch_id = :b) GROUP BY 1"""),
+        {"p": project_id, "b": batch_id, "as_of": as_of},
+    )
+    return dict(rows.all())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import text
@@ -57,15 +58,18 @@ def feature_collection(session: Session) -> str:
     ).scalar_one()
 
 
-def mu_by_stage(session: Session, zone: str | None = None) -> dict[str, dict[str, float]]:
-    """stage -> {parcels, mu} for a zone (or all parcels)."""
+def mu_by_stage(
+    session: Session, zone: str | None = None, as_of: dt.date | None = None
+) -> dict[str, dict[str, float]]:
+    """stage -> {parcels, mu} for a zone (or all parcels), now or as of a day."""
+    stage = "lm_stage_as_of(p.id, p.stage, CAST(:as_of AS date))" if as_of else "p.stage"
     rows = session.execute(
-        text("""
-        SELECT p.stage, count(*) AS n, sum(p.area_mu) AS mu
+        text(f"""
+        SELECT {stage} AS stage, count(*) AS n, sum(p.area_mu) AS mu
         FROM parcel p LEFT JOIN zone z ON z.id = p.zone_id
         WHERE (CAST(:zone AS text) IS NULL OR z.code = :zone)
-        GROUP BY p.stage"""),
-        {"zone": zone},
+        GROUP BY 1"""),
+        {"zone": zone, "as_of": as_of},
     )
     return {stage: {"parcels": n, "mu": round(mu, 2)} for stage, n, mu in rows}
 

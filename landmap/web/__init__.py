@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from landmap.web import api, db, errors, i18n, pages
+from landmap.web import acquisition, api, db, errors, i18n, pages
 
 
 def init_app(app: Flask) -> None:
@@ -13,3 +13,4 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(acquisition.bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from flask import Blueprint, Response, jsonify, request
@@ -68,6 +69,30 @@ def parse_project(value: str | None) -> int | None:
     return project_id
 
 
+def parse_batch(value: str | None) -> int | None:
+    if not value:
+        return None
+    found = None
+    if value.isdigit():
+        found = (
+            get_session()
+            .execute(text("SELECT id FROM acquisition_batch WHERE id = :v"), {"v": int(value)})
+            .scalar()
+        )
+    if found is None:
+        raise ApiError(f"unknown batch {value!r} (give a batch id)")
+    return found
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ApiError(f"as_of must be a date YYYY-MM-DD; got {value!r}") from exc
+
+
 def parse_int(name: str, default: int, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -90,7 +115,9 @@ def parcels_collection():
         zone=parse_zone(args.get("zone")),
         stage=parse_stage(args.get("stage")),
         project_id=parse_project(args.get("project")),
+        batch_id=parse_batch(args.get("batch")),
         bbox=parse_bbox(bbox) if bbox is not None else None,
+        as_of=parse_as_of(args.get("as_of")),
         limit=parse_int("limit", parcels.MAX_FEATURES, 1, parcels.MAX_FEATURES),
     )
     return _geojson(parcels.feature_collection(get_session(), f))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from landmap.domain import ProjectKind, ProjectStage, Stage
 from landmap.maps.builder import MapSpec, build_map, render_parts
 from landmap.maps.styles import STAGE_COLORS
-from landmap.services import parcels, projects, zones
+from landmap.services import acquisition, parcels, projects, zones
 from landmap.web.db import get_session, settings
 from landmap.web.i18n import SUPPORTED, locale
 
@@ -45,10 +47,41 @@ def map_labels() -> dict[str, str]:
         "zoom_in": _("Zoom in to see parcels"),
         "truncated": _("Too many parcels here: zoom in to see them all"),
         "load_failed": _("Parcels could not be loaded"),
+        "dispute": _("Dispute"),
+        "disputed": _("Disputed"),
+        "dispute_legend": _("Disputed / holdout"),
+        "dispute_resolved": _("Dispute resolved"),
+        "dispute_reason": _("Reason for the dispute"),
+        "dispute_flag": _("Flag a dispute"),
+        "dispute_resolve": _("Resolve the dispute"),
+        "as_of_note": _("Stages as they were on"),
+        "history": _("History"),
+        "no_history": _("No changes recorded"),
+        "loading": _("Loading…"),
+        "move": _("Move on"),
+        "move_to": _("New stage"),
+        "forward": _("Forward"),
+        "correction_group": _("Back (a correction, needs a reason)"),
+        "date": _("Date"),
+        "note": _("Note"),
+        "correction": _("Correction"),
+        "reason": _("Reason"),
+        "documents": _("Documents (PDF, JPEG, PNG)"),
+        "save": _("Save"),
+        "saved": _("Saved"),
+        "state_land": _("State land already in hand: no acquisition needed"),
+        "select_tool": _("Select parcels"),
+        "draw_polygon": _("Draw a polygon"),
+        "paste_codes": _("Or paste parcel codes"),
+        "use_codes": _("Use these codes"),
+        "selected": _("Selected"),
+        "nothing_selected": _("Select parcels first"),
     }
 
 
-def _map(bounds, params: dict, active_zone: str | None, mu_by_stage) -> dict[str, str]:
+def _map(
+    bounds, params: dict, active_zone: str | None, mu_by_stage, as_of: dt.date | None = None
+) -> dict[str, str]:
     s = settings()
     spec = MapSpec(
         parcels_url=url_for("api.parcels_collection"),
@@ -64,8 +97,38 @@ def _map(bounds, params: dict, active_zone: str | None, mu_by_stage) -> dict[str
         mu_by_stage=mu_by_stage,
         basemap_url=s.basemap_url,
         basemap_attribution=s.basemap_attribution,
+        as_of=as_of.isoformat() if as_of else None,
+        editable=True,
+        today=acquisition.today().isoformat(),
+        urls={
+            "manyUrl": url_for("acquisition.move_many"),
+            "selectUrl": url_for("acquisition.select"),
+            "documentsUrl": url_for("pages.index").rstrip("/") + "/documents",
+        },
     )
     return render_parts(build_map(spec))
+
+
+def as_of_arg() -> dt.date | None:
+    raw = request.args.get("as_of")
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        abort(400, _("as_of must be a date YYYY-MM-DD"))
+
+
+def project_map(project: dict, batch_id: int | None, as_of, progress: dict) -> dict[str, str]:
+    """The thematic map of a project or batch: its parcels coloured by stage."""
+    session = get_session()
+    params = {"project": project["id"]}
+    if batch_id:
+        params["batch"] = batch_id
+    bounds = parcels.extent(session, project["id"], batch_id)
+    counts = parcels.count_by_stage(session, project["id"], batch_id, as_of)
+    mu = {s: {"mu": v, "parcels": counts.get(s, 0)} for s, v in progress["mu_by_stage"].items()}
+    return _map(bounds, params, project["zone"], mu, as_of)
 
 
 def _all_bounds(session) -> list[float] | None:
@@ -87,10 +150,13 @@ def _all_bounds(session) -> list[float] | None:
 @bp.get("/")
 def index():
     session = get_session()
-    by_stage = zones.mu_by_stage(session)
-    parts = _map(_all_bounds(session), {}, None, by_stage)
+    as_of = as_of_arg()
+    by_stage = zones.mu_by_stage(session, None, as_of)
+    parts = _map(_all_bounds(session), {}, None, by_stage, as_of)
     codes = zones.zone_codes(session)
-    return render_template("map.html", map=parts, zone_codes=codes, title=_("Zone map"))
+    return render_template(
+        "map.html", map=parts, zone_codes=codes, title=_("Zone map"), as_of=as_of
+    )
 
 
 @bp.get("/zones/<code>")
@@ -99,8 +165,9 @@ def zone_page(code: str):
     zone = zones.get_zone(session, code.upper())
     if zone is None:
         abort(404, _("There is no zone %(code)s.", code=code))
-    by_stage = zones.mu_by_stage(session, zone["code"])
-    parts = _map(zone["bbox"], {"zone": zone["code"]}, zone["code"], by_stage)
+    as_of = as_of_arg()
+    by_stage = zones.mu_by_stage(session, zone["code"], as_of)
+    parts = _map(zone["bbox"], {"zone": zone["code"]}, zone["code"], by_stage, as_of)
     loc = locale()
     stage_rows = [
         {

@@ -65,6 +65,7 @@
           (p.area_mismatch ? "  ⚠ " + L_.mismatch : ""), p.area_mismatch ? "lm-warn" : null);
     }
     row(L_.stage, opts.stageLabels[p.stage] || p.stage, "lm-stage lm-stage-" + p.stage);
+    if (p.dispute) row(L_.dispute, p.dispute_reason || L_.disputed, "lm-warn lm-dispute");
     row(L_.project, p.project);
     row(L_.batch, p.batch);
     if (p.commercial) {
@@ -75,11 +76,188 @@
       row(L_.transfer_date, c.transfer_date);
     }
     box.appendChild(table);
+    if (opts.asOf) box.appendChild(el("div", "lm-muted lm-asof", L_.as_of_note + " " + opts.asOf));
+    if (opts.edit && opts.edit.enabled) box.appendChild(editor(p, opts));
+    return box;
+  }
+
+  /* --- acquisition: history and the forms that move parcels on ------------------------ */
+
+  function api(url, opts, body) {
+    var init = { method: body ? "POST" : "GET", credentials: "same-origin", headers: {} };
+    if (opts.edit && opts.edit.csrf) init.headers["X-CSRFToken"] = opts.edit.csrf;
+    if (body instanceof FormData) {
+      init.body = body;
+    } else if (body) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    return fetch(url, init).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) throw new Error(data.error || ("HTTP " + r.status));
+        return data;
+      });
+    });
+  }
+
+  function field(form, label, input) {
+    var wrap = el("label", "lm-field");
+    wrap.appendChild(el("span", null, label));
+    wrap.appendChild(input);
+    form.appendChild(wrap);
+    return input;
+  }
+
+  function input(type, name, value) {
+    var i = el("input");
+    i.type = type;
+    i.name = name;
+    if (value != null) i.value = value;
+    return i;
+  }
+
+  function stageSelect(opts, current) {
+    var L_ = opts.labels;
+    var flow = opts.edit.workflow;
+    var at = flow.indexOf(current);
+    var select = el("select");
+    select.name = "stage";
+    var fwd = el("optgroup");
+    fwd.label = L_.forward;
+    var back = el("optgroup");
+    back.label = L_.correction_group;
+    flow.forEach(function (stage, i) {
+      if (current != null && i === at) return;
+      var o = el("option", null, opts.stageLabels[stage]);
+      o.value = stage;
+      (current == null || i > at ? fwd : back).appendChild(o);
+    });
+    if (fwd.children.length) select.appendChild(fwd);
+    if (back.children.length) select.appendChild(back);
+    return select;
+  }
+
+  function moveForm(opts, current, submit) {
+    var L_ = opts.labels;
+    var form = el("form", "lm-form");
+    var stage = field(form, L_.move_to, stageSelect(opts, current));
+    field(form, L_.date, input("date", "date", opts.edit.today)).max = opts.edit.today;
+    field(form, L_.note, input("text", "note", ""));
+    var corr = input("checkbox", "correction");
+    var corrLabel = field(form, L_.correction, corr).parentNode;
+    var reason = field(form, L_.reason, input("text", "reason", ""));
+    var files = field(form, L_.documents, input("file", "documents"));
+    files.multiple = true;
+    files.accept = "application/pdf,image/jpeg,image/png";
+    function sync() {
+      var flow = opts.edit.workflow;
+      var back = current != null && flow.indexOf(stage.value) < flow.indexOf(current);
+      corr.checked = back || corr.checked;
+      corrLabel.style.display = current == null ? "" : (back ? "" : "none");
+      reason.parentNode.style.display = corr.checked ? "" : "none";
+    }
+    stage.addEventListener("change", sync);
+    corr.addEventListener("change", sync);
+    sync();
+    var msg = el("div", "lm-msg");
+    var button = el("button", "btn btn-sm btn-primary", L_.save);
+    button.type = "submit";
+    form.appendChild(button);
+    form.appendChild(msg);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      button.disabled = true;
+      msg.className = "lm-msg";
+      msg.textContent = "";
+      submit(new FormData(form)).then(function () {
+        msg.className = "lm-msg lm-ok";
+        msg.textContent = L_.saved;
+      }).catch(function (err) {
+        msg.className = "lm-msg lm-warn";
+        msg.textContent = err.message;
+      }).then(function () { button.disabled = false; });
+    });
+    return form;
+  }
+
+  function historyList(opts, entries) {
+    var L_ = opts.labels;
+    if (!entries.length) return el("div", "lm-muted", L_.no_history);
+    var list = el("ol", "lm-history");
+    entries.forEach(function (h) {
+      var what = h.kind === "stage" ? (opts.stageLabels[h.stage] || h.stage)
+        : (h.kind === "dispute" ? L_.disputed : L_.dispute_resolved);
+      var li = el("li", h.correction ? "lm-correction" : null);
+      li.appendChild(el("b", null, h.date + " " + what));
+      li.appendChild(el("span", "lm-muted", " " + h.user));
+      if (h.note) li.appendChild(el("div", null, h.note));
+      if (h.reason) li.appendChild(el("div", "lm-muted", L_.reason + ": " + h.reason));
+      h.documents.forEach(function (d) {
+        var a = el("a", "lm-doc", d.file_name);
+        a.href = opts.documentsUrl + "/" + d.id;
+        li.appendChild(a);
+      });
+      list.appendChild(li);
+    });
+    return list;
+  }
+
+  function disputeForm(opts, p, done) {
+    var L_ = opts.labels;
+    var form = el("form", "lm-form lm-dispute-form");
+    var reason = p.dispute ? null : field(form, L_.dispute_reason, input("text", "reason", ""));
+    var button = el("button", "btn btn-sm btn-outline-danger",
+                    p.dispute ? L_.dispute_resolve : L_.dispute_flag);
+    button.type = "submit";
+    form.appendChild(button);
+    var msg = el("div", "lm-msg");
+    form.appendChild(msg);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      api(opts.url + "/" + encodeURIComponent(p.code) + "/dispute", opts, {
+        dispute: !p.dispute, date: opts.edit.today, reason: reason ? reason.value : ""
+      }).then(done).catch(function (err) {
+        msg.className = "lm-msg lm-warn";
+        msg.textContent = err.message;
+      });
+    });
+    return form;
+  }
+
+  function editor(p, opts) {
+    var L_ = opts.labels;
+    var box = el("div", "lm-edit");
+    var hist = el("div", "lm-history-box", L_.loading);
+    box.appendChild(el("div", "lm-section", L_.history));
+    box.appendChild(hist);
+    var base = opts.url + "/" + encodeURIComponent(p.code);
+    api(base + "/history", opts).then(function (entries) {
+      hist.textContent = "";
+      hist.appendChild(historyList(opts, entries));
+    }).catch(function (err) { hist.textContent = err.message; });
+    if (p.stage === "state_owned") {
+      box.appendChild(el("div", "lm-muted", L_.state_land));
+      return box;
+    }
+    var moveBox = el("details", "lm-move");
+    moveBox.appendChild(el("summary", "lm-section", L_.move));
+    moveBox.appendChild(moveForm(opts, p.stage, function (data) {
+      return api(base + "/stage", opts, data).then(function () { opts.reload(p.code); });
+    }));
+    box.appendChild(moveBox);
+    var disputeBox = el("details", "lm-dispute-box");
+    disputeBox.appendChild(el("summary", "lm-section", L_.dispute));
+    disputeBox.appendChild(disputeForm(opts, p, function () { opts.reload(p.code); }));
+    box.appendChild(disputeBox);
     return box;
   }
 
   function parcelStyle(opts, p) {
     var commercial = !!p.commercial;
+    if (p.dispute) {
+      return { color: opts.disputeColor, weight: 3, dashArray: null,
+               fillColor: opts.colors[p.stage] || "#ccc", fillOpacity: 0.7 };
+    }
     return {
       color: commercial ? opts.commercialColor : "#555",
       weight: commercial ? 3 : 1,
@@ -124,7 +302,7 @@
         return;
       }
       var b = map.getBounds();
-      var params = Object.assign({}, opts.params, {
+      var params = Object.assign({}, opts.params, { as_of: opts.asOf }, {
         bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
           .map(function (v) { return v.toFixed(6); }).join(","),
         limit: opts.limit
@@ -162,6 +340,20 @@
       if (map) map.off("moveend", onMove);
     });
     layer.landmap.refresh = refresh;
+    /* after a change: fetch the parcel again, redraw it and reopen its popup */
+    opts.reload = function (code) {
+      return fetch(opts.url + "/" + encodeURIComponent(code), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (f) {
+          var old = byCode[code];
+          var open = old && old.isPopupOpen();
+          if (old) { layer.removeLayer(old); delete byCode[code]; }
+          layer.addData(f);
+          if (open && byCode[code]) byCode[code].openPopup();
+          if (map) map.fire("landmap:changed", { code: code });
+        });
+    };
+    layer.landmap.opts = opts;
     layer.landmap.featureUrl = function (code) {
       return opts.url + "/" + encodeURIComponent(code);
     };
@@ -232,12 +424,15 @@
       total.appendChild(el("td", "lm-num lm-muted", opts.totalParcels));
       table.appendChild(total);
       box.appendChild(table);
-      var comm = el("div", "lm-legend-commercial");
-      var cs = el("span", "lm-swatch lm-swatch-commercial");
-      cs.style.borderColor = opts.commercialColor;
-      comm.appendChild(cs);
-      comm.appendChild(document.createTextNode(" " + opts.commercialLabel));
-      box.appendChild(comm);
+      [[opts.commercialColor, opts.commercialLabel, "lm-swatch-commercial"],
+       [opts.disputeColor, opts.disputeLabel, "lm-swatch-dispute"]].forEach(function (o) {
+        var line = el("div", "lm-legend-outline");
+        var sw = el("span", "lm-swatch " + o[2]);
+        sw.style.borderColor = o[0];
+        line.appendChild(sw);
+        line.appendChild(document.createTextNode(" " + o[1]));
+        box.appendChild(line);
+      });
       box.appendChild(el("div", "lm-hint", ""));
       box.lastChild.id = opts.hintId;
       L.DomEvent.disableClickPropagation(box);
@@ -306,8 +501,93 @@
     return control;
   }
 
+  /* Select parcels by drawing a polygon or pasting codes; move them together, all or none. */
+  function selection(map, parcels, sopts) {
+    var opts = parcels.landmap.opts;
+    var L_ = opts.labels;
+    var selected = [];
+    var drawn = new L.FeatureGroup().addTo(map);
+    var control = L.control({ position: "topleft" });
+    var panel, list, summary, paste;
+
+    function mark() {
+      Object.keys(parcels.landmap.byCode).forEach(function (code) {
+        var l = parcels.landmap.byCode[code];
+        var on = selected.indexOf(code) >= 0;
+        l.setStyle(on ? { color: "#1565c0", weight: 3 } : parcelStyle(opts, l.feature.properties));
+      });
+    }
+
+    function show(result) {
+      selected = result.codes;
+      summary.textContent = L_.selected + ": " + result.count + " · " +
+        fmtMu(result.mu) + " " + L_.mu;
+      list.textContent = selected.slice(0, 200).join(" ");
+      mark();
+    }
+
+    control.onAdd = function () {
+      var box = el("div", "lm-select leaflet-bar");
+      var toggle = el("button", "lm-select-toggle", L_.select_tool);
+      toggle.type = "button";
+      panel = el("div", "lm-select-panel");
+      panel.style.display = "none";
+      toggle.addEventListener("click", function () {
+        panel.style.display = panel.style.display === "none" ? "" : "none";
+      });
+      var draw = el("button", "btn btn-sm btn-outline-primary", L_.draw_polygon);
+      draw.type = "button";
+      draw.addEventListener("click", function () {
+        new L.Draw.Polygon(map, { shapeOptions: { color: "#1565c0" } }).enable();
+      });
+      paste = el("textarea", "lm-paste");
+      paste.placeholder = L_.paste_codes;
+      var usePaste = el("button", "btn btn-sm btn-outline-secondary", L_.use_codes);
+      usePaste.type = "button";
+      usePaste.addEventListener("click", function () {
+        var codes = paste.value.split(/[\s,;，；]+/).filter(Boolean);
+        show({ codes: codes, count: codes.length, mu: null });
+      });
+      summary = el("div", "lm-select-summary", L_.selected + ": 0");
+      list = el("div", "lm-select-list lm-muted");
+      panel.appendChild(draw);
+      panel.appendChild(paste);
+      panel.appendChild(usePaste);
+      panel.appendChild(summary);
+      panel.appendChild(list);
+      panel.appendChild(moveForm(opts, null, function (data) {
+        if (!selected.length) return Promise.reject(new Error(L_.nothing_selected));
+        var body = {
+          codes: selected, stage: data.get("stage"), date: data.get("date"),
+          note: data.get("note"), correction: data.get("correction") === "on",
+          reason: data.get("reason")
+        };
+        return api(opts.manyUrl, opts, body).then(function (res) {
+          return Promise.all(res.parcels.map(opts.reload));
+        });
+      }));
+      box.appendChild(toggle);
+      box.appendChild(panel);
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    control.addTo(map);
+
+    map.on(L.Draw.Event.CREATED, function (e) {
+      drawn.clearLayers();
+      drawn.addLayer(e.layer);
+      api(opts.selectUrl, opts, { geometry: e.layer.toGeoJSON().geometry })
+        .then(show)
+        .catch(function (err) { summary.textContent = err.message; });
+    });
+    map.on("landmap:parcels", mark);
+    return control;
+  }
+
   window.LandMap = {
     esc: esc,
+    selection: selection,
     parcelLayer: parcelLayer,
     zoneLayer: zoneLayer,
     legend: legend,

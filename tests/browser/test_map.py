@@ -15,10 +15,11 @@ CLICK_POINT = """(code) => {
 }"""
 
 
-def open_map(watch, path="/"):
+def open_map(watch, path="/", at_least=50):
     watch.page.goto(watch.base + path)
     watch.page.wait_for_function(
-        "() => window.LandMap && LandMap.current && LandMap.current.parcels.landmap.loaded > 50"
+        "(n) => window.LandMap && LandMap.current && LandMap.current.parcels.landmap.loaded >= n",
+        arg=at_least,
     )
     return watch.page
 

@@ -7,6 +7,7 @@ import csv
 import struct
 import subprocess
 import zipfile
+from datetime import date
 
 import geopandas as gpd
 import pytest
@@ -15,8 +16,11 @@ from files import OWNERS, parcels, truncate, write_shp
 from sqlalchemy import text
 
 from landmap import loaders
+from landmap.domain import Stage
 from landmap.loaders import LoadOptions, LoadRefused
 from landmap.loaders import reader as reader_mod
+from landmap.services import acquisition
+from landmap.services.acquisition import Move
 
 
 def load(db, settings, path, kind="parcels", **opts):
@@ -383,7 +387,7 @@ def test_reloading_changes_nothing_and_each_import_is_recorded(db, settings, tmp
 def test_a_changed_owner_is_an_update_that_keeps_the_stage(db, settings, tmp_path):
     gdf = parcels(3)
     load(db, settings, write_shp(gdf, tmp_path / "a" / "zd.shp", epsg=4525))
-    db.execute(text("UPDATE parcel SET stage = 'surveyed' WHERE code = '430802003099JA00001'"))
+    acquisition.move(db, ["430802003099JA00001"], Move(Stage.SURVEYED, date(2011, 5, 1)), "t")
     gdf.loc[0, "QLRMC"] = "张家界市某公司"
     report = load(db, settings, write_shp(gdf, tmp_path / "b" / "zd.shp", epsg=4525))
     assert (report.inserted, report.updated) == (0, 1)

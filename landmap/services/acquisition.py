@@ -1,0 +1,404 @@
+"""Land acquisition and demolition (征地拆迁): the workflow rule, the history, the progress.
+
+The rule (the one place it lives): a parcel moves forward one or more stages with a date;
+it moves back only as an explicit correction with a reason; state land already in hand
+(STATE_OWNED) is outside the workflow. The database keeps the history append-only, moves the
+parcel's current stage with it, and refuses dates before a parcel's last change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from landmap.db.errors import pg_message
+from landmap.domain import Stage
+from landmap.services.documents import StoredDocument
+
+CHINA = ZoneInfo("Asia/Shanghai")
+PACE_WINDOW_DAYS = 90
+
+
+def today() -> dt.date:
+    """The date in the zone (China time); nothing is recorded as happening after it."""
+    return dt.datetime.now(CHINA).date()
+
+
+class MoveRefused(ValueError):
+    """A move the workflow forbids, a bad date or an unknown parcel; nothing was changed."""
+
+    def __init__(self, message: str, status: int = 409, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True)
+class Move:
+    stage: Stage
+    day: dt.date
+    note: str = ""
+    correction: bool = False
+    reason: str = ""
+
+
+def allowed_moves(current: Stage) -> dict[str, list[Stage]]:
+    """Where a parcel at ``current`` may go: forward, or back as a correction."""
+    if current is Stage.STATE_OWNED:
+        return {"forward": [], "correction": []}
+    flow = Stage.workflow()
+    at = flow.index(current)
+    return {"forward": flow[at + 1 :], "correction": flow[:at]}
+
+
+def _names(stages: list[Stage]) -> str:
+    return ", ".join(f"{s.value} ({s.label_zh})" for s in stages) or "none"
+
+
+def check_move(current: Stage, move: Move) -> str | None:
+    """Why the workflow refuses this move, or None when it allows it."""
+    allowed = allowed_moves(current)
+    if current is Stage.STATE_OWNED:
+        return "state land already in hand needs no acquisition: it has no stages to move"
+    if move.stage in allowed["forward"]:
+        return None
+    if move.stage in allowed["correction"]:
+        if move.correction and move.reason.strip():
+            return None
+        return (
+            f"moving back from {current.value} to {move.stage.value} is a correction: "
+            "it needs correction=true and a reason"
+        )
+    return (
+        f"cannot move from {current.value} to {move.stage.value}; allowed: forward to "
+        f"{_names(allowed['forward'])}; back (correction with a reason) to "
+        f"{_names(allowed['correction'])}"
+    )
+
+
+def _check_day(day: dt.date) -> None:
+    if day > today():
+        raise MoveRefused(f"{day} is in the future (today is {today()})", 400)
+
+
+def _lock(session: Session, codes: Sequence[str]) -> list[Any]:
+    codes = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
+    if not codes:
+        raise MoveRefused("no parcel codes given", 400)
+    rows = session.execute(
+        text("""
+        SELECT p.id, p.code, p.stage, p.dispute,
+               (SELECT max(c.happened_on) FROM stage_change c WHERE c.parcel_id = p.id) AS last
+        FROM parcel p WHERE p.code = ANY(:codes) ORDER BY p.code FOR UPDATE OF p"""),
+        {"codes": codes},
+    ).all()
+    unknown = sorted(set(codes) - {r.code for r in rows})
+    if unknown:
+        raise MoveRefused(
+            f"unknown parcel code(s): {', '.join(unknown)}; nothing was changed", 404, unknown
+        )
+    return rows
+
+
+def _insert(session: Session, change_set: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    try:
+        with session.begin_nested():
+            session.execute(
+                text("""
+                INSERT INTO stage_change (parcel_id, change_set, kind, from_stage, to_stage,
+                    happened_on, recorded_by, note, correction, reason)
+                VALUES (:parcel_id, :change_set, :kind, :from_stage, :to_stage, :day, :user,
+                    :note, :correction, :reason)"""),
+                [{"change_set": change_set, **r} for r in rows],
+            )
+    except DBAPIError as exc:
+        raise MoveRefused(pg_message(exc), 409) from exc
+
+
+def _attach(session: Session, change_set: uuid.UUID, documents: Sequence[StoredDocument]) -> None:
+    for d in documents:
+        session.execute(
+            text("""INSERT INTO stage_document (change_set, file_name, content_type,
+                        size_bytes, sha256) VALUES (:s, :n, :t, :b, :h)"""),
+            {"s": change_set, "n": d.file_name, "t": d.content_type, "b": d.size, "h": d.sha256},
+        )
+
+
+def move(
+    session: Session,
+    codes: Sequence[str],
+    move: Move,
+    user: str,
+    documents: Sequence[StoredDocument] = (),
+) -> dict[str, Any]:
+    """Move every parcel in ``codes`` to ``move.stage``, all or none; returns the change set."""
+    _check_day(move.day)
+    rows = _lock(session, codes)
+    problems = []
+    for r in rows:
+        why = check_move(Stage(r.stage), move)
+        if why is None and r.last and move.day < r.last:
+            why = f"{move.day} is before its last recorded change ({r.last})"
+        if why:
+            problems.append(f"{r.code}: {why}")
+    if problems:
+        raise MoveRefused("; ".join(problems) + "; nothing was changed", 409, problems)
+    change_set = uuid.uuid4()
+    _insert(session, change_set, [
+        {"parcel_id": r.id, "kind": "stage", "from_stage": r.stage, "to_stage": move.stage.value,
+         "day": move.day, "user": user, "note": move.note, "correction": move.correction,
+         "reason": move.reason.strip()}
+        for r in rows
+    ])  # fmt: skip
+    _attach(session, change_set, documents)
+    return {
+        "change_set": str(change_set),
+        "stage": move.stage.value,
+        "date": move.day.isoformat(),
+        "parcels": [r.code for r in rows],
+    }
+
+
+def set_dispute(
+    session: Session, code: str, disputed: bool, day: dt.date, reason: str, user: str
+) -> dict[str, Any]:
+    """Flag a parcel as disputed (争议/钉子户) with a reason, or clear the flag. The stage
+    does not move."""
+    _check_day(day)
+    (row,) = _lock(session, [code])
+    if disputed and not reason.strip():
+        raise MoveRefused("a dispute needs a reason", 400)
+    if disputed == row.dispute:
+        raise MoveRefused(f"{code} is {'already' if disputed else 'not'} disputed", 409)
+    if row.last and day < row.last:
+        raise MoveRefused(f"{code}: {day} is before its last recorded change ({row.last})", 409)
+    change_set = uuid.uuid4()
+    _insert(session, change_set, [{
+        "parcel_id": row.id, "kind": "dispute" if disputed else "resolve", "from_stage": None,
+        "to_stage": None, "day": day, "user": user, "note": "", "correction": False,
+        "reason": reason.strip(),
+    }])  # fmt: skip
+    return {"change_set": str(change_set), "parcel": code, "dispute": disputed}
+
+
+def history(session: Session, code: str) -> list[dict[str, Any]] | None:
+    """A parcel's changes, oldest first, with their documents; None for an unknown code."""
+    pid = session.execute(text("SELECT id FROM parcel WHERE code = :c"), {"c": code}).scalar()
+    if pid is None:
+        return None
+    rows = session.execute(
+        text("""
+        SELECT c.id, c.kind, c.from_stage, c.to_stage, c.happened_on, c.recorded_at,
+               c.recorded_by, c.note, c.correction, c.reason, c.change_set,
+               coalesce(json_agg(json_build_object('id', d.id, 'file_name', d.file_name,
+                   'content_type', d.content_type, 'size', d.size_bytes) ORDER BY d.id)
+                   FILTER (WHERE d.id IS NOT NULL), '[]') AS documents
+        FROM stage_change c LEFT JOIN stage_document d ON d.change_set = c.change_set
+        WHERE c.parcel_id = :p GROUP BY c.id ORDER BY c.happened_on, c.id"""),
+        {"p": pid},
+    ).mappings()
+    return [
+        {
+            "kind": r["kind"], "stage": r["to_stage"], "from_stage": r["from_stage"],
+            "date": r["happened_on"].isoformat(), "recorded_at": r["recorded_at"].isoformat(),
+            "user": r["recorded_by"], "note": r["note"], "correction": r["correction"],
+            "reason": r["reason"], "change_set": str(r["change_set"]),
+            "documents": r["documents"],
+        }
+        for r in rows
+    ]  # fmt: skip
+
+
+# --- progress ----------------------------------------------------------------------------
+
+
+def _scope(project_id: int, batch_id: int | None) -> tuple[str, dict[str, Any]]:
+    if batch_id is not None:
+        return "p.batch_id = :batch", {"batch": batch_id}
+    return "p.project_id = :project", {"project": project_id}
+
+
+def mu_by_stage_as_of(
+    session: Session, where: str, params: dict[str, Any], day: dt.date
+) -> dict[str, float]:
+    rows = session.execute(
+        text(f"""SELECT lm_stage_as_of(p.id, p.stage, :day) AS s, sum(p.area_mu) AS mu
+                 FROM parcel p WHERE {where} GROUP BY 1"""),
+        {**params, "day": day},
+    )
+    return {s: round(mu, 2) for s, mu in rows}
+
+
+def _series(session, where, params, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    """Cleared mu at each month end from start to end (and on end itself)."""
+    days, d = [], start
+    while d < end:
+        nxt = (d.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        days.append(min(nxt, end))
+        d = nxt + dt.timedelta(days=1)
+    if not days or days[-1] != end:
+        days.append(end)
+    rows = session.execute(
+        text(f"""
+        SELECT d::date AS day, coalesce(sum(p.area_mu) FILTER (
+                   WHERE lm_stage_as_of(p.id, p.stage, d::date) = 'cleared'), 0) AS mu
+        FROM unnest(CAST(:days AS date[])) AS d CROSS JOIN parcel p
+        WHERE {where} GROUP BY d ORDER BY d"""),
+        {**params, "days": days},
+    )
+    return [{"date": r.day.isoformat(), "cleared_mu": round(r.mu, 2)} for r in rows]
+
+
+def progress(
+    session: Session, project_id: int, batch_id: int | None = None, as_of: dt.date | None = None
+) -> dict[str, Any] | None:
+    """Target, mu at each stage, cleared mu, the pace and where it leads, as of a date.
+
+    Pace: cleared mu gained over the PACE_WINDOW_DAYS before ``as_of`` (per day); if none was
+    gained then, the average since the first parcel was cleared. The projected completion is
+    the date at which that pace reaches the target; on_track says whether it is by the due date.
+    """
+    as_of = as_of or today()
+    head = _target(session, project_id, batch_id)
+    if head is None:
+        return None
+    where, params = _scope(project_id, batch_id)
+    by_stage = mu_by_stage_as_of(session, where, params, as_of)
+    cleared = by_stage.get(Stage.CLEARED.value, 0.0)
+    started = session.execute(
+        text(f"""SELECT min(c.happened_on), min(c.happened_on) FILTER (
+                     WHERE c.to_stage = 'cleared')
+                 FROM stage_change c JOIN parcel p ON p.id = c.parcel_id
+                 WHERE {where} AND c.happened_on <= :day"""),
+        {**params, "day": as_of},
+    ).one()
+    first_event, first_cleared = started
+    start = first_event or as_of
+    series = _series(session, where, params, start, as_of)
+    window_start = as_of - dt.timedelta(days=PACE_WINDOW_DAYS)
+    before = next((s["cleared_mu"] for s in reversed(series)
+                   if dt.date.fromisoformat(s["date"]) <= window_start), 0.0)  # fmt: skip
+    pace = (cleared - before) / PACE_WINDOW_DAYS if first_event else 0.0
+    if pace <= 0 and first_cleared and first_cleared < as_of:
+        pace = cleared / (as_of - first_cleared).days
+    target = head["target_mu"]
+    remaining = max(target - cleared, 0.0)
+    if remaining <= 0.005:
+        projected = as_of
+    elif pace > 0:
+        projected = as_of + dt.timedelta(days=math.ceil(remaining / pace))
+    else:
+        projected = None
+    disputes = session.execute(
+        text(f"""SELECT count(*), coalesce(sum(p.area_mu), 0) FROM parcel p
+                 WHERE {where} AND lm_dispute_as_of(p.id, p.dispute, :day)"""),
+        {**params, "day": as_of},
+    ).one()
+    return {
+        **head,
+        "as_of": as_of.isoformat(),
+        "area_mu": round(sum(by_stage.values()), 2),
+        "cleared_mu": round(cleared, 2),
+        "mu_by_stage": {s.value: by_stage.get(s.value, 0.0) for s in Stage},
+        "disputes": {"parcels": disputes[0], "mu": round(disputes[1], 2)},
+        "pace_mu_per_day": round(pace, 3),
+        "projected_completion": projected.isoformat() if projected else None,
+        "on_track": bool(projected and head["due"] and projected <= dt.date.fromisoformat(
+            head["due"])),
+        "started": start.isoformat(),
+        "series": series,
+    }  # fmt: skip
+
+
+def _target(session: Session, project_id: int, batch_id: int | None) -> dict[str, Any] | None:
+    if batch_id is not None:
+        row = (
+            session.execute(
+                text("""SELECT b.id, b.name, b.target_mu, b.due, p.id AS project_id,
+                           p.name AS project FROM acquisition_batch b
+                    JOIN project p ON p.id = b.project_id
+                    WHERE b.id = :b AND b.project_id = :p"""),
+                {"b": batch_id, "p": project_id},
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return {"project_id": row["project_id"], "project": row["project"],
+                "batch_id": row["id"], "batch": row["name"],
+                "target_mu": float(row["target_mu"]), "due": row["due"].isoformat()}  # fmt: skip
+    row = (
+        session.execute(
+            text("""SELECT p.id, p.name, sum(b.target_mu) AS target, max(b.due) AS due,
+                       (SELECT sum(area_mu) FROM parcel WHERE project_id = p.id) AS mu
+                FROM project p LEFT JOIN acquisition_batch b ON b.project_id = p.id
+                WHERE p.id = :p GROUP BY p.id"""),
+            {"p": project_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    target = float(row["target"]) if row["target"] is not None else float(row["mu"] or 0)
+    return {"project_id": row["id"], "project": row["name"], "batch_id": None, "batch": None,
+            "target_mu": round(target, 2),
+            "due": row["due"].isoformat() if row["due"] else None}  # fmt: skip
+
+
+def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
+    """The parcels a drawn polygon (GeoJSON geometry in EPSG:4326) touches."""
+    import json
+
+    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        raise ValueError("draw a polygon")
+    try:
+        with session.begin_nested():
+            valid, reason = session.execute(
+                text("SELECT ST_IsValid(g), ST_IsValidReason(g) "
+                     "FROM ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g"),
+                {"g": json.dumps(geometry)},
+            ).one()  # fmt: skip
+    except DBAPIError as exc:
+        raise ValueError(f"not a usable polygon: {pg_message(exc)}") from exc
+    if not valid:
+        raise ValueError(f"the polygon is not valid: {reason}")
+    rows = session.execute(
+        text("""
+        WITH g AS (SELECT ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326),
+                                       lm_storage_srid()) AS geom)
+        SELECT p.code, p.area_mu FROM parcel p, g
+        WHERE ST_Intersects(p.geom, g.geom) AND NOT ST_Touches(p.geom, g.geom)
+        ORDER BY p.code LIMIT 5001"""),
+        {"g": json.dumps(geometry)},
+    ).all()
+    if len(rows) > 5000:
+        raise ValueError("the polygon takes in more than 5000 parcels: draw a smaller one")
+    return {
+        "codes": [r.code for r in rows],
+        "count": len(rows),
+        "mu": round(sum(r.area_mu for r in rows), 2),
+    }
+
+
+def document(session: Session, doc_id: int) -> dict[str, Any] | None:
+    row = (
+        session.execute(
+            text("SELECT file_name, content_type, sha256 FROM stage_document WHERE id = :i"),
+            {"i": doc_id},
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None

@@ -1,0 +1,129 @@
+"""Workbooks the officers keep beside the map (openpyxl)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from landmap.domain import Stage
+from landmap.services import acquisition
+
+BOLD = Font(bold=True)
+HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+WARN = Font(color="B71C1C")
+
+
+def _sheet_title(name: str) -> str:
+    bad = "[]:*?/\\"
+    return "".join("_" if ch in bad else ch for ch in name)[:31] or "sheet"
+
+
+def _header(ws, columns: list[str]) -> None:
+    ws.append(columns)
+    for cell in ws[ws.max_row]:
+        cell.font = BOLD
+        cell.fill = HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    ws.freeze_panes = ws.cell(row=ws.max_row + 1, column=1)
+
+
+def _widths(ws, widths: list[int]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def _parcel_rows(session: Session, project_id: int, as_of: dt.date) -> list[dict[str, Any]]:
+    return [
+        dict(r)
+        for r in session.execute(
+            text("""
+            SELECT p.code, p.owner, p.location, p.land_use_code, p.land_use_name, p.area_mu,
+                   b.name AS batch, lm_stage_as_of(p.id, p.stage, :day) AS stage,
+                   lm_dispute_as_of(p.id, p.dispute, :day) AS dispute, p.dispute_reason,
+                   (SELECT json_object_agg(x.to_stage, x.day) FROM (
+                        SELECT c.to_stage, max(c.happened_on) AS day FROM stage_change c
+                        WHERE c.parcel_id = p.id AND c.kind = 'stage' AND c.happened_on <= :day
+                        GROUP BY c.to_stage) x) AS reached
+            FROM parcel p LEFT JOIN acquisition_batch b ON b.id = p.batch_id
+            WHERE p.project_id = :project
+            ORDER BY b.due NULLS LAST, b.name, p.code"""),
+            {"project": project_id, "day": as_of},
+        ).mappings()
+    ]
+
+
+def acquisition_ledger(session: Session, project_id: int, as_of: dt.date) -> bytes | None:
+    """The 拆迁台账 of a project: a summary sheet, then one sheet per batch with a row per
+    parcel (stage, the date each stage was reached, dispute) and the batch's totals."""
+    project = session.execute(
+        text("SELECT name, partner FROM project WHERE id = :p"), {"p": project_id}
+    ).first()
+    if project is None:
+        return None
+    flow = Stage.workflow()[1:]
+    rows = _parcel_rows(session, project_id, as_of)
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "汇总"
+    summary.append([f"{project.name} 征地拆迁台账", f"截至 {as_of.isoformat()}"])
+    summary["A1"].font = Font(bold=True, size=13)
+    _header(summary, ["批次", "目标（亩）", "宗地数", "面积（亩）", "已整理到位（亩）",
+                      "争议宗地", "完成期限", "按当前进度预计完成", "能否按期"])  # fmt: skip
+    batches = session.execute(
+        text("SELECT id, name FROM acquisition_batch WHERE project_id = :p ORDER BY due, name"),
+        {"p": project_id},
+    ).all()
+    for batch_id, name in batches:
+        pr = acquisition.progress(session, project_id, batch_id, as_of)
+        assert pr is not None
+        in_batch = [r for r in rows if r["batch"] == name]
+        summary.append([
+            name, pr["target_mu"], len(in_batch), pr["area_mu"], pr["cleared_mu"],
+            pr["disputes"]["parcels"], pr["due"], pr["projected_completion"] or "无法预计",
+            "是" if pr["on_track"] else "否",
+        ])  # fmt: skip
+        if not pr["on_track"]:
+            summary.cell(row=summary.max_row, column=9).font = WARN
+    _widths(summary, [14, 11, 8, 11, 14, 9, 12, 18, 9])
+    for batch in [*(b[1] for b in batches), None]:
+        in_batch = [r for r in rows if r["batch"] == batch]
+        if not in_batch:
+            continue
+        ws = wb.create_sheet(_sheet_title(batch or "未分批"))
+        _header(ws, ["宗地代码", "权利人", "坐落", "地类", "面积（亩）", "当前阶段",
+                     *(s.label_zh for s in flow), "争议"])  # fmt: skip
+        for r in in_batch:
+            reached = r["reached"] or {}
+            ws.append([
+                r["code"], r["owner"], r["location"],
+                f"{r['land_use_code']} {r['land_use_name']}".strip(), round(r["area_mu"], 2),
+                Stage(r["stage"]).label_zh,
+                *(dt.date.fromisoformat(reached[s.value]) if s.value in reached else None
+                  for s in flow),
+                (r["dispute_reason"] or "是") if r["dispute"] else "",
+            ])  # fmt: skip
+        first, last = 2, ws.max_row
+        total = round(sum(r["area_mu"] for r in in_batch), 2)
+        ws.append(["合计", f"{len(in_batch)} 宗", None, None, total])
+        ws.append([])
+        ws.append(["阶段", "面积（亩）"])
+        for s in Stage:
+            mu = sum(r["area_mu"] for r in in_batch if r["stage"] == s.value)
+            if mu:
+                ws.append([s.label_zh, round(mu, 2)])
+        for cell in ws[first - 1 + len(in_batch) + 1]:
+            cell.font = BOLD
+        for row in ws.iter_rows(min_row=first, max_row=last, min_col=7, max_col=6 + len(flow)):
+            for cell in row:
+                cell.number_format = "yyyy-mm-dd"
+        _widths(ws, [22, 22, 24, 16, 10, 12, *([12] * len(flow)), 24])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,228 @@
+"""Land acquisition (征地拆迁): stage moves, disputes, history, progress, the ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file
+from flask_babel import gettext as _
+
+from landmap.domain import Stage
+from landmap.services import acquisition, documents, projects, reports, zones
+from landmap.services.acquisition import Move, MoveRefused
+from landmap.services.documents import DocumentRefused
+from landmap.web import charts
+from landmap.web.auth import current_user_name
+from landmap.web.db import get_session, settings
+from landmap.web.errors import ApiError
+from landmap.web.i18n import locale
+
+bp = Blueprint("acquisition", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def parse_day(value, name: str = "date", required: bool = True) -> dt.date | None:
+    if value in (None, ""):
+        if required:
+            raise ApiError(f"{name} is required (YYYY-MM-DD)")
+        return None
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ApiError(f"{name} must be a date YYYY-MM-DD; got {value!r}") from exc
+
+
+def _payload() -> dict:
+    if request.mimetype == "multipart/form-data":
+        data = request.form.to_dict()
+        data["correction"] = data.get("correction") in ("1", "true", "on", "yes")
+        if "codes" in data:
+            data["codes"] = [c for c in data["codes"].replace(",", "\n").split() if c]
+        return data
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError("send a JSON object (or a multipart form)")
+    return data
+
+
+def _move(data: dict) -> Move:
+    try:
+        stage = Stage.parse(str(data.get("stage", "")))
+    except ValueError as exc:
+        raise ApiError(str(exc)) from exc
+    correction = data.get("correction", False)
+    if not isinstance(correction, bool):
+        raise ApiError("correction must be true or false")
+    return Move(
+        stage=stage,
+        day=parse_day(data.get("date")),
+        note=str(data.get("note") or "")[:2000],
+        correction=correction,
+        reason=str(data.get("reason") or "")[:2000],
+    )
+
+
+def _documents() -> list[documents.StoredDocument]:
+    folder = settings().documents_dir
+    try:
+        return [
+            documents.store(folder, f.filename or "", f.read())
+            for f in request.files.getlist("documents")
+            if f.filename
+        ]
+    except DocumentRefused as exc:
+        raise ApiError(str(exc), 415) from exc
+
+
+def _apply(codes: list[str], data: dict):
+    move = _move(data)
+    docs = _documents()
+    session = get_session()
+    try:
+        result = acquisition.move(session, codes, move, current_user_name(), docs)
+    except MoveRefused as exc:
+        session.rollback()
+        raise ApiError(exc.message, exc.status, problems=exc.problems) from exc
+    session.commit()
+    return jsonify(result), 201
+
+
+@bp.get("/api/stages")
+def stages():
+    return jsonify([
+        {"id": s.value, "label_zh": s.label_zh, "label_en": s.label_en,
+         "order": i, "workflow": s is not Stage.STATE_OWNED}
+        for i, s in enumerate(Stage)
+    ])  # fmt: skip
+
+
+@bp.post("/api/parcels/<code>/stage")
+def move_one(code: str):
+    return _apply([code], _payload())
+
+
+@bp.post("/api/stage-changes")
+def move_many():
+    data = _payload()
+    codes = data.get("codes")
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes) or not codes:
+        raise ApiError("codes must be a non-empty list of parcel codes")
+    if len(codes) > 5000:
+        raise ApiError("at most 5000 parcels in one move")
+    return _apply(codes, data)
+
+
+@bp.post("/api/parcels/<code>/dispute")
+def dispute(code: str):
+    data = _payload()
+    disputed = data.get("dispute")
+    if not isinstance(disputed, bool):
+        raise ApiError("dispute must be true or false")
+    session = get_session()
+    try:
+        result = acquisition.set_dispute(
+            session, code, disputed, parse_day(data.get("date")), str(data.get("reason") or ""),
+            current_user_name(),
+        )  # fmt: skip
+    except MoveRefused as exc:
+        session.rollback()
+        raise ApiError(exc.message, exc.status) from exc
+    session.commit()
+    return jsonify(result), 201
+
+
+@bp.post("/api/parcels/select")
+def select():
+    """The parcels a drawn polygon (GeoJSON geometry, EPSG:4326) touches."""
+    data = request.get_json(silent=True)
+    geometry = data.get("geometry") if isinstance(data, dict) else None
+    if not isinstance(geometry, dict):
+        raise ApiError('send {"geometry": <GeoJSON polygon>}')
+    try:
+        found = acquisition.parcels_in(get_session(), geometry)
+    except ValueError as exc:
+        raise ApiError(str(exc)) from exc
+    return jsonify(found)
+
+
+@bp.get("/api/parcels/<code>/history")
+def history(code: str):
+    found = acquisition.history(get_session(), code)
+    if found is None:
+        raise ApiError(f"no parcel with code {code!r}", 404)
+    return jsonify(found)
+
+
+@bp.get("/api/projects/<int:project_id>/progress")
+def progress(project_id: int):
+    batch = request.args.get("batch")
+    if batch is not None and not batch.isdigit():
+        raise ApiError("batch must be a batch id")
+    as_of = parse_day(request.args.get("as_of"), "as_of", required=False)
+    found = acquisition.progress(get_session(), project_id, int(batch) if batch else None, as_of)
+    if found is None:
+        raise ApiError(f"no project {project_id}" + (f" with batch {batch}" if batch else ""), 404)
+    if batch is None:
+        found["batches"] = [
+            acquisition.progress(get_session(), project_id, b["id"], as_of)
+            for b in (projects.get_project(get_session(), project_id) or {}).get("batches", [])
+        ]
+    return jsonify(found)
+
+
+@bp.get("/documents/<int:doc_id>")
+def document(doc_id: int):
+    found = acquisition.document(get_session(), doc_id)
+    if found is None:
+        abort(404)
+    path = documents.path_of(settings().documents_dir, found["sha256"], found["content_type"])
+    if not path.exists():
+        abort(404)
+    return send_file(path, mimetype=found["content_type"], as_attachment=True,
+                     download_name=found["file_name"])  # fmt: skip
+
+
+@bp.get("/projects/<int:project_id>/ledger.xlsx")
+def ledger(project_id: int):
+    as_of = parse_day(request.args.get("as_of"), "as_of", required=False) or acquisition.today()
+    data = reports.acquisition_ledger(get_session(), project_id, as_of)
+    if data is None:
+        abort(404)
+    return Response(
+        data,
+        mimetype=XLSX,
+        headers={"Content-Disposition": f"attachment; filename=ledger-{project_id}-{as_of}.xlsx"},
+    )
+
+
+@bp.get("/projects/<int:project_id>")
+def project_page(project_id: int):
+    from landmap.web.pages import project_map
+
+    session = get_session()
+    project = projects.get_project(session, project_id)
+    if project is None:
+        abort(404, _("There is no such project."))
+    try:
+        as_of = parse_day(request.args.get("as_of"), "as_of", required=False)
+    except ApiError as exc:
+        abort(400, exc.message)
+    batch_id = request.args.get("batch", type=int)
+    if batch_id is not None and batch_id not in {b["id"] for b in project["batches"]}:
+        abort(404, _("There is no such batch."))
+    day = as_of or acquisition.today()
+    progress_rows = [acquisition.progress(session, project_id, b["id"], day)
+                     for b in project["batches"]]  # fmt: skip
+    overall = acquisition.progress(session, project_id, None, day)
+    focus = next((p for p in progress_rows if p["batch_id"] == batch_id), overall)
+    return render_template(
+        "project.html", project=project, batch_id=batch_id, as_of=as_of, day=day,
+        progress=progress_rows, overall=overall, focus=focus,
+        map=project_map(project, batch_id, as_of, focus),
+        zone_codes=zones.zone_codes(session), title=project["name"],
+        stage_rows=[(s, focus["mu_by_stage"].get(s.value, 0)) for s in Stage],
+        locale=locale(),
+        chart=charts.progress_chart(focus, {
+            "title": _("Cleared mu over time"), "due": _("due"), "cleared": _("cleared (mu)"),
+            "plan": _("straight line to the target")}),
+    )  # fmt: skip
