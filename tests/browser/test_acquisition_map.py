@@ -53,3 +53,26 @@ def test_the_project_page_shows_progress_and_draws_its_parcels(page, engine):
     assert p.locator("svg.lm-chart polyline.cleared").count() == 1
     assert "2012-07" in p.locator("#warning").inner_text()
     assert page.errors == []
+
+
+def test_pasting_codes_moves_them_together(page, engine):
+    with engine.connect() as conn:
+        codes = list(conn.execute(text("""
+            SELECT p.code FROM parcel p JOIN acquisition_batch b ON b.id = p.batch_id
+            WHERE b.name = '第二批' AND p.stage = 'not_started'
+              AND NOT EXISTS (SELECT 1 FROM stage_change c WHERE c.parcel_id = p.id)
+            ORDER BY p.code LIMIT 3""")).scalars())  # fmt: skip
+    p = open_map(page, "/zones/C")
+    p.locator(".lm-select-toggle").click()
+    p.fill(".lm-paste", "\n".join(codes))
+    p.locator(".lm-select-panel button", has_text="使用这些代码").click()
+    assert "已选: 3" in p.locator(".lm-select-summary").inner_text()
+    form = p.locator(".lm-select-panel form.lm-form")
+    form.locator("select[name=stage]").select_option("surveyed")
+    form.locator("button[type=submit]").click()
+    p.locator(".lm-select-panel .lm-ok").wait_for()
+    with engine.connect() as conn:
+        stages = conn.execute(text("SELECT DISTINCT stage FROM parcel WHERE code = ANY(:c)"),
+                              {"c": codes}).scalars().all()  # fmt: skip
+    assert stages == ["surveyed"]
+    assert page.errors == []
