@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import text
@@ -16,7 +17,7 @@ from landmap import loaders
 from landmap.config import PROJECT_ROOT, Settings
 from landmap.domain import Stage
 from landmap.loaders import LoadOptions, LoadReport
-from landmap.services import acquisition, projects
+from landmap.services import acquisition, projects, quota
 from landmap.services.acquisition import Move
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -69,7 +70,41 @@ def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> Dem
         session, settings, "parcels", gpkg, LoadOptions(layer="parcels", run_by="demo")
     )
     entries = _history(session, folder / "stage_history.csv")
+    for layer, name in (("landuse", "dltb"), ("farmland", "jbnt")):
+        report = loaders.load(
+            session, settings, layer, gpkg, LoadOptions(layer=name, run_by="demo")
+        )
+        changes += report.inserted + report.updated
+    changes += _quota(session, meta.get("quota", {}))
     return DemoResult(changes, zones, parcels, entries)
+
+
+def _quota(session: Session, book: dict) -> int:
+    """The demo's quota ledger, for years that have no entries yet."""
+    count = 0
+    for y in book.get("years", []):
+        quota.set_target(session, y["year"], Decimal(str(y["target_mu"])), y.get("note", ""))
+    years_done = set(session.execute(text("SELECT DISTINCT year FROM quota_entry")).scalars())
+    ids = dict(session.execute(text("SELECT name, id FROM project")).all())
+    for e in book.get("entries", []):
+        if e["year"] in years_done:
+            continue
+        project = ids.get(e.get("project"))
+        batch = session.execute(
+            text("SELECT id FROM acquisition_batch WHERE project_id = :p AND name = :n"),
+            {"p": project, "n": e.get("batch")},
+        ).scalar()
+        day = dt.date.fromisoformat(e["date"]) if e.get("date") else None
+        if e["kind"] == "reserve_demand":
+            quota.reserve_demand(session, e["year"], e["source"], project, batch, "demo",
+                                 e.get("ref", ""), e.get("note", ""), day)  # fmt: skip
+        else:
+            mu = quota.to_mu(e.get("mu"), e.get("ha"))
+            quota.record(session, quota.Entry(e["year"], e["kind"], e["source"], mu, project,
+                                              batch, None, e.get("ref", ""),
+                                              e.get("note", ""), day), "demo")  # fmt: skip
+        count += 1
+    return count
 
 
 def _history(session: Session, path: Path) -> int:

@@ -92,6 +92,9 @@ CLASSES: dict[str, str] = {
 CODE_RE = re.compile(r"^\d{2}(\d{2}|[A-Z]\d?)?[A-Z0-9]*$")
 # 农用地: classes 01-04 and these second-level classes
 _AGRICULTURAL_EXTRA = {"1006", "1103", "1104", "1107", "1202", "1203"}
+# 建设用地: 05-09 and these second-level classes
+_CONSTRUCTION_EXTRA = {"1001", "1002", "1003", "1004", "1005", "1007", "1008", "1009", "1109",
+                       "1201"}  # fmt: skip
 _NAME_TO_CODE = {name: code for code, name in CLASSES.items()}
 
 
@@ -121,3 +124,22 @@ def is_agricultural(code: str) -> bool:
     return (code[:2] in {"01", "02", "03", "04"} and (len(code) == 2 or code in CLASSES)) or (
         code in _AGRICULTURAL_EXTRA
     )
+
+
+def is_construction(code: str) -> bool:
+    """建设用地: 05-09, roads and stations, railways, airports, ports, pipelines, hydraulic
+    structures and idle land."""
+    return (code[:2] in {"05", "06", "07", "08", "09"} and code in CLASSES) or (
+        code in _CONSTRUCTION_EXTRA
+    )
+
+
+def category(code: str) -> str:
+    """agricultural | construction | other | unknown (a code the standard does not have)."""
+    if not is_known(code):
+        return "unknown"
+    if is_agricultural(code):
+        return "agricultural"
+    if is_construction(code):
+        return "construction"
+    return "other"

@@ -664,6 +664,58 @@ def projects() -> list[dict]:
     ]
 
 
+LANDUSE_FILL = [("0101", "水田")] * 6 + [("0103", "旱地")] * 3 + [
+    ("0301", "乔木林地"), ("0201", "果园"), ("1104", "坑塘水面"), ("1006", "农村道路"),
+    ("1203", "田坎"), ("0702", "农村宅基地")]  # fmt: skip
+
+
+def landuse_patches(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """三调-style land-use patches (DLTB): their own tessellation of the area, classed by the
+    parcel under each patch's centre, so that patch and parcel lines cross as they do."""
+    lrng = np.random.default_rng(2019)
+    area = unary_union(list(ZONES.values())).buffer(600).envelope
+    cells = voronoi_split(area, 900)
+    tree = shapely.STRtree(parcels.geometry.values)
+    rows = []
+    for i, cell in enumerate(cells):
+        hit = tree.query(cell.representative_point(), predicate="within")
+        if len(hit) and parcels.TDYT.iloc[hit[0]]:
+            code, name = parcels.TDYT.iloc[hit[0]], parcels.DLMC.iloc[hit[0]]
+        else:
+            code, name = LANDUSE_FILL[lrng.integers(len(LANDUSE_FILL))]
+        if code in ("0501", "0701") and lrng.random() < 0.15:  # working codes of the survey
+            code, name = (
+                ("05H1", "商业服务业设施用地")
+                if code == "0501"
+                else ("08H1", "机关团体新闻出版用地")
+            )
+        state = code[:2] in ("05", "06", "08") or code in ("0701", "1004", "08H1", "05H1")
+        kc = round(cell.area * 0.06, 2) if code == "0103" else 0.0
+        rows.append({"BSM": f"4308022{i:07d}", "TBBH": str(1000 + i), "DLBM": code, "DLMC": name,
+                     "QSXZ": "20" if state else "30",
+                     "QSDWMC": "张家界市永定区人民政府" if state else str(lrng.choice(VILLAGES)),
+                     "ZLDWMC": str(lrng.choice(VILLAGES)), "TBMJ": round(cell.area, 2),
+                     "KCDLBM": "1203" if kc else "", "KCMJ": kc,
+                     "TBDLMJ": round(cell.area - kc, 2), "geometry": cell})  # fmt: skip
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=f"EPSG:{SRID}")
+
+
+def farmland() -> gpd.GeoDataFrame:
+    """Permanent basic farmland (永久基本农田) in the fields around zone C, clear of the zones."""
+    zones = unary_union(list(ZONES.values()))
+    band = ZONES["C"].buffer(450).difference(ZONES["C"].buffer(40)).difference(zones.buffer(40))
+    boxes = [box(458300, 3217000, 459000, 3218400), box(455400, 3216500, 457600, 3216960),
+             box(454800, 3217200, 455260, 3218500)]  # fmt: skip
+    rows = []
+    for i, b in enumerate(boxes):
+        g = band.intersection(b)
+        for part in getattr(g, "geoms", [g]):
+            if part.area > 5000:
+                rows.append({"BSM": f"4308023{i:03d}{len(rows):04d}", "DLBM": "0101",
+                             "JBNTMJ": round(part.area, 2), "geometry": part})  # fmt: skip
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=f"EPSG:{SRID}")
+
+
 WORKFLOW = ["not_started", "pre_announced", "surveyed", "plan_published", "agreement_signed",
             "compensated", "demolished", "cleared"]  # fmt: skip
 HOLDOUTS = [
@@ -696,9 +748,37 @@ def history(parcels: gpd.GeoDataFrame) -> list[dict]:
     return rows
 
 
+def quota_demo() -> dict:
+    """The 2011 quota ledger (用地指标台账). Figures and document numbers are illustrative: the
+    seed leaves the year's target blank (力争完成全年获得用地指标___亩的任务)."""
+    return {
+        "years": [{"year": 2011, "target_mu": 600,
+                   "note": "力争全年获得用地指标（示例目标，由管委会设定）"}],
+        "entries": [
+            {"year": 2011, "kind": "grant", "source": "plan", "ha": 30, "date": "2011-04-18",
+             "ref": "湘国土资〔2011〕示例第1号", "note": "2011年度新增建设用地计划指标（第一批）"},
+            {"year": 2011, "kind": "grant", "source": "linkage", "mu": 80, "date": "2011-05-06",
+             "ref": "张国土资〔2011〕示例第3号", "note": "城乡建设用地增减挂钩节余指标"},
+            {"year": 2011, "kind": "reserve_demand", "source": "plan", "date": "2011-07-12",
+             "project": C_PROJECT, "batch": "第一批", "ref": "张经开〔2011〕示例第12号",
+             "note": "第一批315亩报批用地预留"},
+            {"year": 2011, "kind": "reserve", "source": "linkage", "project": "雨润集团",
+             "date": "2011-06-02", "mu": 60, "ref": "张经开〔2011〕示例第15号",
+             "note": "雨润集团项目用地预留"},
+            {"year": 2011, "kind": "consume", "source": "linkage", "project": "雨润集团",
+             "date": "2011-09-20", "mu": 52.5, "ref": "2011年第3批次城市建设用地批复（示例）",
+             "note": "批次获批"},
+            {"year": 2011, "kind": "release", "source": "linkage", "project": "雨润集团",
+             "date": "2011-09-28", "mu": 7.5, "ref": "", "note": "核减后释放未用预留"},
+        ],
+    }  # fmt: skip
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     parcels, project_list = build()
+    patches = landuse_patches(parcels)
+    basic_farmland = farmland()
     stage_history = history(parcels)
     zones = gpd.GeoDataFrame(
         [
@@ -712,12 +792,15 @@ def main() -> int:
     gpkg.unlink(missing_ok=True)
     zones.to_file(gpkg, layer="zones", driver="GPKG")
     parcels.to_file(gpkg, layer="parcels", driver="GPKG")
+    patches.to_file(gpkg, layer="dltb", driver="GPKG")
+    basic_farmland.to_file(gpkg, layer="jbnt", driver="GPKG")
     meta = {
         "zones": [
             {"code": c, "name": n[0], "name_en": n[1], "valid_from": "2010-01-01"}
             for c, n in ZONE_NAMES.items()
         ],
         "projects": project_list,
+        "quota": quota_demo(),
     }
     (OUT / "projects.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     with (OUT / "stage_history.csv").open("w", newline="", encoding="utf-8") as f:
@@ -725,6 +808,7 @@ def main() -> int:
         w.writeheader()
         w.writerows(stage_history)
     c = parcels[parcels.XMMC == C_PROJECT]
+    print(f"{len(patches)} land-use patches, {len(basic_farmland)} farmland patches")
     print(
         f"{len(parcels)} parcels; {C_PROJECT}: {c.area.sum() / M2_PER_MU:.2f} mu, first batch "
         f"{c[c.PCMC == '第一批'].area.sum() / M2_PER_MU:.2f} mu"

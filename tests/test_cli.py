@@ -44,7 +44,8 @@ def test_python_m_landmap_honours_database_url(scratch):
     assert again.returncode == 0 and "nothing changed" in again.stdout
     engine = make_engine(scratch)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM import_run")).scalar_one() == 2
+        # one import per demo layer (zones, parcels, land use, farmland), none for the re-run
+        assert conn.execute(text("SELECT count(*) FROM import_run")).scalar_one() == 4
     engine.dispose()
 
 

@@ -18,7 +18,7 @@ from landmap.maps.layers import (
     SelectionTool,
     ZoneLayer,
 )
-from landmap.maps.styles import COMMERCIAL_COLOR, DISPUTE_COLOR, STAGE_COLORS
+from landmap.maps.styles import COMMERCIAL_COLOR, DISPUTE_COLOR, QUOTA_COLORS, STAGE_COLORS
 from landmap.maps.vendor import localize
 
 
@@ -47,6 +47,9 @@ class MapSpec:
     csrf_token: str = ""
     # endpoints of the acquisition forms: manyUrl, selectUrl, documentsUrl
     urls: dict[str, str] = field(default_factory=dict)
+    # "stage" (acquisition) or "quota" (where the land stands in the quota ledger)
+    style_by: str = "stage"
+    quota_legend: list[dict] = field(default_factory=list)  # key, label, mu, parcels
 
 
 def build_map(spec: MapSpec) -> folium.Map:
@@ -70,6 +73,8 @@ def build_map(spec: MapSpec) -> folium.Map:
             "colors": {s.value: c for s, c in STAGE_COLORS.items()},
             "commercialColor": COMMERCIAL_COLOR,
             "disputeColor": DISPUTE_COLOR,
+            "styleBy": spec.style_by,
+            "quotaColors": QUOTA_COLORS,
             "stageLabels": stage_labels,
             "transferLabels": {t.value: t.label(spec.locale) for t in TransferStatus},
             "labels": labels,
@@ -89,19 +94,32 @@ def build_map(spec: MapSpec) -> folium.Map:
     parcels.add_to(m)
     if spec.editable and not spec.as_of:
         SelectionTool(parcels, {"labels": labels}).add_to(m)
-    rows = [
-        {
-            "stage": s.value,
-            "label": stage_labels[s.value],
-            "color": STAGE_COLORS[s],
-            "mu": spec.mu_by_stage.get(s.value, {}).get("mu", 0),
-            "parcels": spec.mu_by_stage.get(s.value, {}).get("parcels", 0),
-        }
-        for s in Stage
-    ]
+    rows = (
+        [
+            {
+                "stage": r["key"],
+                "label": r["label"],
+                "color": QUOTA_COLORS[r["key"]],
+                "mu": r["mu"],
+                "parcels": r["parcels"],
+            }
+            for r in spec.quota_legend
+        ]
+        if spec.style_by == "quota"
+        else [
+            {
+                "stage": s.value,
+                "label": stage_labels[s.value],
+                "color": STAGE_COLORS[s],
+                "mu": spec.mu_by_stage.get(s.value, {}).get("mu", 0),
+                "parcels": spec.mu_by_stage.get(s.value, {}).get("parcels", 0),
+            }
+            for s in Stage
+        ]
+    )
     Legend(
         {
-            "title": labels["legend_title"],
+            "title": labels["quota_legend_title" if spec.style_by == "quota" else "legend_title"],
             "rows": rows,
             "totalLabel": labels["total"],
             "totalMu": round(sum(r["mu"] for r in rows), 2),

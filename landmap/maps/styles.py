@@ -17,3 +17,5 @@ STAGE_COLORS: dict[Stage, str] = {
 }
 COMMERCIAL_COLOR = "#6a1b9a"
 DISPUTE_COLOR = "#d50000"
+# quota status of a parcel's project or batch in the ledger
+QUOTA_COLORS = {"none": "#e0e0e0", "reserved": "#ff7f00", "consumed": "#33a02c"}

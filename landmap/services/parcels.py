@@ -40,6 +40,7 @@ _FEATURE = """
                     WHERE c.parcel_id = p.id AND c.kind = 'dispute'
                     ORDER BY c.happened_on DESC, c.id DESC LIMIT 1)) END,
             'project', pr.name, 'project_id', pr.id, 'batch', b.name,
+            'quota', lm_quota_status(p.project_id, p.batch_id),
             'commercial', CASE WHEN c.parcel_id IS NULL THEN NULL ELSE json_build_object(
                 'planned_use', c.planned_use, 'plot_ratio_max', c.plot_ratio_max,
                 'building_density_max', c.building_density_max,

@@ -127,3 +127,83 @@ def acquisition_ledger(session: Session, project_id: int, as_of: dt.date) -> byt
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def period_workbook(session: Session, first: dt.date, last: dt.date, title: str) -> bytes:
+    """月统计 / 季分析: quota movements in the period and the balances at its end,
+    acquisition progress at its end, projects by stage, mu per zone and land-use class."""
+    from landmap.services import quota
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "用地指标"
+    ws.append([f"{title}（{first.isoformat()} 至 {last.isoformat()}）"])
+    ws["A1"].font = Font(bold=True, size=13)
+    _header(ws, ["日期", "年度", "来源", "类型", "亩", "项目", "批次", "文号", "备注", "经办人"])
+    entries = session.execute(
+        text("""SELECT e.*, p.name AS project, b.name AS batch FROM quota_entry e
+                LEFT JOIN project p ON p.id = e.project_id
+                LEFT JOIN acquisition_batch b ON b.id = e.batch_id
+                WHERE e.entry_date BETWEEN :a AND :b ORDER BY e.entry_date, e.id"""),
+        {"a": first, "b": last},
+    ).mappings()
+    for e in entries:
+        ws.append([
+            e["entry_date"], e["year"],
+            quota.SOURCE_LABELS[e["source"]][0], quota.KIND_LABELS[e["kind"]][0],
+            float(e["mu"]), e["project"], e["batch"], e["ref"], e["note"], e["recorded_by"],
+        ])  # fmt: skip
+        ws.cell(row=ws.max_row, column=1).number_format = "yyyy-mm-dd"
+    ws.append([])
+    ws.append([f"{last.year} 年度指标（截至报表日）"])
+    ws.cell(row=ws.max_row, column=1).font = BOLD
+    book = quota.ledger(session, last.year)
+    _header(ws, ["来源", "下达", "预留", "已使用", "剩余"])
+    for source, b in book["by_source"].items():
+        ws.append([quota.SOURCE_LABELS[source][0], b["granted"], b["reserved"], b["consumed"],
+                   b["remaining"]])  # fmt: skip
+    ws.append(["合计", book["granted_mu"], book["reserved_mu"], book["consumed_mu"],
+               book["remaining_mu"]])  # fmt: skip
+    ws.append(["年度目标", book["target_mu"]])
+    _widths(ws, [12, 8, 14, 10, 10, 24, 10, 28, 30, 10])
+
+    ws = wb.create_sheet("征拆进度")
+    _header(ws, ["项目", "批次", "目标（亩）", "已整理到位（亩）", "本期新增整理到位（亩）",
+                 "争议宗地", "期限", "预计完成", "能否按期"])  # fmt: skip
+    for pid, bid, project, batch in session.execute(
+        text("""
+            SELECT p.id, b.id, p.name, b.name FROM acquisition_batch b
+            JOIN project p ON p.id = b.project_id ORDER BY p.name, b.due""")
+    ):
+        now = acquisition.progress(session, pid, bid, last)
+        before = acquisition.progress(session, pid, bid, first - dt.timedelta(days=1))
+        assert now is not None and before is not None
+        ws.append([project, batch, now["target_mu"], now["cleared_mu"],
+                   round(now["cleared_mu"] - before["cleared_mu"], 2),
+                   now["disputes"]["parcels"], now["due"],
+                   now["projected_completion"] or "无法预计",
+                   "是" if now["on_track"] else "否"])  # fmt: skip
+    _widths(ws, [26, 10, 11, 15, 20, 9, 12, 14, 9])
+
+    ws = wb.create_sheet("项目")
+    _header(ws, ["项目", "区块", "类型", "阶段", "宗地数", "面积（亩）", "合作方"])
+    from landmap.domain import ProjectKind, ProjectStage
+    from landmap.services import projects
+
+    for p in projects.list_projects(session):
+        ws.append([p["name"], p["zone"], ProjectKind(p["kind"]).label_zh,
+                   ProjectStage(p["stage"]).label_zh, p["parcels"], p["area_mu"],
+                   p["partner"]])  # fmt: skip
+    _widths(ws, [26, 6, 10, 10, 8, 11, 24])
+
+    ws = wb.create_sheet("分区地类")
+    _header(ws, ["区块", "地类代码", "地类", "宗地数", "面积（亩）"])
+    from landmap.services import zones
+
+    for code in zones.zone_codes(session):
+        for r in zones.mu_by_land_use(session, code):
+            ws.append([code, r["code"], r["name"], r["parcels"], r["mu"]])
+    _widths(ws, [6, 10, 24, 8, 11])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

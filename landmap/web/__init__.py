@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from landmap.web import acquisition, api, db, errors, i18n, pages
+from landmap.web import acquisition, api, db, errors, i18n, pages, quota
 
 
 def init_app(app: Flask) -> None:
@@ -14,3 +14,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acquisition.bp)
+    app.register_blueprint(quota.bp)

@@ -76,11 +76,17 @@ def map_labels() -> dict[str, str]:
         "use_codes": _("Use these codes"),
         "selected": _("Selected"),
         "nothing_selected": _("Select parcels first"),
+        "quota_legend_title": _("Quota status (mu)"),
     }
 
 
 def _map(
-    bounds, params: dict, active_zone: str | None, mu_by_stage, as_of: dt.date | None = None
+    bounds,
+    params: dict,
+    active_zone: str | None,
+    mu_by_stage,
+    as_of: dt.date | None = None,
+    **extra,
 ) -> dict[str, str]:
     s = settings()
     spec = MapSpec(
@@ -105,6 +111,7 @@ def _map(
             "selectUrl": url_for("acquisition.select"),
             "documentsUrl": url_for("pages.index").rstrip("/") + "/documents",
         },
+        **extra,
     )
     return render_parts(build_map(spec))
 
@@ -117,6 +124,23 @@ def as_of_arg() -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         abort(400, _("as_of must be a date YYYY-MM-DD"))
+
+
+def quota_map(batch: dict) -> dict[str, str]:
+    """The parcels of a batch coloured by where the batch stands in the quota ledger."""
+    session = get_session()
+    status = "consumed" if batch["consumed_mu"] > 0 else (
+        "reserved" if batch["reserved_mu"] > 0 else "none")  # fmt: skip
+    count = sum(parcels.count_by_stage(session, batch["project_id"], batch["id"], None).values())
+    info = projects.get_project(session, batch["project_id"]) or {}
+    area = next((b["area_mu"] for b in info.get("batches", []) if b["id"] == batch["id"]), 0)
+    legend = [{"key": k, "label": label, "mu": area if k == status else 0,
+               "parcels": count if k == status else 0}
+              for k, label in (("none", _("No quota booked")), ("reserved", _("Quota reserved")),
+                               ("consumed", _("Quota consumed (approved)")))]  # fmt: skip
+    return _map(parcels.extent(session, batch["project_id"], batch["id"]),
+                {"project": batch["project_id"], "batch": batch["id"]}, batch["zone"], {},
+                style_by="quota", quota_legend=legend)  # fmt: skip
 
 
 def project_map(project: dict, batch_id: int | None, as_of, progress: dict) -> dict[str, str]:

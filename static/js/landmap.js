@@ -254,15 +254,16 @@
 
   function parcelStyle(opts, p) {
     var commercial = !!p.commercial;
+    var fill = opts.styleBy === "quota" ? opts.quotaColors[p.quota] : opts.colors[p.stage];
     if (p.dispute) {
       return { color: opts.disputeColor, weight: 3, dashArray: null,
-               fillColor: opts.colors[p.stage] || "#ccc", fillOpacity: 0.7 };
+               fillColor: fill || "#ccc", fillOpacity: 0.7 };
     }
     return {
       color: commercial ? opts.commercialColor : "#555",
       weight: commercial ? 3 : 1,
       dashArray: commercial ? "6 3" : null,
-      fillColor: opts.colors[p.stage] || "#ccc",
+      fillColor: fill || "#ccc",
       fillOpacity: 0.7
     };
   }
