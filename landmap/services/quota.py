@@ -138,6 +138,11 @@ def _deltas(session: Session, e: Entry, remaining: Decimal) -> tuple[Entry, tupl
             raise QuotaRefused(f"there is no entry {e.reverses} to reverse", 404)
         if orig["kind"] == "correct":
             raise QuotaRefused("a correction cannot itself be reversed; record a new entry", 409)
+        done = session.execute(
+            text("SELECT id FROM quota_entry WHERE reverses = :i"), {"i": e.reverses}
+        ).scalar()
+        if done is not None:
+            raise QuotaRefused(f"entry {e.reverses} was already reversed by entry {done}", 409)
         e = Entry(orig["year"], "correct", orig["source"], orig["mu"], orig["project_id"],
                   orig["batch_id"], e.reverses, e.ref, e.note, e.day)  # fmt: skip
         return e, (-orig["d_granted"], -orig["d_reserved"], -orig["d_consumed"])
