@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -33,7 +34,7 @@ class Ctx:
     def session(self):
         if self._factory is None:
             self._factory = make_sessionmaker(make_engine(self.settings))
-        return session_scope(self._factory)
+        return session_scope(self._factory, actor=f"cli:{getpass.getuser()}")
 
 
 pass_ctx = click.make_pass_decorator(Ctx, ensure=True)
@@ -255,3 +256,133 @@ def load_zones(ctx: Ctx, path: str, valid_from, **kw) -> None:
     """Zone boundaries: a new current version (the old one kept) or a draft."""
     vf: date | None = valid_from.date() if valid_from else None
     _run_load(ctx, "zones", path, valid_from=vf, **kw)
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts (roles: viewer, officer, planner, admin) and API tokens."""
+
+
+def _password(confirm: bool = True) -> str:
+    return os.environ.get("LANDMAP_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=confirm
+    )
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["viewer", "officer", "planner", "admin"]))
+@click.option("--display-name", default="")
+@pass_ctx
+def users_add(ctx: Ctx, name: str, role: str, display_name: str) -> None:
+    """Add an account; the password comes from LANDMAP_PASSWORD or a prompt."""
+    from landmap.services import users
+
+    try:
+        with ctx.session() as session:
+            users.add(session, name, role, _password(), display_name)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name} added ({role})")
+
+
+@users_group.command("passwd")
+@click.argument("name")
+@pass_ctx
+def users_passwd(ctx: Ctx, name: str) -> None:
+    """Set a new password (LANDMAP_PASSWORD or a prompt); the user's sessions end."""
+    from landmap.services import users
+
+    try:
+        with ctx.session() as session:
+            users.set_password(session, name, _password())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {name} changed")
+
+
+@users_group.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="what the token is for")
+@pass_ctx
+def users_token(ctx: Ctx, name: str, label: str) -> None:
+    """Print a new API token for NAME (shown once; send it as 'Authorization: Bearer ...')."""
+    from landmap.services import users
+
+    try:
+        with ctx.session() as session:
+            token = users.new_token(session, name, label)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(token)
+
+
+@users_group.command("revoke")
+@click.argument("token")
+@pass_ctx
+def users_revoke(ctx: Ctx, token: str) -> None:
+    """Revoke an API token."""
+    from landmap.services import users
+
+    with ctx.session() as session:
+        if not users.revoke_token(session, token):
+            raise click.ClickException("no such active token")
+    click.echo("token revoked")
+
+
+@users_group.command("list")
+@pass_ctx
+def users_list(ctx: Ctx) -> None:
+    """List the accounts."""
+    from landmap.services import users
+
+    with ctx.session() as session:
+        rows = users.list_users(session)
+    click.echo(f"{'name':<16}{'role':<10}{'active':<8}{'tokens':>6}  display name")
+    for r in rows:
+        active = "yes" if r["active"] else "no"
+        click.echo(
+            f"{r['name']:<16}{r['role']:<10}{active:<8}{r['tokens']:>6}  {r['display_name']}"
+        )
+
+
+@users_group.command("disable")
+@click.argument("name")
+@pass_ctx
+def users_disable(ctx: Ctx, name: str) -> None:
+    """Disable an account: its sessions end and its tokens stop working."""
+    from landmap.services import users
+
+    try:
+        with ctx.session() as session:
+            users.disable(session, name)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name} disabled")
+
+
+@users_group.command("demo-accounts")
+@pass_ctx
+def users_demo(ctx: Ctx) -> None:
+    """One account per role for trying landmap out; prints their passwords (kept in
+    var/demo_accounts.txt, readable by its owner only)."""
+    import secrets
+
+    from landmap.services import users
+
+    path = ctx.settings.var_dir / "demo_accounts.txt"
+    known = {}
+    if path.exists():
+        known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
+    with ctx.session() as session:
+        for role in ("viewer", "officer", "planner", "admin"):
+            name = f"demo_{role}"
+            if users.get(session, name) is None:
+                known[name] = secrets.token_urlsafe(9)
+                users.add(session, name, role, known[name], f"示例{role}")
+    ctx.settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{n} {p}\n" for n, p in known.items()))
+    path.chmod(0o600)
+    click.echo("demo accounts (user / password):")
+    for name, password in known.items():
+        click.echo(f"  {name:<14} {password}")

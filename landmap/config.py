@@ -60,6 +60,10 @@ class Settings:
     database_url: str
     # PostgreSQL schema holding landmap's tables (PostGIS itself stays in public).
     db_schema: str = "public"
+    # Role the app works as (SET ROLE at connect); "" = the login role itself.
+    db_role: str = ""
+    # Served over HTTPS (directly or behind a proxy): cookies are marked Secure.
+    https: bool = False
     # SRID of every stored land geometry; used when the schema is created (db upgrade).
     storage_srid: int = 4546
     # Where parcels may lie: lon/lat box of the zone's region (Yongding District, Zhangjiajie).
@@ -83,6 +87,8 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         url = env.get("DATABASE_URL") or local_database_url()
+        # the local cluster's migrations create landmap_app; elsewhere it is opt-in
+        role = env.get("LANDMAP_DB_ROLE", "" if env.get("DATABASE_URL") else "landmap_app")
         if not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL")
         var_dir = Path(env.get("LANDMAP_VAR_DIR", str(PROJECT_ROOT / "var")))
@@ -97,6 +103,8 @@ class Settings:
             database_url=url,
             gk_central_meridian=int(cm) if cm else None,
             db_schema=env.get("LANDMAP_DB_SCHEMA", "public"),
+            db_role=role,
+            https=env.get("LANDMAP_HTTPS", "") in ("1", "true", "yes"),
             storage_srid=srid,
             region_bbox=_bbox(
                 env.get("LANDMAP_REGION_BBOX", "110.0,28.8,111.0,29.5"), "LANDMAP_REGION_BBOX"

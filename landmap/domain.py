@@ -156,3 +156,40 @@ _TRANSFER_LABELS = {
     TransferStatus.LISTED: ("挂牌中", "Listed"),
     TransferStatus.TRANSFERRED: ("已出让", "Transferred"),
 }
+
+
+class Role(LabelledEnum):
+    """Who may do what (checked on the server for every route, see PERMISSIONS)."""
+
+    VIEWER = "viewer"  # 浏览
+    OFFICER = "officer"  # 征拆专员: acquisition stages, parcel attributes
+    PLANNER = "planner"  # 规划人员: zone drafts
+    ADMIN = "admin"  # 管理员: quota ledger, imports, approvals, users, audit
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _ROLE_LABELS
+
+    def can(self, permission: str) -> bool:
+        return self in PERMISSIONS[permission]
+
+
+_ROLE_LABELS = {
+    Role.VIEWER: ("浏览", "Viewer"),
+    Role.OFFICER: ("征拆专员", "Land officer"),
+    Role.PLANNER: ("规划人员", "Planner"),
+    Role.ADMIN: ("管理员", "Administrator"),
+}
+
+# permission -> the roles that have it: the one place access is decided
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "view": frozenset(Role),
+    "acquisition": frozenset({Role.OFFICER, Role.ADMIN}),
+    "parcels": frozenset({Role.OFFICER, Role.ADMIN}),
+    "drafts": frozenset({Role.PLANNER, Role.ADMIN}),
+    "approve": frozenset({Role.ADMIN}),
+    "quota": frozenset({Role.ADMIN}),
+    "import": frozenset({Role.ADMIN}),
+    "users": frozenset({Role.ADMIN}),
+    "audit": frozenset({Role.ADMIN}),
+}

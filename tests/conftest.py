@@ -42,6 +42,7 @@ def _settings(schema: str, tmp: Path) -> Settings:
     return Settings(
         database_url=_base_url(),
         db_schema=schema,
+        db_role="landmap_app",  # the suite works as the app's restricted role
         secret_key="test-secret",
         var_dir=tmp,
         documents_dir=tmp / "documents",
@@ -58,7 +59,7 @@ def settings(tmp_path_factory) -> Iterator[Settings]:
 
 
 def _drop_schema(s: Settings) -> None:
-    engine = make_engine(s)
+    engine = make_engine(s.with_(db_role=""))
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE'))
     engine.dispose()
@@ -80,8 +81,27 @@ def demo(engine, settings):
     return result
 
 
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def accounts(engine, demo) -> dict[str, dict[str, str]]:
+    """One account per role (committed), each with a password and an API token."""
+    from landmap.services import users
+
+    out = {}
+    with Session(engine) as session:
+        for role in ("viewer", "officer", "planner", "admin"):
+            name = f"t_{role}"
+            users.add(session, name, role, PASSWORD)
+            out[role] = {"name": name, "password": PASSWORD,
+                         "token": users.new_token(session, name, "tests")}  # fmt: skip
+        session.commit()
+    return out
+
+
 @pytest.fixture
-def connection(engine, demo):
+def connection(engine, demo, accounts):
     conn = engine.connect()
     outer = conn.begin()
     yield conn
@@ -110,7 +130,20 @@ def app(settings, factory):
 
 
 @pytest.fixture
-def client(app):
+def client(app, accounts):
+    """An administrator's client, authenticated by API token (no cookies, no CSRF)."""
+    return client_for(app, accounts["admin"]["token"])
+
+
+def client_for(app, token: str | None):
+    c = app.test_client()
+    if token:
+        c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return c
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 
@@ -194,9 +227,30 @@ class PageWatch:
         return [u for u in self.requests if not u.startswith((self.base, "data:"))]
 
 
+def signed_in_state(browser, live_server, account) -> dict:
+    """Sign in through the login page, as a person would, and keep the cookies."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(live_server + "/login")
+    page.fill("#username", account["name"])
+    page.fill("#password", account["password"])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(live_server + "/")
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture(scope="session")
+def admin_state(browser, live_server, accounts) -> dict:
+    return signed_in_state(browser, live_server, accounts["admin"])
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator[PageWatch]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+def page(browser, live_server, admin_state) -> Iterator[PageWatch]:
+    """A page signed in as an administrator."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860},
+                                  storage_state=admin_state)  # fmt: skip
     watch = PageWatch(context.new_page(), live_server)
     yield watch
     context.close()

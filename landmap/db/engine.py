@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from landmap.config import ConfigError, Settings
@@ -28,6 +28,11 @@ def make_engine(settings: Settings) -> Engine:
     if not _SCHEMA_RE.match(schema):
         raise ConfigError(f"LANDMAP_DB_SCHEMA must be a plain lower-case name; got {schema!r}")
     options = f"-csearch_path={schema},public" if schema != "public" else "-csearch_path=public"
+    if settings.db_role:
+        if not _SCHEMA_RE.match(settings.db_role):
+            raise ConfigError(f"LANDMAP_DB_ROLE must be a role name; got {settings.db_role!r}")
+        # the application works as its restricted role (no UPDATE/DELETE on the audit trail)
+        options += f" -crole={settings.db_role}"
     return create_engine(
         _sqlalchemy_url(settings.database_url),
         pool_pre_ping=True,
@@ -39,10 +44,20 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+# who is acting and from where, for the audit trail (transaction-local settings)
+set_actor_sql = (
+    "SELECT set_config('landmap.user', :user, true), set_config('landmap.address', :address, true)"
+)
+
+
 @contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+def session_scope(factory: sessionmaker[Session], actor: str | None = None) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. ``actor`` is recorded
+    in the audit trail as who made the changes."""
     session = factory()
+    if actor:
+        event.listen(session, "after_begin", lambda s, t, conn: conn.execute(
+            text(set_actor_sql), {"user": actor, "address": "localhost"}))  # fmt: skip
     try:
         yield session
         session.commit()

@@ -45,6 +45,7 @@ class MapSpec:
     editable: bool = False  # acquisition forms in popups, and the selection tool
     today: str = ""
     csrf_token: str = ""
+    can_audit: bool = False  # show the parcel's audit trail in its popup
     # endpoints of the acquisition forms: manyUrl, selectUrl, documentsUrl
     urls: dict[str, str] = field(default_factory=dict)
     # "stage" (acquisition) or "quota" (where the land stands in the quota ledger)
@@ -88,6 +89,7 @@ def build_map(spec: MapSpec) -> folium.Map:
                 "workflow": [s.value for s in Stage.workflow()],
                 "today": spec.today,
                 "csrf": spec.csrf_token,
+                "canAudit": spec.can_audit,
             },
         },
     )

@@ -12,7 +12,7 @@ from landmap.services import acquisition, documents, projects, reports, zones
 from landmap.services.acquisition import Move, MoveRefused
 from landmap.services.documents import DocumentRefused
 from landmap.web import charts
-from landmap.web.auth import current_user_name
+from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
@@ -88,6 +88,7 @@ def _apply(codes: list[str], data: dict):
 
 
 @bp.get("/api/stages")
+@requires("view")
 def stages():
     return jsonify([
         {"id": s.value, "label_zh": s.label_zh, "label_en": s.label_en,
@@ -97,11 +98,13 @@ def stages():
 
 
 @bp.post("/api/parcels/<code>/stage")
+@requires("acquisition")
 def move_one(code: str):
     return _apply([code], _payload())
 
 
 @bp.post("/api/stage-changes")
+@requires("acquisition")
 def move_many():
     data = _payload()
     codes = data.get("codes")
@@ -113,6 +116,7 @@ def move_many():
 
 
 @bp.post("/api/parcels/<code>/dispute")
+@requires("acquisition")
 def dispute(code: str):
     data = _payload()
     disputed = data.get("dispute")
@@ -132,6 +136,7 @@ def dispute(code: str):
 
 
 @bp.post("/api/parcels/select")
+@requires("view")
 def select():
     """The parcels a drawn polygon (GeoJSON geometry, EPSG:4326) touches."""
     data = request.get_json(silent=True)
@@ -146,6 +151,7 @@ def select():
 
 
 @bp.get("/api/parcels/<code>/history")
+@requires("view")
 def history(code: str):
     found = acquisition.history(get_session(), code)
     if found is None:
@@ -154,6 +160,7 @@ def history(code: str):
 
 
 @bp.get("/api/projects/<int:project_id>/progress")
+@requires("view")
 def progress(project_id: int):
     batch = request.args.get("batch")
     if batch is not None and not batch.isdigit():
@@ -171,6 +178,7 @@ def progress(project_id: int):
 
 
 @bp.get("/documents/<int:doc_id>")
+@requires("view")
 def document(doc_id: int):
     found = acquisition.document(get_session(), doc_id)
     if found is None:
@@ -183,6 +191,7 @@ def document(doc_id: int):
 
 
 @bp.get("/projects/<int:project_id>/ledger.xlsx")
+@requires("view")
 def ledger(project_id: int):
     as_of = parse_day(request.args.get("as_of"), "as_of", required=False) or acquisition.today()
     data = reports.acquisition_ledger(get_session(), project_id, as_of)
@@ -196,6 +205,7 @@ def ledger(project_id: int):
 
 
 @bp.get("/projects/<int:project_id>")
+@requires("view")
 def project_page(project_id: int):
     from landmap.web.pages import project_map
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from landmap.domain import Stage
 from landmap.services import parcels, projects, zones
+from landmap.web.auth import PUBLIC, requires
 from landmap.web.db import get_session
 from landmap.web.errors import ApiError
 
@@ -103,11 +104,13 @@ def parse_int(name: str, default: int, lo: int, hi: int) -> int:
 
 
 @bp.get("/api/zones")
+@requires("view")
 def zones_collection():
     return _geojson(zones.feature_collection(get_session()))
 
 
 @bp.get("/api/parcels")
+@requires("view")
 def parcels_collection():
     args = request.args
     bbox = args.get("bbox")
@@ -124,6 +127,7 @@ def parcels_collection():
 
 
 @bp.get("/api/parcels/<code>")
+@requires("view")
 def parcel_feature(code: str):
     feature = parcels.get_feature(get_session(), code)
     if feature is None:
@@ -132,11 +136,13 @@ def parcel_feature(code: str):
 
 
 @bp.get("/api/projects")
+@requires("view")
 def project_list():
     return jsonify(projects.list_projects(get_session(), parse_zone(request.args.get("zone"))))
 
 
 @bp.get("/api/projects/<int:project_id>")
+@requires("view")
 def project_detail(project_id: int):
     found = projects.get_project(get_session(), project_id)
     if found is None:
@@ -145,6 +151,7 @@ def project_detail(project_id: int):
 
 
 @bp.get("/api/search")
+@requires("view")
 def search():
     q = request.args.get("q", "")
     if len(q) > 100:
@@ -153,6 +160,7 @@ def search():
 
 
 @bp.get("/healthz")
+@requires(PUBLIC)
 def healthz():
     try:
         get_session().execute(text("SELECT 1"))

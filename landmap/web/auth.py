@@ -1,7 +1,224 @@
-"""Who is making a request. Until accounts exist every change is recorded as 'anonymous'."""
+"""Who is asking, and whether they may: sessions for people (Flask-Login), bearer tokens for
+scripts, one permission per route checked before every request (deny by default), CSRF on
+every cookie-authenticated write, a rate limit on logins."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from landmap.services import users
+from landmap.web.db import get_session, set_actor
+
+log = logging.getLogger("landmap")
+bp = Blueprint("auth", __name__)
+PUBLIC = "public"
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_limits=[])
+
+
+class Account(UserMixin):
+    """The signed-in user as Flask-Login sees it; the session stores id and session version,
+    so a password change or a disabled account ends every session."""
+
+    def __init__(self, user: users.User, via_token: bool = False) -> None:
+        self.user = user
+        self.via_token = via_token
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.active
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    @property
+    def role(self):
+        return self.user.role
+
+    def can(self, permission: str) -> bool:
+        return self.user.can(permission)
+
+
+def requires(permission: str) -> Callable:
+    """Declare the permission a view needs (see landmap.domain.PERMISSIONS) or PUBLIC."""
+
+    def mark(view: Callable) -> Callable:
+        view.landmap_permission = permission  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
 
 def current_user_name() -> str:
-    return "anonymous"
+    return current_user.name if current_user.is_authenticated else "anonymous"
+
+
+def can(permission: str) -> bool:
+    return bool(current_user.is_authenticated and current_user.can(permission))
+
+
+def _load_user(session_id: str) -> Account | None:
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = users.by_id(get_session(), int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return Account(user)
+
+
+def _load_from_request(req) -> Account | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    user = users.user_for_token(get_session(), header[len("Bearer ") :].strip())
+    return Account(user, via_token=True) if user else None
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _enforce():
+    """Before every request: a route without a declared permission is refused (fail
+    closed); anonymous users are asked to sign in; the role must have the permission;
+    cookie-authenticated writes must carry the CSRF token."""
+    if request.endpoint is None or request.endpoint == "static":
+        return None
+    view = current_app.view_functions[request.endpoint]
+    permission = getattr(view, "landmap_permission", None)
+    if permission is None:
+        log.error("route %s declares no permission: refused", request.endpoint)
+        return _deny(403)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(
+        "Authorization"
+    ):
+        csrf.protect()
+    if current_user.is_authenticated:
+        set_actor(current_user.name)
+    if permission == PUBLIC:
+        return None
+    if not current_user.is_authenticated:
+        return _deny(401)
+    if not current_user.can(permission):
+        return _deny(403)
+    return None
+
+
+def _deny(status: int):
+    if wants_json():
+        message = _("sign in first") if status == 401 else _("your role may not do this")
+        return jsonify(error=message), status
+    if status == 401:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return render_template("error.html", code=403, message=_("Your role may not do this."),
+                           title=403), 403  # fmt: skip
+
+
+def _csrf_error(exc: CSRFError):
+    if wants_json() or request.is_json:
+        return jsonify(error=f"CSRF check failed: {exc.description}"), 400
+    return render_template("error.html", code=400, message=exc.description, title=400), 400
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("pages.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.index")
+    return target
+
+
+class LoginForm(FlaskForm):
+    username = StringField(validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
+def _login_key() -> str:
+    return f"{get_remote_address()}|{(request.form.get('username') or '')[:64]}"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@requires(PUBLIC)
+@limiter.limit("60 per minute", methods=["POST"])
+@limiter.limit("10 per minute", methods=["POST"], key_func=_login_key)
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(get_session(), form.username.data, form.password.data)
+        if user is not None:
+            session.clear()  # a fresh session at every login
+            login_user(Account(user))
+            return redirect(_safe_next(request.args.get("next")))
+        log.warning("failed login for %r from %s", form.username.data, request.remote_addr)
+        flash(_("Wrong user name or password."))
+    return render_template("login.html", form=form, title=_("Sign in"))
+
+
+@bp.post("/logout")
+@requires(PUBLIC)
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def _too_many(exc):
+    if wants_json():
+        return jsonify(error=_("too many attempts: wait a minute")), 429
+    return render_template("error.html", code=429, message=_("Too many attempts: wait a minute."),
+                           title=429), 429  # fmt: skip
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["landmap.settings"]
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.https,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.https,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in _enforce, for cookie-authenticated writes
+        WTF_CSRF_TIME_LIMIT=None,  # valid for the session
+    )
+    manager = LoginManager(app)
+    manager.session_protection = (
+        "basic"  # "strong" would drop token users whose session holds a CSRF token
+    )
+    manager.user_loader(_load_user)
+    manager.request_loader(_load_from_request)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.before_request(_enforce)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(429, _too_many)
+    app.register_blueprint(bp)
+    app.jinja_env.globals["can"] = can

@@ -6,13 +6,16 @@ import datetime as dt
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from landmap.domain import ProjectKind, ProjectStage, Stage
 from landmap.maps.builder import MapSpec, build_map, render_parts
 from landmap.maps.styles import STAGE_COLORS
 from landmap.services import acquisition, parcels, projects, zones
+from landmap.web.auth import PUBLIC, can, requires
 from landmap.web.db import get_session, settings
 from landmap.web.i18n import SUPPORTED, locale
+from landmap.web.security import with_nonce
 
 bp = Blueprint("pages", __name__)
 PAGE = 50
@@ -77,6 +80,7 @@ def map_labels() -> dict[str, str]:
         "selected": _("Selected"),
         "nothing_selected": _("Select parcels first"),
         "quota_legend_title": _("Quota status (mu)"),
+        "audit": _("Audit trail"),
     }
 
 
@@ -104,16 +108,21 @@ def _map(
         basemap_url=s.basemap_url,
         basemap_attribution=s.basemap_attribution,
         as_of=as_of.isoformat() if as_of else None,
-        editable=True,
+        editable=can("acquisition"),
+        can_audit=can("audit"),
+        csrf_token=generate_csrf(),
         today=acquisition.today().isoformat(),
         urls={
             "manyUrl": url_for("acquisition.move_many"),
             "selectUrl": url_for("acquisition.select"),
             "documentsUrl": url_for("pages.index").rstrip("/") + "/documents",
+            "auditUrl": url_for("audit.rows"),
         },
         **extra,
     )
-    return render_parts(build_map(spec))
+    parts = render_parts(build_map(spec))
+    parts["header"] = with_nonce(parts["header"])
+    return parts
 
 
 def as_of_arg() -> dt.date | None:
@@ -172,6 +181,7 @@ def _all_bounds(session) -> list[float] | None:
 
 
 @bp.get("/")
+@requires("view")
 def index():
     session = get_session()
     as_of = as_of_arg()
@@ -184,6 +194,7 @@ def index():
 
 
 @bp.get("/zones/<code>")
+@requires("view")
 def zone_page(code: str):
     session = get_session()
     zone = zones.get_zone(session, code.upper())
@@ -231,6 +242,7 @@ def zone_page(code: str):
 
 
 @bp.get("/lang/<lang>")
+@requires(PUBLIC)
 def switch_language(lang: str):
     if lang not in SUPPORTED:
         abort(404)

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from landmap.services import acquisition, quota, reports, zones
 from landmap.services.quota import Entry, QuotaRefused
 from landmap.web import charts
-from landmap.web.auth import current_user_name
+from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
 from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
@@ -77,11 +77,13 @@ def _project_of_batch(batch_id: int | None, project_id: int | None) -> int | Non
 
 
 @bp.get("/api/quota")
+@requires("view")
 def ledger():
     return jsonify(quota.ledger(get_session(), _year_arg()))
 
 
 @bp.post("/api/quota/entries")
+@requires("quota")
 def add_entry():
     data = _json()
     kind = str(data.get("kind"))
@@ -107,6 +109,7 @@ def add_entry():
 
 
 @bp.post("/api/quota/reserve-demand")
+@requires("quota")
 def reserve_demand():
     data = _json()
     batch = _int(data, "batch")
@@ -126,6 +129,7 @@ def reserve_demand():
 
 
 @bp.put("/api/quota/years/<int:year>")
+@requires("quota")
 def set_target(year: int):
     data = _json()
     try:
@@ -139,6 +143,7 @@ def set_target(year: int):
 
 
 @bp.get("/api/quota/demand")
+@requires("view")
 def demand():
     args = request.args
     try:
@@ -157,6 +162,7 @@ def demand():
 
 
 @bp.get("/quota")
+@requires("view")
 def page():
     from landmap.web.pages import quota_map
 
@@ -184,6 +190,7 @@ def page():
 
 
 @bp.get("/reports/monthly.xlsx")
+@requires("view")
 def monthly_report():
     try:
         first = dt.date.fromisoformat(request.args.get("month", "") + "-01")
@@ -199,6 +206,7 @@ def monthly_report():
 
 
 @bp.get("/reports/quarterly.xlsx")
+@requires("view")
 def quarterly_report():
     raw = request.args.get("quarter", "")
     try:

@@ -245,6 +245,25 @@
       return api(base + "/stage", opts, data).then(function () { opts.reload(p.code); });
     }));
     box.appendChild(moveBox);
+    if (opts.edit.canAudit) {
+      var auditBox = el("details", "lm-audit");
+      auditBox.appendChild(el("summary", "lm-section", L_.audit));
+      auditBox.addEventListener("toggle", function () {
+        if (!auditBox.open || auditBox.dataset.loaded) return;
+        auditBox.dataset.loaded = "1";
+        api(opts.auditUrl + "?entity=parcel&key=" + encodeURIComponent(p.code), opts)
+          .then(function (rows) {
+            var list = el("ol", "lm-history");
+            rows.forEach(function (r) {
+              var li = el("li", null, r.at.slice(0, 16).replace("T", " ") + " " + r.user + " " +
+                          r.action + " " + (r.address || ""));
+              list.appendChild(li);
+            });
+            auditBox.appendChild(rows.length ? list : el("div", "lm-muted", L_.no_history));
+          });
+      });
+      box.appendChild(auditBox);
+    }
     var disputeBox = el("details", "lm-dispute-box");
     disputeBox.appendChild(el("summary", "lm-section", L_.dispute));
     disputeBox.appendChild(disputeForm(opts, p, function () { opts.reload(p.code); }));

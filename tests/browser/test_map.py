@@ -101,8 +101,8 @@ def unreachable_basemap(settings):
         yield url
 
 
-def test_parcels_render_when_the_tile_server_is_down(browser, unreachable_basemap):
-    context = browser.new_context()
+def test_parcels_render_when_the_tile_server_is_down(browser, unreachable_basemap, admin_state):
+    context = browser.new_context(storage_state=admin_state)  # same secret key, same host
     page = context.new_page()
     page.goto(unreachable_basemap + "/")
     page.wait_for_function("() => LandMap.current && LandMap.current.parcels.landmap.loaded > 300")

@@ -113,7 +113,7 @@ def test_the_ledger_page_and_workbooks_match_the_api(client):
     assert client.get("/reports/monthly.xlsx?month=2011-13").status_code == 400
 
 
-def test_50_concurrent_reservations_of_10_mu_against_100(live_server, engine):
+def test_50_concurrent_reservations_of_10_mu_against_100(live_server, engine, accounts):
     year = 2031
     with Session(engine) as s:
         pid = project_id(s)
@@ -125,7 +125,8 @@ def test_50_concurrent_reservations_of_10_mu_against_100(live_server, engine):
             f"{live_server}/api/quota/entries", method="POST",
             data=json.dumps({"year": year, "kind": "reserve", "mu": 10,
                              "project": pid}).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {accounts['admin']['token']}"},
         )  # fmt: skip
         try:
             with urllib.request.urlopen(req, timeout=60) as r:

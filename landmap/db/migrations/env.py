@@ -13,7 +13,7 @@ settings: Settings = config.attributes.get("settings") or Settings.from_env()
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(settings)
+    engine = make_engine(settings.with_(db_role=""))  # migrations run as the owner
     with engine.connect() as conn:
         if settings.db_schema != "public":
             conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{settings.db_schema}"'))

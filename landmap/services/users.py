@@ -1,0 +1,152 @@
+"""People and scripts who may use landmap: accounts with a role, passwords, API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from landmap.domain import Role
+
+MIN_PASSWORD = 10
+TOKEN_PREFIX = "lm_"
+# a hash to check against when the user does not exist, so that timing tells nothing
+_DUMMY_HASH = generate_password_hash("no such user: constant-time refusal")
+
+
+class UserError(ValueError):
+    """A user operation that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    display_name: str
+    active: bool
+    session_version: int
+
+    def can(self, permission: str) -> bool:
+        return self.active and self.role.can(permission)
+
+
+def _row(r) -> User:
+    return User(r.id, r.name, Role(r.role), r.display_name, r.active, r.session_version)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"a password has at least {MIN_PASSWORD} characters")
+
+
+def add(session: Session, name: str, role: str, password: str, display_name: str = "") -> User:
+    try:
+        role_ = Role(role)
+    except ValueError as exc:
+        raise UserError(f"role must be one of {', '.join(r.value for r in Role)}") from exc
+    check_password(password)
+    if get(session, name) is not None:
+        raise UserError(f"there is already a user {name!r}")
+    row = session.execute(
+        text("""INSERT INTO app_user (name, display_name, role, password_hash)
+                VALUES (:n, :d, :r, :h) RETURNING *"""),
+        {"n": name, "d": display_name, "r": role_.value, "h": generate_password_hash(password)},
+    ).one()
+    return _row(row)
+
+
+def get(session: Session, name: str) -> User | None:
+    row = session.execute(text("SELECT * FROM app_user WHERE name = :n"), {"n": name}).first()
+    return _row(row) if row else None
+
+
+def by_id(session: Session, user_id: int) -> User | None:
+    row = session.execute(text("SELECT * FROM app_user WHERE id = :i"), {"i": user_id}).first()
+    return _row(row) if row else None
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    row = session.execute(text("SELECT * FROM app_user WHERE name = :n"), {"n": name}).first()
+    ok = check_password_hash(row.password_hash if row else _DUMMY_HASH, password)
+    if row is None or not ok or not row.active:
+        return None
+    return _row(row)
+
+
+def set_password(session: Session, name: str, password: str) -> None:
+    check_password(password)
+    done = session.execute(
+        text("""UPDATE app_user SET password_hash = :h, session_version = session_version + 1
+                WHERE name = :n"""),
+        {"h": generate_password_hash(password), "n": name},
+    ).rowcount
+    if not done:
+        raise UserError(f"there is no user {name!r}")
+
+
+def disable(session: Session, name: str) -> None:
+    """Disable an account: its sessions end and its tokens stop working."""
+    done = session.execute(
+        text("""UPDATE app_user SET active = false, session_version = session_version + 1
+                WHERE name = :n"""),
+        {"n": name},
+    ).rowcount
+    if not done:
+        raise UserError(f"there is no user {name!r}")
+    session.execute(
+        text("""UPDATE api_token SET revoked_at = now() WHERE revoked_at IS NULL
+                AND user_id = (SELECT id FROM app_user WHERE name = :n)"""),
+        {"n": name},
+    )
+
+
+def list_users(session: Session) -> list[dict[str, Any]]:
+    return [
+        dict(r._mapping)
+        for r in session.execute(
+            text("""
+            SELECT u.name, u.display_name, u.role, u.active, u.created_at,
+                   count(t.id) FILTER (WHERE t.revoked_at IS NULL) AS tokens
+            FROM app_user u LEFT JOIN api_token t ON t.user_id = u.id
+            GROUP BY u.id ORDER BY u.name""")
+        )
+    ]
+
+
+def new_token(session: Session, name: str, label: str = "") -> str:
+    """A new API token for a user; only its hash is kept, so it is shown once."""
+    user = get(session, name)
+    if user is None or not user.active:
+        raise UserError(f"there is no active user {name!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.execute(
+        text("INSERT INTO api_token (user_id, token_hash, label) VALUES (:u, :h, :l)"),
+        {"u": user.id, "h": _hash_token(token), "l": label},
+    )
+    return token
+
+
+def revoke_token(session: Session, token: str) -> bool:
+    return bool(session.execute(
+        text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h "
+             "AND revoked_at IS NULL"), {"h": _hash_token(token)},
+    ).rowcount)  # fmt: skip
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.execute(
+        text("""SELECT u.* FROM api_token t JOIN app_user u ON u.id = t.user_id
+                WHERE t.token_hash = :h AND t.revoked_at IS NULL AND u.active"""),
+        {"h": _hash_token(token)},
+    ).first()
+    return _row(row) if row else None

@@ -1,0 +1,57 @@
+"""The audit trail for administrators: per parcel, per user, per day; JSON and Excel."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+
+from landmap.services import audit, zones
+from landmap.web.auth import requires
+from landmap.web.db import get_session
+from landmap.web.errors import ApiError
+
+bp = Blueprint("audit", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _filters() -> audit.AuditFilter:
+    args = request.args
+    day = None
+    if args.get("date"):
+        try:
+            day = dt.date.fromisoformat(args["date"])
+        except ValueError as exc:
+            raise ApiError("date must be YYYY-MM-DD") from exc
+    limit = args.get("limit", "1000")
+    if not limit.isdigit() or not 1 <= int(limit) <= 10000:
+        raise ApiError("limit must be a whole number from 1 to 10000")
+    return audit.AuditFilter(
+        entity=args.get("entity") or None, key=args.get("key") or None,
+        user=args.get("user") or None, day=day, limit=int(limit),
+    )  # fmt: skip
+
+
+@bp.get("/api/audit")
+@requires("audit")
+def rows():
+    return jsonify(audit.rows(get_session(), _filters()))
+
+
+@bp.get("/audit")
+@requires("audit")
+def page():
+    f = _filters()
+    return render_template(
+        "audit.html", rows=audit.rows(get_session(), f), f=f, title=_("Audit trail"),
+        zone_codes=zones.zone_codes(get_session()),
+    )  # fmt: skip
+
+
+@bp.get("/audit.xlsx")
+@requires("audit")
+def export():
+    data = audit.workbook(get_session(), _filters())
+    return Response(data, mimetype=XLSX,
+                    headers={"Content-Disposition": "attachment; filename=audit.xlsx"})  # fmt: skip
