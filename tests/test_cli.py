@@ -7,6 +7,7 @@ import sys
 from conftest import invoke
 from sqlalchemy import text
 
+from landmap.cli import Ctx
 from landmap.config import PROJECT_ROOT, ConfigError, Settings
 from landmap.db import make_engine, migrate
 
@@ -79,3 +80,41 @@ def test_a_non_postgres_url_is_refused():
         assert "postgresql://" in str(exc)
     else:
         raise AssertionError("no error")
+
+
+def test_users_commands(runner, scratch, monkeypatch):
+    monkeypatch.setenv("LANDMAP_PASSWORD", "a long enough password")
+    assert invoke(runner, scratch, "users", "add", "wang", "--role", "officer").exit_code == 0
+    dup = runner.invoke(main_cli(), ["users", "add", "wang", "--role", "officer"],
+                        obj=Ctx(scratch))  # fmt: skip
+    assert dup.exit_code != 0 and "already" in dup.output
+    token = invoke(runner, scratch, "users", "token", "wang").output.strip()
+    assert token.startswith("lm_") and len(token) > 30
+    listing = invoke(runner, scratch, "users", "list").output
+    assert "wang" in listing and "officer" in listing
+    assert invoke(runner, scratch, "users", "disable", "wang").exit_code == 0
+    engine = make_engine(scratch)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT u.active, count(t.id) FILTER (WHERE t.revoked_at IS NULL)"
+                                " FROM app_user u LEFT JOIN api_token t ON t.user_id = u.id"
+                                " WHERE u.name = 'wang' GROUP BY u.id")).one()  # fmt: skip
+        actors = set(conn.execute(text("SELECT actor FROM audit_log WHERE entity = 'user'")
+                                  ).scalars())  # fmt: skip
+    engine.dispose()
+    assert tuple(row) == (False, 0)
+    assert all(a.startswith("cli:") for a in actors)
+
+
+def test_demo_accounts_are_printed(runner, scratch):
+    first = invoke(runner, scratch, "users", "demo-accounts")
+    assert first.exit_code == 0
+    for role in ("viewer", "officer", "planner", "admin"):
+        assert f"demo_{role}" in first.output
+    again = invoke(runner, scratch, "users", "demo-accounts")
+    assert again.output == first.output  # the same passwords, shown again
+
+
+def main_cli():
+    from landmap.cli import main
+
+    return main

@@ -117,17 +117,15 @@ def _enforce():
     if permission is None:
         log.error("route %s declares no permission: refused", request.endpoint)
         return _deny(403)
+    if current_user.is_authenticated:
+        set_actor(current_user.name)
+    elif permission != PUBLIC:
+        return _deny(401)
     if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(
         "Authorization"
     ):
         csrf.protect()
-    if current_user.is_authenticated:
-        set_actor(current_user.name)
-    if permission == PUBLIC:
-        return None
-    if not current_user.is_authenticated:
-        return _deny(401)
-    if not current_user.can(permission):
+    if permission != PUBLIC and not current_user.can(permission):
         return _deny(403)
     return None
 

@@ -73,13 +73,19 @@ def hostile_owner(engine):
     payload = "<img src=x onerror=alert(1)>`${alert(2)}`</script><script>alert(3)</script>"
     code = "430802003031JA00001"
     with engine.begin() as conn:
-        old = conn.execute(text("SELECT owner FROM parcel WHERE code = :c"), {"c": code}).scalar()
+        old = conn.execute(
+            text("SELECT owner, name FROM parcel WHERE code = :c"), {"c": code}
+        ).one()
         conn.execute(
-            text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": payload, "c": code}
+            text("UPDATE parcel SET owner = :o, name = :o WHERE code = :c"),
+            {"o": payload, "c": code},
         )
     yield code, payload
     with engine.begin() as conn:
-        conn.execute(text("UPDATE parcel SET owner = :o WHERE code = :c"), {"o": old, "c": code})
+        conn.execute(
+            text("UPDATE parcel SET owner = :o, name = :n WHERE code = :c"),
+            {"o": old.owner, "n": old.name, "c": code},
+        )
 
 
 def test_attribute_text_shows_as_text_and_runs_nothing(page, hostile_owner):
@@ -88,8 +94,14 @@ def test_attribute_text_shows_as_text_and_runs_nothing(page, hostile_owner):
     popup = click_parcel(p, code)
     assert payload in popup.inner_text()
     assert popup.locator("img, script").count() == 0
+    p.fill(".lm-search input", code)  # the search result's label carries the name too
+    hit = p.locator(".lm-hit-parcel").first
+    hit.wait_for()
+    assert payload in hit.inner_text() and p.locator(".lm-search-results img").count() == 0
+    p.goto(page.base + "/zones/C")  # and the zone's parcel table
+    assert p.locator("#parcels img").count() == 0
     p.wait_for_timeout(300)
-    assert page.errors == []  # an alert() would have been recorded as a dialog
+    assert page.errors == []  # an alert() would have been a dialog; CSP refusals are errors
 
 
 @pytest.fixture

@@ -139,3 +139,17 @@ def test_cli_repair_writes_a_rejects_file(runner, scratch, tmp_path):
     r = invoke(runner, scratch, "load", "parcels", str(path), "--repair", "--rejects", str(rejects))
     assert r.exit_code == 0 and "1 rejected" in r.output
     assert "430802003099JA00002" in rejects.read_text(encoding="utf-8-sig")
+
+
+def test_an_import_is_audited_with_every_parcel_it_added(db, settings, tmp_path):
+    report = load(db, settings, "parcels", write_shp(parcels(3), tmp_path / "zd.shp", epsg=4525))
+    imports = db.execute(text("SELECT action, after FROM audit_log WHERE entity = 'import' "
+                              "AND key = :k"), {"k": str(report.import_id)}).all()  # fmt: skip
+    assert len(imports) == 1 and imports[0].after["sha256"] == report.sha256
+    added = db.execute(
+        text(
+            "SELECT count(*) FROM audit_log WHERE entity = 'parcel' "
+            "AND action = 'insert' AND key LIKE '430802003099JA%'"
+        )
+    ).scalar()
+    assert added == 3

@@ -1,0 +1,261 @@
+"""Who may do what, on every route; sessions, tokens, CSRF, rate limits, headers, audit."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import client_for
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from landmap.domain import PERMISSIONS, Role
+from landmap.services import users
+
+SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en"}
+ROLES = [None, "viewer", "officer", "planner", "admin"]
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_route_declares_a_known_permission(app):
+    for rule, _method in routes(app):
+        permission = getattr(app.view_functions[rule.endpoint], "landmap_permission", None)
+        assert permission == "public" or permission in PERMISSIONS, rule.rule
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_role_route_method_matrix(app, accounts, role):
+    client = client_for(app, accounts[role]["token"] if role else None)
+    adapter = app.url_map.bind("localhost")
+    checked = 0
+    for rule, method in routes(app):
+        url = adapter.build(rule.endpoint, {a: SAMPLE[a] for a in rule.arguments}, method=method)
+        resp = client.open(url, method=method, json={} if method != "GET" else None)
+        resp.close()
+        permission = app.view_functions[rule.endpoint].landmap_permission
+        where = f"{method} {url} as {role}"
+        if permission == "public":
+            assert resp.status_code not in (401, 403), where
+        elif role is None:
+            if url.startswith("/api/"):
+                assert resp.status_code == 401 and resp.is_json, where
+            else:
+                assert resp.status_code == 302 and "/login" in resp.location, where
+        elif Role(role).can(permission):
+            assert resp.status_code not in (401, 403), where
+        else:
+            assert resp.status_code == 403, where
+        checked += 1
+    assert checked > 30
+
+
+def test_anonymous_api_is_401(anonymous):
+    resp = anonymous.get("/api/parcels")
+    assert resp.status_code == 401 and resp.get_json()["error"]
+
+
+def test_viewer_cannot_move_a_stage_but_an_officer_can(app, accounts, db):
+    code = db.execute(
+        text("""SELECT code FROM parcel WHERE stage = 'not_started'
+                              AND batch_id IS NOT NULL ORDER BY code LIMIT 1""")
+    ).scalar()
+    body = {"stage": "pre_announced", "date": "2011-12-01"}
+    viewer = client_for(app, accounts["viewer"]["token"])
+    assert viewer.post(f"/api/parcels/{code}/stage", json=body).status_code == 403
+    officer = client_for(app, accounts["officer"]["token"])
+    assert officer.post(f"/api/parcels/{code}/stage", json=body).status_code == 201
+    history = officer.get(f"/api/parcels/{code}/history").get_json()
+    assert history[-1]["user"] == accounts["officer"]["name"]
+
+
+def test_an_officer_cannot_write_the_quota_ledger(app, accounts):
+    officer = client_for(app, accounts["officer"]["token"])
+    resp = officer.post("/api/quota/entries", json={"year": 2036, "kind": "grant", "mu": 5})
+    assert resp.status_code == 403
+
+
+# --- sessions and CSRF ----------------------------------------------------------------------
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, account) -> None:
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    resp = client.post(
+        "/login",
+        data={"username": account["name"], "password": account["password"], "csrf_token": token},
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+
+
+def test_login_renews_the_session_and_logout_ends_it(anonymous, accounts):
+    anonymous.get("/login")
+    before = anonymous.get_cookie("session").value
+    sign_in(anonymous, accounts["viewer"])
+    assert anonymous.get_cookie("session").value != before
+    cookie = anonymous.get_cookie("session")
+    assert cookie.http_only and cookie.same_site == "Lax"
+    assert anonymous.get("/").status_code == 200
+    page = anonymous.get("/").get_data(as_text=True)
+    anonymous.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert anonymous.get("/").status_code == 302
+
+
+def test_wrong_password_and_disabled_accounts(anonymous, accounts, db):
+    token = csrf_from(anonymous.get("/login").get_data(as_text=True))
+    resp = anonymous.post(
+        "/login",
+        data={
+            "username": accounts["viewer"]["name"],
+            "password": "wrong password!",
+            "csrf_token": token,
+        },
+    )
+    assert resp.status_code == 200 and "login-error" in resp.get_data(as_text=True)
+    sign_in(anonymous, accounts["planner"])
+    assert anonymous.get("/").status_code == 200
+    users.disable(db, accounts["planner"]["name"])  # the session ends at once
+    assert anonymous.get("/").status_code == 302
+
+
+def test_a_cookie_write_without_the_csrf_token_is_refused(anonymous, accounts, db):
+    sign_in(anonymous, accounts["officer"])
+    code = db.execute(
+        text("""SELECT code FROM parcel WHERE stage = 'not_started'
+                              AND batch_id IS NOT NULL ORDER BY code DESC LIMIT 1""")
+    ).scalar()
+    body = {"stage": "pre_announced", "date": "2011-12-01"}
+    refused = anonymous.post(f"/api/parcels/{code}/stage", json=body)
+    assert refused.status_code == 400 and "CSRF" in refused.get_json()["error"]
+    token = csrf_from(anonymous.get("/").get_data(as_text=True))
+    ok = anonymous.post(f"/api/parcels/{code}/stage", json=body, headers={"X-CSRFToken": token})
+    assert ok.status_code == 201
+
+
+def test_tokens_work_until_revoked(app, db):
+    users.add(db, "script_user", "officer", "a long enough password")
+    token = users.new_token(db, "script_user", "nightly import")
+    client = client_for(app, token)
+    assert client.get("/api/parcels?limit=1").status_code == 200
+    assert users.revoke_token(db, token)
+    assert client.get("/api/parcels?limit=1").status_code == 401
+    assert client_for(app, "lm_not-a-token").get("/api/zones").status_code == 401
+    stored = db.execute(text("SELECT token_hash FROM api_token WHERE label = 'nightly import'"))
+    assert token not in stored.scalar_one()
+
+
+def test_a_login_flood_is_429(app):
+    client = app.test_client()
+    statuses = []
+    for _ in range(12):
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        resp = client.post("/login", data={"username": "nobody", "password": "x" * 12,
+                                           "csrf_token": token})  # fmt: skip
+        statuses.append(resp.status_code)
+    assert statuses[0] == 200 and statuses[-1] == 429
+
+
+def test_passwords_are_hashed_and_short_ones_refused(db):
+    with pytest.raises(users.UserError, match="at least"):
+        users.add(db, "shorty", "viewer", "short")
+    users.add(db, "hashed_user", "viewer", "a long enough password")
+    stored = db.execute(text("SELECT password_hash FROM app_user WHERE name = 'hashed_user'"))
+    assert "a long enough password" not in stored.scalar_one()
+
+
+def test_security_headers(client):
+    resp = client.get("/")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "http" not in csp.replace("https:", "")  # no external origin
+    nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+    html = resp.get_data(as_text=True)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline and all(f'nonce="{nonce}"' in attrs for attrs in inline)
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
+
+
+# --- the audit trail --------------------------------------------------------------------------
+
+
+def audit_rows(db, entity, key):
+    return db.execute(text("SELECT actor, action, before, after FROM audit_log "
+                           "WHERE entity = :e AND key = :k ORDER BY id"),
+                      {"e": entity, "k": key}).all()  # fmt: skip
+
+
+def test_each_accepted_change_leaves_one_audit_row_naming_its_user(app, accounts, db):
+    code = db.execute(
+        text("""SELECT code FROM parcel WHERE stage = 'not_started'
+                              AND batch_id IS NOT NULL ORDER BY code LIMIT 1 OFFSET 5""")
+    ).scalar()
+    before = len(audit_rows(db, "parcel", code))
+    officer = client_for(app, accounts["officer"]["token"])
+    officer.post(f"/api/parcels/{code}/stage", json={"stage": "surveyed", "date": "2011-12-02"})
+    rows = audit_rows(db, "parcel", code)
+    assert len(rows) == before + 1
+    actor, action, old, new = rows[-1]
+    assert (actor, action, old["stage"], new["stage"]) == (
+        accounts["officer"]["name"], "stage", "not_started", "surveyed")  # fmt: skip
+    admin = client_for(app, accounts["admin"]["token"])
+    entry = admin.post("/api/quota/entries", json={"year": 2037, "kind": "grant", "mu": 9,
+                                                   "ref": "审计测试"}).get_json()  # fmt: skip
+    rows = audit_rows(db, "quota_entry", str(entry["id"]))
+    assert len(rows) == 1 and rows[0].actor == accounts["admin"]["name"]
+    assert rows[0].after["mu"] == 9
+
+
+def test_users_are_audited_without_their_password_hash(db):
+    users.add(db, "audited_user", "viewer", "a long enough password")
+    (row,) = audit_rows(db, "user", "audited_user")
+    assert row.action == "insert" and "password_hash" not in row.after
+
+
+def test_the_audit_api_for_a_parcel(app, accounts, client, db):
+    code = db.execute(
+        text("""SELECT code FROM parcel WHERE stage = 'not_started'
+                              AND batch_id IS NOT NULL ORDER BY code LIMIT 1 OFFSET 7""")
+    ).scalar()
+    client_for(app, accounts["officer"]["token"]).post(
+        f"/api/parcels/{code}/stage", json={"stage": "surveyed", "date": "2011-12-03"}
+    )
+    rows = client.get(f"/api/audit?entity=parcel&key={code}").get_json()
+    assert rows[0]["user"] == accounts["officer"]["name"]
+    assert set(rows[0]) >= {"user", "action", "at", "before", "after"}
+    by_user = client.get(f"/api/audit?user={accounts['officer']['name']}").get_json()
+    assert any(r["key"] == code for r in by_user)
+    assert client.get("/api/audit?date=someday").status_code == 400
+    assert client.get("/audit.xlsx").status_code == 200
+    assert client_for(app, accounts["officer"]["token"]).get("/api/audit").status_code == 403
+
+
+def test_the_audit_trail_cannot_be_altered(db):
+    db.execute(text("INSERT INTO audit_log (actor, entity, key, action) "
+                    "VALUES ('t', 'test', 'k', 'insert')"))  # fmt: skip
+    for sql in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log",
+                "TRUNCATE audit_log"):  # fmt: skip
+        with pytest.raises(DBAPIError, match="permission denied"), db.begin_nested():
+            db.execute(text(sql))  # the app's role has INSERT and SELECT only
+
+
+def test_even_the_owner_cannot_alter_the_audit_trail(engine, settings):
+    from landmap.db import make_engine
+
+    owner = make_engine(settings.with_(db_role=""))
+    try:
+        for sql in ("UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"):
+            with owner.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+                conn.execute(text(sql))
+    finally:
+        owner.dispose()
