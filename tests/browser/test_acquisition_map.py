@@ -35,6 +35,10 @@ def test_moving_a_parcel_in_its_popup_and_the_map_as_of_the_day_before(page, fre
     moved.locator(".lm-history").wait_for()
     assert "征收预公告" in moved.locator(".lm-stage").inner_text()
     assert "预公告已张贴" in moved.locator(".lm-history").inner_text()
+    moved.locator("summary", has_text="审计日志").click()  # administrators see the audit trail
+    audit = moved.locator(".lm-audit .lm-history")
+    audit.wait_for()
+    assert "t_admin stage" in audit.inner_text()
     yesterday = (today() - dt.timedelta(days=1)).isoformat()
     p = open_map(page, f"/zones/C?as_of={yesterday}")
     popup = click_parcel(p, fresh_code)
