@@ -81,6 +81,8 @@ class Settings:
     # agreement scans and photos that back acquisition changes
     documents_dir: Path = PROJECT_ROOT / "var" / "documents"
     max_upload_mb: int = 50
+    # zone drafts: parts narrower than this (metres) are reported as slivers
+    sliver_width_m: float = 5.0
     testing: bool = False
 
     @classmethod
@@ -115,6 +117,7 @@ class Settings:
             var_dir=var_dir,
             documents_dir=Path(env.get("LANDMAP_DOCUMENTS_DIR", str(var_dir / "documents"))),
             max_upload_mb=_int(env, "LANDMAP_MAX_UPLOAD_MB", 50),
+            sliver_width_m=float(_int(env, "LANDMAP_SLIVER_WIDTH_M", 5)),
         )
 
     def with_(self, **changes) -> Settings:

@@ -53,6 +53,11 @@ PACKAGES: dict[str, tuple[str, str, dict[str, str]]] = {
             "dist/images/marker-shadow.png": "images/marker-shadow.png",
         },
     ),
+    "leaflet.sync": (
+        "leaflet.sync",
+        "0.2.4",
+        {"L.Map.Sync.js": "L.Map.Sync.js", "LICENSE": "LICENSE"},
+    ),
     "bootstrap": (
         "bootstrap",
         "5.3.8",

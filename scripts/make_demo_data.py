@@ -703,7 +703,7 @@ def landuse_patches(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def farmland() -> gpd.GeoDataFrame:
     """Permanent basic farmland (永久基本农田) in the fields around zone C, clear of the zones."""
     zones = unary_union(list(ZONES.values()))
-    band = ZONES["C"].buffer(450).difference(ZONES["C"].buffer(40)).difference(zones.buffer(40))
+    band = ZONES["C"].buffer(500).difference(ZONES["C"].buffer(160)).difference(zones.buffer(160))
     boxes = [box(458300, 3217000, 459000, 3218400), box(455400, 3216500, 457600, 3216960),
              box(454800, 3217200, 455260, 3218500)]  # fmt: skip
     rows = []

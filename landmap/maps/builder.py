@@ -53,6 +53,35 @@ class MapSpec:
     quota_legend: list[dict] = field(default_factory=list)  # key, label, mu, parcels
 
 
+def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any]:
+    """What the parcel layer's script needs: where to fetch, how to colour, what to say."""
+    stage_labels = {s.value: s.label(spec.locale) for s in Stage}
+    return {
+        "url": spec.parcels_url,
+        "params": spec.parcel_params,
+        "colors": {s.value: c for s, c in STAGE_COLORS.items()},
+        "commercialColor": COMMERCIAL_COLOR,
+        "disputeColor": DISPUTE_COLOR,
+        "styleBy": spec.style_by,
+        "quotaColors": QUOTA_COLORS,
+        "stageLabels": stage_labels,
+        "transferLabels": {t.value: t.label(spec.locale) for t in TransferStatus},
+        "labels": labels,
+        "minZoom": spec.min_zoom_parcels,
+        "limit": spec.limit,
+        "hint": "lm-hint",
+        "asOf": spec.as_of,
+        **spec.urls,
+        "edit": {
+            "enabled": spec.editable and not spec.as_of,
+            "workflow": [s.value for s in Stage.workflow()],
+            "today": spec.today,
+            "csrf": spec.csrf_token,
+            "canAudit": spec.can_audit,
+        },
+    }
+
+
 def build_map(spec: MapSpec) -> folium.Map:
     m = folium.Map(location=list(spec.center), zoom_start=13, tiles=None, control_scale=False)
     ScaleBar().add_to(m)
@@ -66,33 +95,7 @@ def build_map(spec: MapSpec) -> folium.Map:
     labels = spec.labels
     stage_labels = {s.value: s.label(spec.locale) for s in Stage}
     ZoneLayer(labels["zones"], {"url": spec.zones_url, "active": spec.active_zone}).add_to(m)
-    parcels = ParcelLayer(
-        labels["parcels"],
-        {
-            "url": spec.parcels_url,
-            "params": spec.parcel_params,
-            "colors": {s.value: c for s, c in STAGE_COLORS.items()},
-            "commercialColor": COMMERCIAL_COLOR,
-            "disputeColor": DISPUTE_COLOR,
-            "styleBy": spec.style_by,
-            "quotaColors": QUOTA_COLORS,
-            "stageLabels": stage_labels,
-            "transferLabels": {t.value: t.label(spec.locale) for t in TransferStatus},
-            "labels": labels,
-            "minZoom": spec.min_zoom_parcels,
-            "limit": spec.limit,
-            "hint": "lm-hint",
-            "asOf": spec.as_of,
-            **spec.urls,
-            "edit": {
-                "enabled": spec.editable and not spec.as_of,
-                "workflow": [s.value for s in Stage.workflow()],
-                "today": spec.today,
-                "csrf": spec.csrf_token,
-                "canAudit": spec.can_audit,
-            },
-        },
-    )
+    parcels = ParcelLayer(labels["parcels"], parcel_layer_options(spec, labels))
     parcels.add_to(m)
     if spec.editable and not spec.as_of:
         SelectionTool(parcels, {"labels": labels}).add_to(m)

@@ -110,3 +110,37 @@ class SelectionTool(JSCSSMixin):
         self._name = "SelectionTool"
         self.parcels = parcels
         self.options = options
+
+
+class OverlayLayer(JSCSSMixin, Layer):
+    """A small GeoJSON layer embedded in the page (boundaries, the check's shapes), styled by
+    each feature's ``kind``; labels are set as text, never as HTML."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = LandMap.overlay({{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = _ASSETS_JS
+
+    def __init__(self, name: str, options: dict[str, Any], show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, show=show)
+        self._name = "OverlayLayer"
+        self.options = options
+
+
+class DraftEditor(JSCSSMixin):
+    """Edit a copy of the zone's boundary, or draw a new one, and save it as a draft."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        LandMap.draftEditor({{ this._parent.get_name() }}, {{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = [*_ASSETS_JS, ("leaflet_draw_js", "vendor/leaflet-draw/leaflet.draw.js")]
+    default_css = [("leaflet_draw_css", "vendor/leaflet-draw/leaflet.draw.css")]
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "DraftEditor"
+        self.options = options

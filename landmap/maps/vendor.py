@@ -15,6 +15,7 @@ ASSETS: dict[str, str] = {
     "landmap_js": "js/landmap.js",
     "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",
+    "Leaflet.Sync": "vendor/leaflet.sync/L.Map.Sync.js",
 }
 # folium's defaults that landmap's maps do not use
 UNUSED = {

@@ -207,3 +207,52 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def adjustment_workbook(c: dict[str, Any]) -> bytes:
+    """The check of a zone boundary draft, for the file that goes to the approval meeting."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "核查汇总"
+    ws.append([f"{c['zone']}区边界调整草案 #{c['draft_id']} 核查表", c.get("note") or ""])
+    ws["A1"].font = Font(bold=True, size=13)
+    rows = [
+        ("调整前面积（亩）", c["area_before_mu"]), ("调整后面积（亩）", c["area_after_mu"]),
+        ("调入面积（亩）", c["added_mu"]), ("调出面积（亩）", c["removed_mu"]),
+        ("与其他区块重叠（亩）", c["overlap_other_zones_mu"]),
+        ("占用永久基本农田（亩）", c["farmland_conflict_mu"]),
+        ("调入农用地（亩）", c["agricultural_added_mu"]),
+        ("其中耕地（亩）", c["cultivated_added_mu"]),
+        ("需用地指标（亩）", c["quota_needed_mu"]),
+        (f"{c['quota_year']}年剩余指标（亩）", c["quota_remaining_mu"]),
+        ("草案编制人", c["author"]),
+    ]  # fmt: skip
+    for label, value in rows:
+        ws.append([label, value])
+    ws.append([])
+    ws.append(["问题"])
+    ws.cell(row=ws.max_row, column=1).font = BOLD
+    for p in c["problems"] or [{"message": "无"}]:
+        ws.append([p["message"]])
+    _widths(ws, [28, 40])
+    for title, key in (("调入宗地", "parcels_entering"), ("调出宗地", "parcels_leaving"),
+                       ("被切割宗地", "parcels_cut")):  # fmt: skip
+        sheet = wb.create_sheet(title)
+        _header(
+            sheet, ["宗地代码", "名称", "权利人", "项目", "面积（亩）", "界内（亩）", "界外（亩）"]
+        )
+        for p in c[key]:
+            sheet.append([p["code"], p["name"], p["owner"], p["project"], p["area_mu"],
+                          p["inside_mu"], p["outside_mu"]])  # fmt: skip
+        _widths(sheet, [22, 20, 22, 24, 10, 10, 10])
+    sheet = wb.create_sheet("调入地类")
+    _header(sheet, ["地类代码", "地类", "类别", "面积（亩）"])
+    for r in c["added_by_land_use"]:
+        sheet.append([r["code"], r["name"], r["category"], r["mu"]])
+    sheet = wb.create_sheet("基本农田")
+    _header(sheet, ["图斑", "占用（亩）", "在调入范围"])
+    for f in c["farmland_patches"]:
+        sheet.append([f["code"], f["mu"], "是" if f["in_added_area"] else "否"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

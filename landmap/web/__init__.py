@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from landmap.web import acquisition, api, audit, auth, db, errors, i18n, pages, quota, security
+from landmap.web import (
+    acquisition,
+    adjustment,
+    api,
+    audit,
+    auth,
+    db,
+    errors,
+    i18n,
+    pages,
+    quota,
+    security,
+)
 
 
 def init_app(app: Flask) -> None:
@@ -18,3 +30,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(acquisition.bp)
     app.register_blueprint(quota.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(adjustment.bp)

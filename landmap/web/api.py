@@ -106,6 +106,11 @@ def parse_int(name: str, default: int, lo: int, hi: int) -> int:
 @bp.get("/api/zones")
 @requires("view")
 def zones_collection():
+    as_of = parse_as_of(request.args.get("as_of"))
+    if as_of:
+        from landmap.services import adjustment
+
+        return _geojson(adjustment.zones_as_of(get_session(), as_of))
     return _geojson(zones.feature_collection(get_session()))
 
 

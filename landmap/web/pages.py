@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from landmap.domain import ProjectKind, ProjectStage, Stage
 from landmap.maps.builder import MapSpec, build_map, render_parts
 from landmap.maps.styles import STAGE_COLORS
+from landmap.maps.vendor import localize
 from landmap.services import acquisition, parcels, projects, zones
 from landmap.web.auth import PUBLIC, can, requires
 from landmap.web.db import get_session, settings
@@ -84,16 +85,16 @@ def map_labels() -> dict[str, str]:
     }
 
 
-def _map(
+def _map_spec(
     bounds,
     params: dict,
     active_zone: str | None,
     mu_by_stage,
     as_of: dt.date | None = None,
     **extra,
-) -> dict[str, str]:
+) -> MapSpec:
     s = settings()
-    spec = MapSpec(
+    return MapSpec(
         parcels_url=url_for("api.parcels_collection"),
         zones_url=url_for("api.zones_collection"),
         search_url=url_for("api.search"),
@@ -120,7 +121,18 @@ def _map(
         },
         **extra,
     )
-    parts = render_parts(build_map(spec))
+
+
+def _map(
+    bounds,
+    params: dict,
+    active_zone: str | None,
+    mu_by_stage,
+    as_of: dt.date | None = None,
+    **extra,
+) -> dict[str, str]:
+    parts = render_parts(build_map(_map_spec(bounds, params, active_zone, mu_by_stage, as_of,
+                                             **extra)))  # fmt: skip
     parts["header"] = with_nonce(parts["header"])
     return parts
 
@@ -257,3 +269,96 @@ def switch_language(lang: str):
 @bp.app_template_global()
 def stage_label(value: str) -> str:
     return Stage(value).label(locale())
+
+
+def _zone_geojson(code: str) -> dict:
+    import json
+
+    fc = json.loads(zones.feature_collection(get_session()))
+    return {"type": "FeatureCollection",
+            "features": [f for f in fc["features"] if f["properties"]["code"] == code]}  # fmt: skip
+
+
+BOUNDARY_STYLES = {
+    "current": {"color": "#c62828", "weight": 3, "dashArray": "8 4", "fill": False},
+    "draft": {"color": "#1565c0", "weight": 3, "fill": False},
+    "added": {"color": "#2e7d32", "weight": 1, "fillColor": "#66bb6a", "fillOpacity": 0.5},
+    "removed": {"color": "#ef6c00", "weight": 1, "fillColor": "#ffa726", "fillOpacity": 0.5},
+    "farmland": {"color": "#b71c1c", "weight": 2, "fillColor": "#e53935", "fillOpacity": 0.6},
+    "overlap": {"color": "#b71c1c", "weight": 2, "dashArray": "4 3", "fillColor": "#e53935",
+                "fillOpacity": 0.3},
+    "default": {"color": "#555", "weight": 1},
+}  # fmt: skip
+
+
+def _boundary_labels() -> dict[str, str]:
+    return {"current": _("Current boundary"), "draft": _("Draft boundary"),
+            "added": _("Added"), "removed": _("Removed"),
+            "farmland": _("Permanent basic farmland taken"),
+            "overlap": _("Overlaps another zone")}  # fmt: skip
+
+
+def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
+    """Current (left) and draft (right) side by side, synced; the draft side shows what is
+    added and removed, the farmland and other zones it takes; cut parcels outlined."""
+    import json
+
+    from folium.plugins import DualMap
+
+    from landmap.maps.builder import parcel_layer_options
+    from landmap.maps.layers import OverlayLayer, ParcelLayer, ScaleBar
+    from landmap.services import adjustment
+
+    labels = map_labels()
+    draft = adjustment.draft(get_session(), zone["code"], draft_id)
+    shapes = json.loads(adjustment.check_geojson(get_session(), draft_id))
+    current = _zone_geojson(zone["code"])
+    for f in current["features"]:
+        f["properties"]["kind"] = "current"
+    draft_fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": draft["geometry"], "properties": {"kind": "draft"}}
+        ],
+    }
+    cut = [p["code"] for p in figures["parcels_cut"]]
+    dm = DualMap(location=list(settings().map_center), tiles=None, zoom_start=13)
+    common = {"styles": BOUNDARY_STYLES, "labels": _boundary_labels(), "mu": _("mu")}
+    spec = _map_spec(None, {}, None, {})
+    spec.editable = False
+    for m, parts in ((dm.m1, [current]), (dm.m2, [shapes, draft_fc])):
+        ScaleBar().add_to(m)
+        opts = parcel_layer_options(spec, labels)
+        ParcelLayer(labels["parcels"], {**opts, "highlight": cut}).add_to(m)
+        for i, data in enumerate(parts):
+            OverlayLayer(f"{labels['zones']} {i}", {**common, "data": data}).add_to(m)
+    if zone["bbox"]:
+        x0, y0, x1, y1 = zone["bbox"]
+        dm.fit_bounds([[y0, x0], [y1, x1]])
+    localize(dm.get_root(), lambda path: url_for("static", filename=path))
+    parts = render_parts(dm)
+    parts["header"] = with_nonce(parts["header"])
+    return parts
+
+
+def draft_editor_map(zone: dict) -> dict[str, str]:
+    """A map to edit a copy of the zone's boundary (or draw one) and save it as a draft."""
+    from landmap.maps.layers import DraftEditor
+
+    spec = _map_spec(zone["bbox"], {"zone": zone["code"]}, zone["code"], {})
+    spec.editable = False
+    m = build_map(spec)
+    DraftEditor({
+        "current": _zone_geojson(zone["code"]),
+        "url": url_for("adjustment.create", code=zone["code"]),
+        "compareUrl": url_for("adjustment.compare_page", code=zone["code"], draft_id=0)
+        .replace("/0", "/__ID__"),
+        "edit": {"csrf": generate_csrf()},
+        "labels": {"draft_title": _("New draft boundary"),
+                   "draft_note": _("What this draft changes and why"),
+                   "save_draft": _("Save as a draft"), "nothing_drawn": _("Draw a boundary first")},
+    }).add_to(m)  # fmt: skip
+    localize(m, lambda path: url_for("static", filename=path))
+    parts = render_parts(m)
+    parts["header"] = with_nonce(parts["header"])
+    return parts

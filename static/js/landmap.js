@@ -273,6 +273,10 @@
 
   function parcelStyle(opts, p) {
     var commercial = !!p.commercial;
+    if (opts.highlight && opts.highlight.indexOf(p.code) >= 0) {
+      return { color: "#000", weight: 3, dashArray: null, fillColor: opts.colors[p.stage] || "#ccc",
+               fillOpacity: 0.5 };
+    }
     var fill = opts.styleBy === "quota" ? opts.quotaColors[p.quota] : opts.colors[p.stage];
     if (p.dispute) {
       return { color: opts.disputeColor, weight: 3, dashArray: null,
@@ -605,8 +609,78 @@
     return control;
   }
 
+  /* A small embedded GeoJSON layer styled by each feature's kind (boundaries, changes). */
+  function overlay(opts) {
+    return L.geoJSON(opts.data, {
+      style: function (f) { return opts.styles[f.properties.kind] || opts.styles["default"]; },
+      onEachFeature: function (f, l) {
+        var p = f.properties;
+        var text = [opts.labels[p.kind], p.label, p.mu != null ? fmtMu(p.mu) + " " + opts.mu : ""]
+          .filter(Boolean).join(" ");
+        if (text) l.bindTooltip(esc(text), { sticky: true });
+      }
+    });
+  }
+
+  /* Edit a copy of the zone's current boundary (or draw anew) and save it as a draft. */
+  function draftEditor(map, opts) {
+    var L_ = opts.labels;
+    var group = new L.FeatureGroup().addTo(map);
+    (opts.current.features || []).forEach(function (f) {
+      var g = f.geometry;
+      var polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+      polys.forEach(function (rings) {
+        group.addLayer(L.polygon(rings.map(function (ring) {
+          return ring.map(function (c) { return [c[1], c[0]]; });
+        }), { color: "#1565c0", weight: 2 }));
+      });
+    });
+    if (group.getLayers().length) map.fitBounds(group.getBounds());
+    new L.Control.Draw({
+      edit: { featureGroup: group },
+      draw: { polygon: { shapeOptions: { color: "#1565c0" } }, polyline: false, rectangle: false,
+              circle: false, marker: false, circlemarker: false }
+    }).addTo(map);
+    map.on(L.Draw.Event.CREATED, function (e) { group.addLayer(e.layer); });
+    var control = L.control({ position: "topright" });
+    control.onAdd = function () {
+      var box = el("div", "lm-select leaflet-bar lm-draft-panel");
+      box.appendChild(el("div", "lm-section", L_.draft_title));
+      var note = el("textarea", "lm-paste");
+      note.placeholder = L_.draft_note;
+      var save = el("button", "btn btn-sm btn-primary", L_.save_draft);
+      save.type = "button";
+      var msg = el("div", "lm-msg");
+      save.addEventListener("click", function () {
+        var polys = group.getLayers().map(function (l) {
+          return l.toGeoJSON().geometry.coordinates;
+        });
+        if (!polys.length) { msg.textContent = L_.nothing_drawn; return; }
+        save.disabled = true;
+        api(opts.url, opts, { geometry: { type: "MultiPolygon", coordinates: polys },
+                              note: note.value })
+          .then(function (d) { window.location = opts.compareUrl.replace("__ID__", d.id); })
+          .catch(function (err) {
+            msg.className = "lm-msg lm-warn";
+            msg.textContent = err.message;
+            save.disabled = false;
+          });
+      });
+      box.appendChild(note);
+      box.appendChild(save);
+      box.appendChild(msg);
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    control.addTo(map);
+    window.LandMap.editor = { map: map, group: group };
+    return group;
+  }
+
   window.LandMap = {
     esc: esc,
+    overlay: overlay,
+    draftEditor: draftEditor,
     selection: selection,
     parcelLayer: parcelLayer,
     zoneLayer: zoneLayer,

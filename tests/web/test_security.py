@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from landmap.domain import PERMISSIONS, Role
 from landmap.services import users
 
-SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en"}
+SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en", "draft_id": 1}
 ROLES = [None, "viewer", "officer", "planner", "admin"]
 
 

@@ -1,0 +1,171 @@
+"""Zone adjustment (规划调整/扩区): drafts, their check, the compare page, approval."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import text
+
+from landmap import loaders
+from landmap.loaders import LoadOptions, LoadRefused
+from landmap.services import adjustment, reports, zones
+from landmap.services.adjustment import DraftRefused
+from landmap.web.auth import can, current_user_name, requires
+from landmap.web.db import get_session, settings
+from landmap.web.errors import ApiError
+
+bp = Blueprint("adjustment", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+UPLOAD_TYPES = (".zip", ".gpkg", ".geojson", ".json")
+
+
+def _refused(exc: DraftRefused | LoadRefused, status: int | None = None) -> ApiError:
+    get_session().rollback()
+    return ApiError(getattr(exc, "message", str(exc)), status or getattr(exc, "status", 400))
+
+
+def _from_upload(code: str, note: str) -> dict:
+    """A draft from an uploaded zipped shapefile, GeoPackage or GeoJSON, through the loader
+    (stored under a name of our own; the client's file name is never used on disk)."""
+    upload = request.files["file"]
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in UPLOAD_TYPES:
+        raise ApiError("upload a .zip of a shapefile, a .gpkg or a .geojson file", 415)
+    session = get_session()
+    with tempfile.TemporaryDirectory(prefix="landmap-upload-") as tmp:
+        path = Path(tmp) / f"draft{suffix}"
+        upload.save(path)
+        try:
+            loaders.load(session, settings(), "zones", path, LoadOptions(
+                zone=code, draft=True, note=note, run_by=current_user_name()))  # fmt: skip
+        except LoadRefused as exc:
+            raise _refused(exc) from exc
+    draft_id = session.execute(
+        text("""SELECT max(b.id) FROM zone_boundary b JOIN zone z ON z.id = b.zone_id
+                WHERE z.code = :c AND b.status = 'draft' AND b.created_by = :u"""),
+        {"c": code, "u": current_user_name()},
+    ).scalar_one()
+    return adjustment.draft(session, code, draft_id)
+
+
+@bp.post("/api/zones/<code>/drafts")
+@requires("drafts")
+def create(code: str):
+    code = code.upper()
+    try:
+        if request.files.get("file"):
+            found = _from_upload(code, request.form.get("note", "")[:2000])
+        else:
+            data = request.get_json(silent=True)
+            if not isinstance(data, dict):
+                raise ApiError('send {"geometry": <GeoJSON in EPSG:4326>, "note": ...} '
+                               "or upload a file")  # fmt: skip
+            if "crs" in data or (isinstance(data.get("geometry"), dict)
+                                 and "crs" in data["geometry"]):  # fmt: skip
+                raise ApiError("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
+            found = adjustment.create_draft(
+                get_session(), code, data.get("geometry"), str(data.get("note") or "")[:2000],
+                current_user_name(), settings().region_bbox,
+            )  # fmt: skip
+    except DraftRefused as exc:
+        raise _refused(exc) from exc
+    get_session().commit()
+    return jsonify(found), 201
+
+
+@bp.get("/api/zones/<code>/drafts")
+@requires("view")
+def list_drafts(code: str):
+    try:
+        return jsonify(adjustment.drafts(get_session(), code.upper()))
+    except DraftRefused as exc:
+        raise ApiError(exc.message, exc.status) from exc
+
+
+def _check(code: str, draft_id: int) -> dict:
+    year = request.args.get("year")
+    if year is not None and not year.isdigit():
+        raise ApiError("year must be a year")
+    try:
+        return adjustment.check(get_session(), code.upper(), draft_id,
+                                int(year) if year else None,
+                                settings().sliver_width_m)  # fmt: skip
+    except DraftRefused as exc:
+        raise ApiError(exc.message, exc.status) from exc
+
+
+@bp.get("/api/zones/<code>/drafts/<int:draft_id>/check")
+@requires("view")
+def check(code: str, draft_id: int):
+    return jsonify(_check(code, draft_id))
+
+
+@bp.post("/api/zones/<code>/drafts/<int:draft_id>/approve")
+@requires("approve")
+def approve(code: str, draft_id: int):
+    data = request.get_json(silent=True) or {}
+    valid_from = None
+    if data.get("valid_from"):
+        try:
+            valid_from = dt.date.fromisoformat(str(data["valid_from"]))
+        except ValueError as exc:
+            raise ApiError("valid_from must be YYYY-MM-DD") from exc
+    try:
+        found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
+                                   valid_from)  # fmt: skip
+    except DraftRefused as exc:
+        raise _refused(exc) from exc
+    get_session().commit()
+    return jsonify(found)
+
+
+@bp.get("/zones/<code>/drafts/<int:draft_id>/check.xlsx")
+@requires("view")
+def check_workbook(code: str, draft_id: int):
+    data = reports.adjustment_workbook(_check(code, draft_id))
+    return Response(
+        data,
+        mimetype=XLSX,
+        headers={"Content-Disposition": f"attachment; filename=zone-{code}-draft-{draft_id}.xlsx"},
+    )
+
+
+@bp.get("/zones/<code>/drafts")
+@requires("view")
+def drafts_page(code: str):
+    from landmap.web.pages import draft_editor_map
+
+    session = get_session()
+    zone = zones.get_zone(session, code.upper())
+    if zone is None:
+        abort(404)
+    return render_template(
+        "drafts.html", zone=zone, drafts=adjustment.drafts(session, zone["code"]),
+        title=_("Boundary drafts of %(zone)s", zone=zone["name"]),
+        zone_codes=zones.zone_codes(session),
+        editor=draft_editor_map(zone) if can("drafts") else None,
+    )  # fmt: skip
+
+
+@bp.get("/zones/<code>/drafts/<int:draft_id>")
+@requires("view")
+def compare_page(code: str, draft_id: int):
+    from landmap.web.pages import compare_map
+
+    try:
+        figures = _check(code, draft_id)
+    except ApiError as exc:
+        abort(exc.status, exc.message)
+    session = get_session()
+    zone = zones.get_zone(session, code.upper())
+    return render_template(
+        "compare.html", zone=zone, c=figures, draft_id=draft_id,
+        title=_("Draft %(id)s of %(zone)s", id=draft_id, zone=zone["name"]),
+        zone_codes=zones.zone_codes(session), printable=request.args.get("print") == "1",
+        map=None if request.args.get("print") == "1" else compare_map(zone, draft_id, figures),
+        approve_url=url_for("adjustment.approve", code=zone["code"], draft_id=draft_id),
+    )  # fmt: skip
