@@ -83,6 +83,8 @@ class Settings:
     max_upload_mb: int = 50
     # zone drafts: parts narrower than this (metres) are reported as slivers
     sliver_width_m: float = 5.0
+    # in-process cache of vector tiles, per worker
+    tile_cache_mb: int = 128
     testing: bool = False
 
     @classmethod
@@ -118,6 +120,7 @@ class Settings:
             documents_dir=Path(env.get("LANDMAP_DOCUMENTS_DIR", str(var_dir / "documents"))),
             max_upload_mb=_int(env, "LANDMAP_MAX_UPLOAD_MB", 50),
             sliver_width_m=float(_int(env, "LANDMAP_SLIVER_WIDTH_M", 5)),
+            tile_cache_mb=_int(env, "LANDMAP_TILE_CACHE_MB", 128),
         )
 
     def with_(self, **changes) -> Settings:

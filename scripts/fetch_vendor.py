@@ -58,6 +58,11 @@ PACKAGES: dict[str, tuple[str, str, dict[str, str]]] = {
         "0.2.4",
         {"L.Map.Sync.js": "L.Map.Sync.js", "LICENSE": "LICENSE"},
     ),
+    "leaflet.vectorgrid": (
+        "leaflet.vectorgrid",
+        "1.3.0",
+        {"dist/Leaflet.VectorGrid.bundled.min.js": "Leaflet.VectorGrid.bundled.min.js"},
+    ),
     "bootstrap": (
         "bootstrap",
         "5.3.8",

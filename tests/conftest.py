@@ -254,3 +254,17 @@ def page(browser, live_server, admin_state) -> Iterator[PageWatch]:
     watch = PageWatch(context.new_page(), live_server)
     yield watch
     context.close()
+
+
+def free_parcels(session, n: int = 1, offset: int = 0) -> list[str]:
+    """Codes of parcels in an acquisition batch that are still 'not started' and have no
+    history: free for a test to move."""
+    return list(
+        session.execute(
+            text("""
+        SELECT p.code FROM parcel p WHERE p.batch_id IS NOT NULL AND p.stage = 'not_started'
+          AND NOT EXISTS (SELECT 1 FROM stage_change c WHERE c.parcel_id = p.id)
+        ORDER BY p.code LIMIT :n OFFSET :o"""),
+            {"n": n, "o": offset},
+        ).scalars()
+    )

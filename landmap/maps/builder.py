@@ -27,6 +27,7 @@ class MapSpec:
     """What the page wants drawn; every text is already in the user's language."""
 
     parcels_url: str
+    tiles_url: str  # parcels' vector tiles: {tiles_url}/{z}/{x}/{y}.pbf
     zones_url: str
     search_url: str
     static_url: Callable[[str], str]
@@ -58,6 +59,7 @@ def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any
     stage_labels = {s.value: s.label(spec.locale) for s in Stage}
     return {
         "url": spec.parcels_url,
+        "tileUrl": spec.tiles_url,
         "params": spec.parcel_params,
         "colors": {s.value: c for s, c in STAGE_COLORS.items()},
         "commercialColor": COMMERCIAL_COLOR,

@@ -14,14 +14,17 @@ _ASSETS_JS = [("landmap_js", "js/landmap.js")]
 
 
 class ParcelLayer(JSCSSMixin, Layer):
-    """Parcels fetched from the API for the visible area, styled by acquisition stage."""
+    """Parcels as vector tiles, styled by acquisition stage (or quota status)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = LandMap.parcelLayer({{ this.options|tojson }});
         {% endmacro %}
     """)
-    default_js = _ASSETS_JS
+    default_js = [
+        ("leaflet_vectorgrid", "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+        *_ASSETS_JS,
+    ]
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:
         super().__init__(name=name, overlay=True)

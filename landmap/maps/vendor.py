@@ -16,6 +16,7 @@ ASSETS: dict[str, str] = {
     "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",
     "Leaflet.Sync": "vendor/leaflet.sync/L.Map.Sync.js",
+    "leaflet_vectorgrid": "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
 }
 # folium's defaults that landmap's maps do not use
 UNUSED = {

@@ -107,9 +107,11 @@ def feature_collection(session: Session, f: ParcelFilter) -> str:
     return session.execute(text(sql), params).scalar_one()
 
 
-def get_feature(session: Session, code: str) -> dict[str, Any] | None:
+def get_feature(session: Session, code: str, as_of: dt.date | None = None) -> dict[str, Any] | None:
+    f = ParcelFilter(as_of=as_of)
     row = session.execute(
-        text(f"SELECT {_feature()}::text {_FROM} WHERE p.code = :code"), {"code": code}
+        text(f"SELECT {_feature(f)}::text {_FROM} WHERE p.code = :code"),
+        {"code": code, "as_of": as_of},
     ).scalar()
     return json.loads(row) if row else None
 

@@ -16,6 +16,7 @@ from landmap.web import (
     pages,
     quota,
     security,
+    tiles,
 )
 
 
@@ -31,3 +32,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(quota.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(adjustment.bp)
+    tiles.init_app(app)

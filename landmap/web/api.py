@@ -134,7 +134,7 @@ def parcels_collection():
 @bp.get("/api/parcels/<code>")
 @requires("view")
 def parcel_feature(code: str):
-    feature = parcels.get_feature(get_session(), code)
+    feature = parcels.get_feature(get_session(), code, parse_as_of(request.args.get("as_of")))
     if feature is None:
         raise ApiError(f"no parcel with code {code!r}", 404)
     return Response(jsonify(feature).get_data(), mimetype=GEOJSON)

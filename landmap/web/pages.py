@@ -96,6 +96,7 @@ def _map_spec(
     s = settings()
     return MapSpec(
         parcels_url=url_for("api.parcels_collection"),
+        tiles_url=url_for("tiles.tile", layer="parcels", z=0, x=0, y=0).removesuffix("/0/0/0.pbf"),
         zones_url=url_for("api.zones_collection"),
         search_url=url_for("api.search"),
         static_url=lambda path: url_for("static", filename=path),

@@ -6,6 +6,12 @@
 (function () {
   "use strict";
 
+  // Leaflet 1.8 removed DomEvent.fakeStop, which Leaflet.VectorGrid 1.3's canvas tiles call on
+  // click (Leaflet.VectorGrid issue #274): without it a click on a parcel throws.
+  if (window.L && L.DomEvent && !L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+  }
+
   function esc(value) {
     return String(value == null ? "" : value).replace(/[&<>"'`]/g, function (c) {
       return "&#" + c.charCodeAt(0) + ";";
@@ -291,115 +297,75 @@
     };
   }
 
-  /* Parcels fetched by bounding box as the map moves; features are kept by code, so a popup
-   * stays open while the map pans under it. */
+  /* Parcels as vector tiles (Leaflet.VectorGrid, canvas): the page never holds the register.
+   * A click fetches the parcel's facts from the API and opens the same escaped popup. */
   function parcelLayer(opts) {
-    var byCode = {};
     var map = null;
-    var controller = null;
-    var layer = L.geoJSON(null, {
-      className: "lm-parcel",
-      style: function (f) { return parcelStyle(opts, f.properties); },
-      onEachFeature: function (f, l) {
-        byCode[f.properties.code] = l;
-        l.bindPopup(function () { return parcelPopup(f.properties, opts); }, { maxWidth: 360 });
-        l.bindTooltip(esc(f.properties.code), { sticky: true });
-      }
-    });
-    layer.landmap = { byCode: byCode, loaded: 0 };
-
-    function prune(bounds) {
-      Object.keys(byCode).forEach(function (code) {
-        var l = byCode[code];
-        if (!l.isPopupOpen() && !bounds.intersects(l.getBounds())) {
-          layer.removeLayer(l);
-          delete byCode[code];
+    var popup = null;
+    var seen = {};
+    var params = Object.assign({}, opts.params, { as_of: opts.asOf });
+    var qs = query(params);
+    var layer = L.vectorGrid.protobuf(opts.tileUrl + "/{z}/{x}/{y}.pbf" + (qs ? "?" + qs : ""), {
+      rendererFactory: L.canvas.tile,
+      interactive: true,
+      maxNativeZoom: 20,
+      maxZoom: 22,
+      fetchOptions: { credentials: "same-origin" },
+      getFeatureId: function (f) { return f.properties.code; },
+      vectorTileLayerStyles: {
+        parcels: function (p) {
+          seen[p.code] = true;
+          return Object.assign({ fill: true }, parcelStyle(opts, p));
         }
-      });
-    }
-
-    function refresh() {
-      if (!map) return;
-      var hint = opts.hint && document.getElementById(opts.hint);
-      if (map.getZoom() < opts.minZoom) {
-        if (hint) hint.textContent = opts.labels.zoom_in;
-        return;
       }
-      var b = map.getBounds();
-      var params = Object.assign({}, opts.params, { as_of: opts.asOf }, {
-        bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]
-          .map(function (v) { return v.toFixed(6); }).join(","),
-        limit: opts.limit
-      });
-      if (controller) controller.abort();
-      controller = new AbortController();
-      fetch(opts.url + "?" + query(params), { signal: controller.signal, credentials: "same-origin" })
-        .then(function (r) {
-          if (!r.ok) throw new Error("HTTP " + r.status);
-          return r.json();
-        })
-        .then(function (fc) {
-          if (Object.keys(byCode).length > opts.limit) prune(b);
-          var fresh = fc.features.filter(function (f) { return !byCode[f.properties.code]; });
-          layer.addData({ type: "FeatureCollection", features: fresh });
-          layer.landmap.loaded = Object.keys(byCode).length;
-          if (hint) {
-            hint.textContent = fc.features.length >= opts.limit ? opts.labels.truncated : "";
-          }
-          map.fire("landmap:parcels", { count: layer.landmap.loaded });
-        })
-        .catch(function (err) {
-          if (err.name !== "AbortError" && hint) hint.textContent = opts.labels.load_failed;
-        });
+    });
+    layer.landmap = { seen: seen, opts: opts };
+    Object.defineProperty(layer.landmap, "loaded", {
+      get: function () { return Object.keys(seen).length; }
+    });
+
+    function featureUrl(code) {
+      return opts.url + "/" + encodeURIComponent(code) + (opts.asOf ? "?as_of=" + opts.asOf : "");
     }
 
-    var onMove = debounce(refresh, 150);
-    layer.on("add", function () {
-      map = layer._map;
-      window.LandMap.current = { map: map, parcels: layer };
-      map.on("moveend", onMove);
-      refresh();
-    });
-    layer.on("remove", function () {
-      if (map) map.off("moveend", onMove);
-    });
-    layer.landmap.refresh = refresh;
-    /* after a change: fetch the parcel again, redraw it and reopen its popup */
-    opts.reload = function (code) {
-      return fetch(opts.url + "/" + encodeURIComponent(code), { credentials: "same-origin" })
-        .then(function (r) { return r.json(); })
-        .then(function (f) {
-          var old = byCode[code];
-          var open = old && old.isPopupOpen();
-          if (old) { layer.removeLayer(old); delete byCode[code]; }
-          layer.addData(f);
-          if (open && byCode[code]) byCode[code].openPopup();
-          if (map) map.fire("landmap:changed", { code: code });
-        });
-    };
-    layer.landmap.opts = opts;
-    layer.landmap.featureUrl = function (code) {
-      return opts.url + "/" + encodeURIComponent(code);
-    };
-
-    /* Show one parcel's popup, whether or not the layer holds it (another zone, a filter). */
-    var highlight = null;
-    layer.landmap.show = function (code) {
-      if (byCode[code]) { byCode[code].openPopup(); return; }
-      fetch(layer.landmap.featureUrl(code), { credentials: "same-origin" })
+    /* the parcel's facts from the API, in a popup at a point (a click, or the parcel's box) */
+    function show(code, latlng) {
+      return fetch(featureUrl(code), { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (f) {
           if (!f || !map) return;
-          if (highlight) map.removeLayer(highlight);
-          highlight = L.geoJSON(f, {
-            className: "lm-parcel lm-highlight",
-            style: function () {
-              return Object.assign(parcelStyle(opts, f.properties), { weight: 3, color: "#1565c0" });
-            }
-          }).addTo(map);
-          highlight.bindPopup(function () { return parcelPopup(f.properties, opts); },
-                              { maxWidth: 360 }).openPopup();
+          if (!latlng) {
+            var b = L.geoJSON(f).getBounds();
+            latlng = b.getCenter();
+          }
+          popup = L.popup({ maxWidth: 360 }).setLatLng(latlng)
+            .setContent(parcelPopup(f.properties, opts)).openOn(map);
+          popup.landmapCode = code;
         });
+    }
+
+    layer.on("click", function (e) {
+      var p = e.layer && e.layer.properties;
+      if (p && p.code) show(p.code, e.latlng || null);
+    });
+    layer.on("load", function () { if (map) map.fire("landmap:parcels", { count: layer.landmap.loaded }); });
+    layer.on("add", function () {
+      map = layer._map;
+      window.LandMap.current = { map: map, parcels: layer };
+    });
+    (opts.highlight || []).forEach(function (code) {
+      layer.setFeatureStyle(code, { fill: true, color: "#000", weight: 3, fillOpacity: 0.5,
+                                    fillColor: "#ffffff" });
+    });
+    layer.landmap.show = function (code) { return show(code, null); };
+    layer.landmap.featureUrl = featureUrl;
+    /* after a change: the tiles are fetched again (the server knows they changed) and the
+     * popup of the changed parcel is rebuilt where it was */
+    opts.reload = function (code) {
+      var at = popup && popup.isOpen() && popup.landmapCode === code ? popup.getLatLng() : null;
+      layer.redraw();
+      if (map) map.fire("landmap:changed", { code: code });
+      return at ? show(code, at) : Promise.resolve();
     };
     return layer;
   }
@@ -534,12 +500,14 @@
     var control = L.control({ position: "topleft" });
     var panel, list, summary, paste;
 
+    var marked = [];
     function mark() {
-      Object.keys(parcels.landmap.byCode).forEach(function (code) {
-        var l = parcels.landmap.byCode[code];
-        var on = selected.indexOf(code) >= 0;
-        l.setStyle(on ? { color: "#1565c0", weight: 3 } : parcelStyle(opts, l.feature.properties));
+      marked.forEach(function (code) { parcels.resetFeatureStyle(code); });
+      selected.forEach(function (code) {
+        parcels.setFeatureStyle(code, { fill: true, color: "#1565c0", weight: 3,
+                                        fillColor: "#90caf9", fillOpacity: 0.6 });
       });
+      marked = selected.slice();
     }
 
     function show(result) {
@@ -587,7 +555,7 @@
           reason: data.get("reason")
         };
         return api(opts.manyUrl, opts, body).then(function (res) {
-          return Promise.all(res.parcels.map(opts.reload));
+          return opts.reload(null);
         });
       }));
       box.appendChild(toggle);
@@ -605,7 +573,6 @@
         .then(show)
         .catch(function (err) { summary.textContent = err.message; });
     });
-    map.on("landmap:parcels", mark);
     return control;
   }
 

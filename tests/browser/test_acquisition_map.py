@@ -32,6 +32,7 @@ def test_moving_a_parcel_in_its_popup_and_the_map_as_of_the_day_before(page, fre
     form.locator("input[name=note]").fill("预公告已张贴")
     form.locator("button[type=submit]").click()
     moved = p.locator(".leaflet-popup-content", has=p.locator(".lm-stage-pre_announced"))
+    moved.wait_for()
     moved.locator(".lm-history").wait_for()
     assert "征收预公告" in moved.locator(".lm-stage").inner_text()
     assert "预公告已张贴" in moved.locator(".lm-history").inner_text()
@@ -53,7 +54,7 @@ def test_the_project_page_shows_progress_and_draws_its_parcels(page, engine):
             SELECT p.id, b.id FROM project p JOIN acquisition_batch b ON b.project_id = p.id
             WHERE p.name = 'C区1000亩土地开发项目' AND b.name = '第一批'""")).one()  # fmt: skip
     p = open_map(page, f"/projects/{pid}?batch={bid}&as_of=2011-11-30", at_least=44)
-    assert p.locator("path.lm-parcel").count() == 44
+    assert p.evaluate("() => LandMap.current.parcels.landmap.loaded") == 44
     assert p.locator("svg.lm-chart polyline.cleared").count() == 1
     assert "2012-07" in p.locator("#warning").inner_text()
     assert page.errors == []

@@ -25,6 +25,7 @@ def test_edit_a_copy_of_the_boundary_save_it_and_compare(page):
     assert added > 0
     p.wait_for_function(
         "() => document.querySelectorAll('.folium-map').length === 2 && "
-        "document.querySelectorAll('path.leaflet-interactive').length > 100"
+        "LandMap.current.parcels.landmap.loaded > 100 && "
+        "document.querySelectorAll('path.leaflet-interactive').length > 2"
     )
     assert page.errors == [] and page.foreign_requests() == []

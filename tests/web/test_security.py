@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError
 from landmap.domain import PERMISSIONS, Role
 from landmap.services import users
 
-SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en", "draft_id": 1}
+SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en", "draft_id": 1,
+          "layer": "parcels", "z": 10, "x": 826, "y": 431}  # fmt: skip
 ROLES = [None, "viewer", "officer", "planner", "admin"]
 
 

@@ -1,0 +1,50 @@
+"""GET /tiles/<layer>/<z>/<x>/<y>.pbf: Mapbox Vector Tiles, cached, revalidated by ETag."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from landmap.services import tiles
+from landmap.services.tiles import TileError, TileFilter
+from landmap.web.api import parse_as_of, parse_batch, parse_project, parse_stage, parse_zone
+from landmap.web.auth import requires
+from landmap.web.db import get_session
+from landmap.web.errors import ApiError
+
+bp = Blueprint("tiles", __name__)
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def _filter() -> TileFilter:
+    args = request.args
+    return TileFilter(
+        zone=parse_zone(args.get("zone")),
+        stage=parse_stage(args.get("stage")),
+        project_id=parse_project(args.get("project")),
+        batch_id=parse_batch(args.get("batch")),
+        as_of=parse_as_of(args.get("as_of")),
+    )
+
+
+@bp.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
+@requires("view")
+def tile(layer: str, z: int, x: int, y: int):
+    try:
+        found = tiles.get_tile(
+            get_session(), current_app.extensions["landmap.tile_cache"], layer, z, x, y, _filter()
+        )
+    except TileError as exc:
+        raise ApiError(exc.message, exc.status) from exc
+    headers = {"ETag": f'"{found.etag}"', "Cache-Control": "private, no-cache",
+               "X-Tile-Cache": "hit" if found.cached else "miss"}  # fmt: skip
+    if request.if_none_match and found.etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    if not found.data:
+        return Response(status=204, headers=headers)
+    return Response(found.data, mimetype=MVT, headers=headers)
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["landmap.settings"]
+    app.extensions["landmap.tile_cache"] = tiles.TileCache(settings.tile_cache_mb * 1024 * 1024)
+    app.register_blueprint(bp)
