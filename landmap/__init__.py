@@ -40,5 +40,9 @@ def create_app(
     app.json.sort_keys = False
     app.extensions["landmap.settings"] = settings
     app.extensions["landmap.sessions"] = session_factory or make_sessionmaker(make_engine(settings))
+    # GET requests read through connections that cannot write (a test's factory serves both)
+    app.extensions["landmap.read_sessions"] = session_factory or make_sessionmaker(
+        make_engine(settings, read_only=True)
+    )
     web.init_app(app)
     return app

@@ -91,7 +91,7 @@ def _check(code: str, draft_id: int) -> dict:
     if year is not None and not year.isdigit():
         raise ApiError("year must be a year")
     try:
-        return adjustment.check(get_session(), code.upper(), draft_id,
+        return adjustment.check(get_session(scratch=True), code.upper(), draft_id,
                                 int(year) if year else None,
                                 settings().sliver_width_m)  # fmt: skip
     except DraftRefused as exc:

@@ -24,11 +24,11 @@ def with_nonce(html: str) -> Markup:
     return Markup(_INLINE_SCRIPT.sub(f'<script nonce="{nonce()}"', html))
 
 
-def _headers(response, basemap_origin: str):
+def _policy(basemap_origin: str) -> str:
     img = "'self' data: blob:" + (f" {basemap_origin}" if basemap_origin else "")
-    response.headers["Content-Security-Policy"] = "; ".join([
+    return "; ".join([
         "default-src 'none'",
-        f"script-src 'self' 'nonce-{nonce()}'",
+        "script-src 'self'{nonce}",
         "style-src 'self' 'unsafe-inline'",
         f"img-src {img}",
         "font-src 'self' data:",
@@ -38,6 +38,12 @@ def _headers(response, basemap_origin: str):
         "base-uri 'none'",
         "object-src 'none'",
     ])  # fmt: skip
+
+
+def _headers(response, policy: str):
+    # a nonce only where a page may carry inline scripts; a tile or JSON has none to allow
+    inline = f" 'nonce-{nonce()}'" if response.mimetype == "text/html" else ""
+    response.headers["Content-Security-Policy"] = policy.format(nonce=inline)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -51,5 +57,6 @@ def init_app(app: Flask) -> None:
     if settings.basemap_url:
         parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
         origin = f"{parts.scheme}://{parts.netloc}".replace("://a.", "://*.")
-    app.after_request(lambda response: _headers(response, origin))
+    policy = _policy(origin)
+    app.after_request(lambda response: _headers(response, policy))
     app.jinja_env.globals["csp_nonce"] = nonce

@@ -9,8 +9,10 @@ from conftest import client_for
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from landmap import create_app
 from landmap.domain import PERMISSIONS, Role
 from landmap.services import users
+from landmap.web.db import get_session
 
 SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en", "draft_id": 1,
           "layer": "parcels", "z": 10, "x": 826, "y": 431}  # fmt: skip
@@ -185,6 +187,9 @@ def test_security_headers(client):
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["Referrer-Policy"] == "same-origin"
+    # data (JSON, tiles) carry no script to allow: the same policy, no nonce
+    data_csp = client.get("/api/zones").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in data_csp and "nonce" not in data_csp
 
 
 # --- the audit trail --------------------------------------------------------------------------
@@ -260,3 +265,21 @@ def test_even_the_owner_cannot_alter_the_audit_trail(engine, settings):
                 conn.execute(text(sql))
     finally:
         owner.dispose()
+
+
+def test_a_get_request_cannot_write_to_the_database_even_by_mistake(settings, demo):
+    app = create_app(settings)  # the engines a server uses, not a test's transaction
+    insert = text("INSERT INTO zone (code, name) VALUES ('RO', 'read-only probe')")
+    with (
+        app.test_request_context("/api/zones", method="GET"),
+        pytest.raises(DBAPIError, match="read-only transaction"),
+    ):
+        get_session().execute(insert)
+    with app.test_request_context("/api/zones", method="POST"):
+        session = get_session()
+        session.execute(insert)  # a write request may write (rolled back here)
+        session.rollback()
+    with app.test_request_context("/api/zones", method="GET"):
+        assert (
+            get_session().execute(text("SELECT count(*) FROM zone WHERE code = 'RO'")).scalar() == 0
+        )
