@@ -23,6 +23,7 @@ def _filter() -> TileFilter:
         project_id=parse_project(args.get("project")),
         batch_id=parse_batch(args.get("batch")),
         as_of=parse_as_of(args.get("as_of")),
+        quota=args.get("style") == "quota",
     )
 
 
@@ -35,16 +36,24 @@ def tile(layer: str, z: int, x: int, y: int):
         )
     except TileError as exc:
         raise ApiError(exc.message, exc.status) from exc
-    headers = {"ETag": f'"{found.etag}"', "Cache-Control": "private, no-cache",
+    gzipped = request.accept_encodings.quality("gzip") > 0
+    etag = found.etag + ("-gz" if gzipped else "")  # one tag per representation
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding",
                "X-Tile-Cache": "hit" if found.cached else "miss"}  # fmt: skip
-    if request.if_none_match and found.etag in request.if_none_match:
+    if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
-    if not found.data:
+    if not found.gzipped:
         return Response(status=204, headers=headers)
+    if gzipped:
+        return Response(
+            found.gzipped, mimetype=MVT, headers={**headers, "Content-Encoding": "gzip"}
+        )
     return Response(found.data, mimetype=MVT, headers=headers)
 
 
 def init_app(app: Flask) -> None:
     settings = app.extensions["landmap.settings"]
-    app.extensions["landmap.tile_cache"] = tiles.TileCache(settings.tile_cache_mb * 1024 * 1024)
+    app.extensions["landmap.tile_cache"] = tiles.TileCache(
+        settings.tile_cache_mb * 1024 * 1024, settings.var_dir / "tiles"
+    )
     app.register_blueprint(bp)

@@ -303,7 +303,8 @@
     var map = null;
     var popup = null;
     var seen = {};
-    var params = Object.assign({}, opts.params, { as_of: opts.asOf });
+    var params = Object.assign({}, opts.params, { as_of: opts.asOf },
+                               opts.styleBy === "quota" ? { style: "quota" } : {});
     var qs = query(params);
     var layer = L.vectorGrid.protobuf(opts.tileUrl + "/{z}/{x}/{y}.pbf" + (qs ? "?" + qs : ""), {
       rendererFactory: L.canvas.tile,

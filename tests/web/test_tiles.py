@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 
 import mapbox_vector_tile
 import pytest
 import shapely
 from conftest import free_parcels
+from sqlalchemy import text
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -42,9 +44,26 @@ def test_a_known_tile_holds_the_parcel_with_its_attributes(client):
     by_code = {f["properties"]["code"]: f for f in layer["features"]}
     plot = by_code["2011-2"]["properties"]
     assert plot["stage"] == "state_owned" and plot["commercial"] is True
-    assert set(plot) == {"code", "stage", "dispute", "commercial", "quota"}  # only what maps need
+    assert set(plot) == {"code", "stage", "dispute", "commercial"}  # only what the map needs
     assert layer["extent"] == 4096
     assert by_code["2011-2"]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_the_quota_map_asks_for_the_quota_status(client):
+    z, x, y = where(client, "2011-2")
+    layer = decode(client.get(f"/tiles/parcels/{z}/{x}/{y}.pbf?style=quota"))["parcels"]
+    assert all("quota" in f["properties"] for f in layer["features"])
+
+
+def test_parcels_too_small_to_see_are_left_out_at_low_zoom(client, db):
+    db.execute(text("INSERT INTO parcel (code, geom) VALUES ('TINY-1', ST_Multi(ST_MakeEnvelope("
+                    "457000, 3218300, 457010, 3218310, 4546)))"))  # fmt: skip
+    for z, present in ((12, False), (17, True)):
+        zz, x, y = where(client, "TINY-1", z)
+        codes = {
+            f["properties"]["code"] for f in features(client, f"/tiles/parcels/{zz}/{x}/{y}.pbf")
+        }
+        assert ("TINY-1" in codes) is present
 
 
 def test_filters_narrow_the_tile(client):
@@ -111,6 +130,23 @@ def test_a_stage_change_is_never_served_stale(client, db):
     client.get(far)
     client.post(f"/api/parcels/{code}/stage", json={"stage": "cleared", "date": "2011-12-02"})
     assert client.get(far).headers["X-Tile-Cache"] == "hit"
+
+
+def test_browsers_get_tiles_gzipped_and_others_plain(client):
+    z, x, y = where(client, "2011-2")
+    url = f"/tiles/parcels/{z}/{x}/{y}.pbf"
+    plain = client.get(url)
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "Content-Encoding" not in plain.headers
+    assert (
+        packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    )
+    assert len(packed.data) < len(plain.data)
+    assert gzip.decompress(packed.data) == plain.data
+    # each representation has its own tag, so a cache never swaps one for the other
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": plain.headers["ETag"],
+                                    "Accept-Encoding": "gzip"}).status_code == 200  # fmt: skip
 
 
 def test_as_of_tiles_show_the_stage_of_the_day(client, db):
