@@ -89,7 +89,7 @@ def generate(path: Path, n: int, chunk: int = 100_000) -> None:
 
 
 def prepare(settings: Settings) -> None:
-    engine = make_engine(settings)
+    engine = make_engine(settings.with_(db_role=""))  # the schema's owner
     with engine.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
     engine.dispose()
@@ -147,7 +147,7 @@ def main() -> int:
          "-nln", "ogr_parcels", "-lco", "GEOMETRY_NAME=geom", "-nlt", "PROMOTE_TO_MULTI",
          "-t_srs", "EPSG:4546", "-overwrite", "--config", "PG_USE_COPY", "YES"], env,
     )  # fmt: skip
-    engine = make_engine(settings)
+    engine = make_engine(settings.with_(db_role=""))  # as ogr2ogr connects: the owner
     context = args.context if args.context is not None else args.n <= 200_000
     shaped_s = shaped = None
     if context:

@@ -65,7 +65,6 @@ def prepare(settings: Settings, n: int, cell: int = 32) -> str:
     side = int(n**0.5) + 1
     engine = make_engine(settings)
     with Session(engine) as s:
-        s.execute(text("SET LOCAL jit = off"))
         s.execute(
             text(f"""
             INSERT INTO parcel (code, land_use_code, stage, geom)

@@ -46,7 +46,6 @@ def prepare(settings: Settings, n: int) -> int:
     extent = side * 40.0
     engine = make_engine(settings)
     with Session(engine) as s:
-        s.execute(text("SET LOCAL jit = off"))
         s.execute(text("INSERT INTO zone (code, name) VALUES ('Z', 'bench')"))
         s.execute(
             text(f"""
@@ -115,7 +114,6 @@ def main() -> int:
     engine = make_engine(settings)
     checks, plains = [], []
     with Session(engine) as s:
-        s.execute(text("SET jit = off"))
         for _ in range(args.runs):
             t = time.perf_counter()
             c = adjustment.check(s, "Z", draft_id, 2026, settings.sliver_width_m)

@@ -256,8 +256,6 @@ def _run(session, layer, rp, options, srid, region_bbox, progress) -> LoadReport
     samples: list[str] = []
     ctx = Context(options, rp.columns, problems)
     savepoint = session.begin_nested()
-    # JIT compilation costs a third of a second per statement here and gains nothing
-    session.execute(text("SET LOCAL jit = off"))
     try:
         staging = Staging(session, layer, srid)
         for chunk in reader.read_chunks(

@@ -228,6 +228,15 @@ def test_users_are_audited_without_their_password_hash(db):
     assert row.action == "insert" and "password_hash" not in row.after
 
 
+def test_a_reshaped_parcel_is_audited_by_fingerprint_not_by_its_geometry(db):
+    db.execute(text("UPDATE parcel SET geom = ST_Multi(ST_Buffer(geom, -1)) WHERE code = '2011-2'"))
+    db.execute(text("UPDATE parcel SET name = name WHERE code = '2011-2'"))  # changes nothing
+    (row,) = [r for r in audit_rows(db, "parcel", "2011-2") if r.action == "update"]
+    assert "geom" not in row.before and "geom" not in row.after
+    assert len(row.after["geom_md5"]) == 32 and row.before["geom_md5"] != row.after["geom_md5"]
+    assert row.after["code"] == "2011-2" and row.before["area_mu"] > row.after["area_mu"]
+
+
 def test_the_audit_api_for_a_parcel(app, accounts, client, db):
     code = db.execute(
         text("""SELECT code FROM parcel WHERE stage = 'not_started'
