@@ -59,33 +59,42 @@ _FROM = """
 """
 
 
-CURRENT = {"stage": "p.stage", "dispute": "p.dispute"}
-AS_OF = {
-    "stage": "lm_stage_as_of(p.id, p.stage, CAST(:as_of AS date))",
-    "dispute": "lm_dispute_as_of(p.id, p.dispute, CAST(:as_of AS date))",
-}
+def state_sql(alias: str, as_of: bool) -> dict[str, str]:
+    """SQL for a parcel's stage and dispute flag: now, or (``as_of``) on the day bound as
+    :as_of, from its history. Every parcel view uses these."""
+    if as_of:
+        day = "CAST(:as_of AS date)"
+        return {"stage": f"lm_stage_as_of({alias}.id, {alias}.stage, {day})",
+                "dispute": f"lm_dispute_as_of({alias}.id, {alias}.dispute, {day})"}  # fmt: skip
+    return {"stage": f"{alias}.stage", "dispute": f"{alias}.dispute"}
+
+
+def filter_sql(f, alias: str = "p") -> tuple[list[str], dict[str, Any]]:
+    """The conditions every parcel view filters by (zone, stage on the day, project, batch)
+    over the parcel table as ``alias``, and their parameters. ``f`` has those attributes and
+    ``as_of`` (a ParcelFilter, a tiles.TileFilter)."""
+    clauses, params = [], {"as_of": f.as_of}
+    if f.zone:
+        clauses.append(f"{alias}.zone_id = (SELECT id FROM zone WHERE code = :zone)")
+        params["zone"] = f.zone
+    if f.stage:
+        clauses.append(f"{state_sql(alias, bool(f.as_of))['stage']} = :stage")
+        params["stage"] = f.stage
+    if f.project_id is not None:
+        clauses.append(f"{alias}.project_id = :project_id")
+        params["project_id"] = f.project_id
+    if f.batch_id is not None:
+        clauses.append(f"{alias}.batch_id = :batch_id")
+        params["batch_id"] = f.batch_id
+    return clauses, params
 
 
 def _feature(f: ParcelFilter | None = None) -> str:
-    return _FEATURE.format(**(AS_OF if f and f.as_of else CURRENT))
+    return _FEATURE.format(**state_sql("p", bool(f and f.as_of)))
 
 
 def _where(f: ParcelFilter) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
-    if f.as_of:
-        params["as_of"] = f.as_of
-    if f.zone:
-        clauses.append("z.code = :zone")
-        params["zone"] = f.zone
-    if f.stage:
-        clauses.append(f"{(AS_OF if f.as_of else CURRENT)['stage']} = :stage")
-        params["stage"] = f.stage
-    if f.project_id is not None:
-        clauses.append("p.project_id = :project_id")
-        params["project_id"] = f.project_id
-    if f.batch_id is not None:
-        clauses.append("p.batch_id = :batch_id")
-        params["batch_id"] = f.batch_id
+    clauses, params = filter_sql(f)
     if f.bbox:
         clauses.append(
             "p.geom && ST_Transform(ST_Segmentize(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), "
@@ -181,7 +190,7 @@ def extent(session: Session, project_id: int, batch_id: int | None) -> list[floa
 def count_by_stage(
     session: Session, project_id: int, batch_id: int | None, as_of: dt.date | None
 ) -> dict[str, int]:
-    stage = AS_OF["stage"] if as_of else CURRENT["stage"]
+    stage = state_sql("p", bool(as_of))["stage"]
     rows = session.execute(
         text(f"""SELECT {stage}, count(*) FROM parcel p WHERE p.project_id = :p
                  AND (CAST(:b AS integer) IS NULL OR p.batch_id = :b) GROUP BY 1"""),

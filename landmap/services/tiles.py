@@ -25,6 +25,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.services.parcels import filter_sql, state_sql
+
 log = logging.getLogger(__name__)
 
 EXTENT = 4096
@@ -71,24 +73,12 @@ def _geom(expr: str = "t.geom") -> str:
 
 
 def _parcels_sql(f: TileFilter) -> tuple[str, dict[str, Any]]:
-    stage = "lm_stage_as_of(t.id, t.stage, CAST(:as_of AS date))" if f.as_of else "t.stage"
-    dispute = ("lm_dispute_as_of(t.id, t.dispute, CAST(:as_of AS date))" if f.as_of
-               else "t.dispute")  # fmt: skip
+    state = state_sql("t", bool(f.as_of))
+    stage, dispute = state["stage"], state["dispute"]
     # parcels smaller than a couple of screen pixels at this zoom are left out: invisible,
     # and at low zooms they are most of the work
-    where, params = ["t.geom && env.local", "t.area_mu >= :min_mu"], {"as_of": f.as_of}
-    if f.zone:
-        where.append("t.zone_id = (SELECT id FROM zone WHERE code = :zone)")
-        params["zone"] = f.zone
-    if f.stage:
-        where.append(f"{stage} = :stage")
-        params["stage"] = f.stage
-    if f.project_id is not None:
-        where.append("t.project_id = :project")
-        params["project"] = f.project_id
-    if f.batch_id is not None:
-        where.append("t.batch_id = :batch")
-        params["batch"] = f.batch_id
+    where, params = filter_sql(f, "t")
+    where = ["t.geom && env.local", "t.area_mu >= :min_mu", *where]
     sql = f"""
         SELECT ST_AsMVT(m, 'parcels', {EXTENT}, 'geom') FROM (
             SELECT t.code, {stage} AS stage, {dispute} AS dispute,
