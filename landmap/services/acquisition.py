@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from landmap.db.errors import pg_message
 from landmap.domain import Stage
+from landmap.services import Refused
 from landmap.services.documents import StoredDocument
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -33,14 +34,14 @@ def today() -> dt.date:
     return dt.datetime.now(CHINA).date()
 
 
-class MoveRefused(ValueError):
+class MoveRefused(Refused):
     """A move the workflow forbids, a bad date or an unknown parcel; nothing was changed."""
 
-    def __init__(self, message: str, status: int = 409, problems: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.problems = list(problems)
+    status = 409
+
+    def __init__(self, message: str, status: int | None = None, problems: Sequence[str] = ()):
+        super().__init__(message, status, problems=list(problems))
+        self.problems = self.extra["problems"]
 
 
 @dataclass(frozen=True)

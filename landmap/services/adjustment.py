@@ -14,18 +14,15 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.db.errors import pg_message
-from landmap.services import quota
+from landmap.services import Refused, quota
 from landmap.services.acquisition import today
 
 # a parcel counts as wholly in or out when less than this share of it is on the other side
 EDGE_SHARE = 0.001
 
 
-class DraftRefused(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class DraftRefused(Refused):
+    pass
 
 
 def _zone(session: Session, code: str) -> tuple[int, int | None]:

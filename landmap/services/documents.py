@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from landmap.services import Refused
+
 MAX_BYTES = 20 * 1024 * 1024
 # content type -> (file name ending, first bytes)
 KINDS = {
@@ -19,8 +21,10 @@ KINDS = {
 }
 
 
-class DocumentRefused(ValueError):
+class DocumentRefused(Refused):
     """Not a document landmap keeps; the message says why."""
+
+    status = 415
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from landmap import landuse
 from landmap.db.errors import pg_message
 from landmap.geo.units import MU_PER_HA
+from landmap.services import Refused
 
 SOURCES = ("plan", "linkage", "other")  # 年度计划指标, 增减挂钩, 其他
 KINDS = ("grant", "reserve", "consume", "release", "correct")
@@ -39,11 +40,8 @@ KIND_LABELS = {"grant": ("下达", "Grant"), "reserve": ("预留", "Reserve"),
 CENT = Decimal("0.01")
 
 
-class QuotaRefused(ValueError):
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class QuotaRefused(Refused):
+    status = 409
 
 
 def to_mu(mu: Any = None, ha: Any = None) -> Decimal:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.services import Refused
 from landmap.services.parcels import filter_sql, state_sql
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,8 @@ MAX_ZOOM = 22
 WORLD = 40075016.68557849  # EPSG:3857 width in metres
 
 
-class TileError(ValueError):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class TileError(Refused):
+    pass
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 
 from landmap.domain import Stage
 from landmap.services import acquisition, documents, projects, reports, zones
-from landmap.services.acquisition import Move, MoveRefused
-from landmap.services.documents import DocumentRefused
+from landmap.services.acquisition import Move
 from landmap.web import charts
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
@@ -64,25 +63,18 @@ def _move(data: dict) -> Move:
 
 def _documents() -> list[documents.StoredDocument]:
     folder = settings().documents_dir
-    try:
-        return [
-            documents.store(folder, f.filename or "", f.read())
-            for f in request.files.getlist("documents")
-            if f.filename
-        ]
-    except DocumentRefused as exc:
-        raise ApiError(str(exc), 415) from exc
+    return [
+        documents.store(folder, f.filename or "", f.read())
+        for f in request.files.getlist("documents")
+        if f.filename
+    ]
 
 
 def _apply(codes: list[str], data: dict):
     move = _move(data)
     docs = _documents()
     session = get_session()
-    try:
-        result = acquisition.move(session, codes, move, current_user_name(), docs)
-    except MoveRefused as exc:
-        session.rollback()
-        raise ApiError(exc.message, exc.status, problems=exc.problems) from exc
+    result = acquisition.move(session, codes, move, current_user_name(), docs)
     session.commit()
     return jsonify(result), 201
 
@@ -123,14 +115,10 @@ def dispute(code: str):
     if not isinstance(disputed, bool):
         raise ApiError("dispute must be true or false")
     session = get_session()
-    try:
-        result = acquisition.set_dispute(
-            session, code, disputed, parse_day(data.get("date")), str(data.get("reason") or ""),
-            current_user_name(),
-        )  # fmt: skip
-    except MoveRefused as exc:
-        session.rollback()
-        raise ApiError(exc.message, exc.status) from exc
+    result = acquisition.set_dispute(
+        session, code, disputed, parse_day(data.get("date")), str(data.get("reason") or ""),
+        current_user_name(),
+    )  # fmt: skip
     session.commit()
     return jsonify(result), 201
 

@@ -23,11 +23,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_TYPES = (".zip", ".gpkg", ".geojson", ".json")
 
 
-def _refused(exc: DraftRefused | LoadRefused, status: int | None = None) -> ApiError:
-    get_session().rollback()
-    return ApiError(getattr(exc, "message", str(exc)), status or getattr(exc, "status", 400))
-
-
 def _from_upload(code: str, note: str) -> dict:
     """A draft from an uploaded zipped shapefile, GeoPackage or GeoJSON, through the loader
     (stored under a name of our own; the client's file name is never used on disk)."""
@@ -43,7 +38,7 @@ def _from_upload(code: str, note: str) -> dict:
             loaders.load(session, settings(), "zones", path, LoadOptions(
                 zone=code, draft=True, note=note, run_by=current_user_name()))  # fmt: skip
         except LoadRefused as exc:
-            raise _refused(exc) from exc
+            raise ApiError(str(exc)) from exc
     draft_id = session.execute(
         text("""SELECT max(b.id) FROM zone_boundary b JOIN zone z ON z.id = b.zone_id
                 WHERE z.code = :c AND b.status = 'draft' AND b.created_by = :u"""),
@@ -56,23 +51,20 @@ def _from_upload(code: str, note: str) -> dict:
 @requires("drafts")
 def create(code: str):
     code = code.upper()
-    try:
-        if request.files.get("file"):
-            found = _from_upload(code, request.form.get("note", "")[:2000])
-        else:
-            data = request.get_json(silent=True)
-            if not isinstance(data, dict):
-                raise ApiError('send {"geometry": <GeoJSON in EPSG:4326>, "note": ...} '
-                               "or upload a file")  # fmt: skip
-            if "crs" in data or (isinstance(data.get("geometry"), dict)
-                                 and "crs" in data["geometry"]):  # fmt: skip
-                raise ApiError("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
-            found = adjustment.create_draft(
-                get_session(), code, data.get("geometry"), str(data.get("note") or "")[:2000],
-                current_user_name(), settings().region_bbox,
-            )  # fmt: skip
-    except DraftRefused as exc:
-        raise _refused(exc) from exc
+    if request.files.get("file"):
+        found = _from_upload(code, request.form.get("note", "")[:2000])
+    else:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise ApiError('send {"geometry": <GeoJSON in EPSG:4326>, "note": ...} '
+                           "or upload a file")  # fmt: skip
+        if "crs" in data or (isinstance(data.get("geometry"), dict)
+                             and "crs" in data["geometry"]):  # fmt: skip
+            raise ApiError("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
+        found = adjustment.create_draft(
+            get_session(), code, data.get("geometry"), str(data.get("note") or "")[:2000],
+            current_user_name(), settings().region_bbox,
+        )  # fmt: skip
     get_session().commit()
     return jsonify(found), 201
 
@@ -80,22 +72,15 @@ def create(code: str):
 @bp.get("/api/zones/<code>/drafts")
 @requires("view")
 def list_drafts(code: str):
-    try:
-        return jsonify(adjustment.drafts(get_session(), code.upper()))
-    except DraftRefused as exc:
-        raise ApiError(exc.message, exc.status) from exc
+    return jsonify(adjustment.drafts(get_session(), code.upper()))
 
 
 def _check(code: str, draft_id: int) -> dict:
     year = request.args.get("year")
     if year is not None and not year.isdigit():
         raise ApiError("year must be a year")
-    try:
-        return adjustment.check(get_session(scratch=True), code.upper(), draft_id,
-                                int(year) if year else None,
-                                settings().sliver_width_m)  # fmt: skip
-    except DraftRefused as exc:
-        raise ApiError(exc.message, exc.status) from exc
+    return adjustment.check(get_session(scratch=True), code.upper(), draft_id,
+                            int(year) if year else None, settings().sliver_width_m)  # fmt: skip
 
 
 @bp.get("/api/zones/<code>/drafts/<int:draft_id>/check")
@@ -114,11 +99,8 @@ def approve(code: str, draft_id: int):
             valid_from = dt.date.fromisoformat(str(data["valid_from"]))
         except ValueError as exc:
             raise ApiError("valid_from must be YYYY-MM-DD") from exc
-    try:
-        found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
-                                   valid_from)  # fmt: skip
-    except DraftRefused as exc:
-        raise _refused(exc) from exc
+    found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
+                               valid_from)  # fmt: skip
     get_session().commit()
     return jsonify(found)
 
@@ -158,7 +140,7 @@ def compare_page(code: str, draft_id: int):
 
     try:
         figures = _check(code, draft_id)
-    except ApiError as exc:
+    except (ApiError, DraftRefused) as exc:  # a page, not JSON
         abort(exc.status, exc.message)
     session = get_session()
     zone = zones.get_zone(session, code.upper())

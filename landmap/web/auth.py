@@ -31,6 +31,7 @@ from wtforms.validators import DataRequired, Length
 
 from landmap.services import users
 from landmap.web.db import get_session, set_actor
+from landmap.web.errors import wants_json
 
 log = logging.getLogger("landmap")
 bp = Blueprint("auth", __name__)
@@ -100,10 +101,6 @@ def _load_from_request(req) -> Account | None:
         return None
     user = users.user_for_token(get_session(), header[len("Bearer ") :].strip())
     return Account(user, via_token=True) if user else None
-
-
-def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz"
 
 
 def _enforce():

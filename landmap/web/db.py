@@ -52,6 +52,14 @@ def settings() -> Settings:
     return current_app.extensions["landmap.settings"]
 
 
+def rollback() -> None:
+    """Undo whatever this request has written so far."""
+    for key in ("db_session", "db_scratch"):
+        session = g.get(key)
+        if session is not None:
+            session.rollback()
+
+
 def _close(exc: BaseException | None) -> None:
     for key in ("db_session", "db_scratch"):
         session = g.pop(key, None)

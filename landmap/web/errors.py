@@ -9,6 +9,9 @@ import uuid
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from landmap.services import Refused
+from landmap.web.db import rollback
+
 log = logging.getLogger("landmap")
 
 
@@ -22,16 +25,19 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def _api_error(exc: ApiError):
+def _refused(exc: ApiError | Refused):
+    """A request refused by the web layer or by a land rule: whatever the request wrote is
+    rolled back, and the client gets the message as JSON."""
+    rollback()
     return jsonify(error=exc.message, **exc.extra), exc.status
 
 
 def _http_error(exc: HTTPException):
-    if _wants_json():
+    if wants_json():
         return jsonify(error=exc.description or exc.name), exc.code
     return render_template(
         "error.html", code=exc.code, message=exc.description, title=exc.code
@@ -41,12 +47,13 @@ def _http_error(exc: HTTPException):
 def _unexpected(exc: Exception):
     error_id = uuid.uuid4().hex[:12]
     log.exception("unexpected error %s on %s %s", error_id, request.method, request.path)
-    if _wants_json():
+    if wants_json():
         return jsonify(error="internal error", error_id=error_id), 500
     return render_template("error.html", code=500, message=None, error_id=error_id, title=500), 500
 
 
 def init_app(app: Flask) -> None:
-    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(ApiError, _refused)
+    app.register_error_handler(Refused, _refused)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from flask_babel import gettext as _
 
 from landmap.services import acquisition, quota, reports, zones
-from landmap.services.quota import Entry, QuotaRefused
+from landmap.services.quota import Entry
 from landmap.web import charts
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
@@ -56,11 +56,6 @@ def _year_arg() -> int:
     return int(raw)
 
 
-def _refused(exc: QuotaRefused):
-    get_session().rollback()
-    return ApiError(exc.message, exc.status)
-
-
 def _project_of_batch(batch_id: int | None, project_id: int | None) -> int | None:
     if batch_id is None or project_id is not None:
         return project_id
@@ -88,22 +83,19 @@ def add_entry():
     data = _json()
     kind = str(data.get("kind"))
     batch = _int(data, "batch")
-    try:
-        entry = Entry(
-            year=_int(data, "year", required=kind != "correct") or 0,
-            kind=kind,
-            source=str(data.get("source") or "plan"),
-            mu=None if kind == "correct" else quota.to_mu(data.get("mu"), data.get("ha")),
-            project_id=_project_of_batch(batch, _int(data, "project")),
-            batch_id=batch,
-            reverses=_int(data, "reverses"),
-            ref=str(data.get("ref") or "")[:500],
-            note=str(data.get("note") or "")[:2000],
-            day=_day(data.get("date")),
-        )
-        result = quota.record(get_session(), entry, current_user_name())
-    except QuotaRefused as exc:
-        raise _refused(exc) from exc
+    entry = Entry(
+        year=_int(data, "year", required=kind != "correct") or 0,
+        kind=kind,
+        source=str(data.get("source") or "plan"),
+        mu=None if kind == "correct" else quota.to_mu(data.get("mu"), data.get("ha")),
+        project_id=_project_of_batch(batch, _int(data, "project")),
+        batch_id=batch,
+        reverses=_int(data, "reverses"),
+        ref=str(data.get("ref") or "")[:500],
+        note=str(data.get("note") or "")[:2000],
+        day=_day(data.get("date")),
+    )
+    result = quota.record(get_session(), entry, current_user_name())
     get_session().commit()
     return jsonify(result), 201
 
@@ -116,14 +108,11 @@ def reserve_demand():
     project = _project_of_batch(batch, _int(data, "project"))
     if project is None:
         raise ApiError("give the project or batch to reserve for")
-    try:
-        result = quota.reserve_demand(
-            get_session(), _int(data, "year", required=True), str(data.get("source") or "plan"),
-            project, batch, current_user_name(), str(data.get("ref") or ""),
-            str(data.get("note") or ""), _day(data.get("date")),
-        )  # fmt: skip
-    except QuotaRefused as exc:
-        raise _refused(exc) from exc
+    result = quota.reserve_demand(
+        get_session(), _int(data, "year", required=True), str(data.get("source") or "plan"),
+        project, batch, current_user_name(), str(data.get("ref") or ""),
+        str(data.get("note") or ""), _day(data.get("date")),
+    )  # fmt: skip
     get_session().commit()
     return jsonify(result), 201
 
@@ -134,10 +123,9 @@ def set_target(year: int):
     data = _json()
     try:
         target = Decimal(str(data.get("target_mu")))
-        quota.set_target(get_session(), year, target, str(data.get("note") or ""))
-    except (ArithmeticError, QuotaRefused) as exc:
-        get_session().rollback()
-        raise ApiError(getattr(exc, "message", "target_mu must be a number")) from exc
+    except ArithmeticError as exc:
+        raise ApiError("target_mu must be a number") from exc
+    quota.set_target(get_session(), year, target, str(data.get("note") or ""))
     get_session().commit()
     return jsonify(quota.ledger(get_session(), year))
 
@@ -146,18 +134,15 @@ def set_target(year: int):
 @requires("view")
 def demand():
     args = request.args
-    try:
-        if args.get("parcels"):
-            codes = [c.strip() for c in args["parcels"].split(",") if c.strip()]
-            found = quota.demand(get_session(), codes=codes)
-        else:
-            found = quota.demand(
-                get_session(),
-                project_id=_int(dict(args), "project"),
-                batch_id=_int(dict(args), "batch"),
-            )
-    except QuotaRefused as exc:
-        raise ApiError(exc.message, exc.status) from exc
+    if args.get("parcels"):
+        codes = [c.strip() for c in args["parcels"].split(",") if c.strip()]
+        found = quota.demand(get_session(), codes=codes)
+    else:
+        found = quota.demand(
+            get_session(),
+            project_id=_int(dict(args), "project"),
+            batch_id=_int(dict(args), "batch"),
+        )
     return jsonify(found)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request
 
 from landmap.services import tiles
-from landmap.services.tiles import TileError, TileFilter
+from landmap.services.tiles import TileFilter
 from landmap.web.api import parse_as_of, parse_batch, parse_project, parse_stage, parse_zone
 from landmap.web.auth import requires
 from landmap.web.db import get_session
-from landmap.web.errors import ApiError
 
 bp = Blueprint("tiles", __name__)
 MVT = "application/vnd.mapbox-vector-tile"
@@ -30,12 +29,9 @@ def _filter() -> TileFilter:
 @bp.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 @requires("view")
 def tile(layer: str, z: int, x: int, y: int):
-    try:
-        found = tiles.get_tile(
-            get_session(), current_app.extensions["landmap.tile_cache"], layer, z, x, y, _filter()
-        )
-    except TileError as exc:
-        raise ApiError(exc.message, exc.status) from exc
+    found = tiles.get_tile(
+        get_session(), current_app.extensions["landmap.tile_cache"], layer, z, x, y, _filter()
+    )
     gzipped = request.accept_encodings.quality("gzip") > 0
     etag = found.etag + ("-gz" if gzipped else "")  # one tag per representation
     headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding",

@@ -158,6 +158,8 @@ def test_an_invalid_draft_and_an_unknown_zone(client, zone_t):
     assert resp.status_code == 400 and "not valid" in resp.get_json()["error"]
     assert draft(client, box(0, 0, 10, 10), code="Q").status_code == 404
     assert client.get("/api/zones/T/drafts/999999/check").status_code == 404
+    page = client.get("/zones/T/drafts/999999")  # a page answers with a page, not JSON
+    assert page.status_code == 404 and page.mimetype == "text/html"
 
 
 def test_approval_changes_the_zone_and_keeps_the_old_one_as_of(client, app, accounts, zone_t):
