@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, send_file
+from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 
 from landmap.domain import Stage
@@ -13,11 +13,11 @@ from landmap.services.acquisition import Move
 from landmap.web import charts
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
+from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
 
 bp = Blueprint("acquisition", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def parse_day(value, name: str = "date", required: bool = True) -> dt.date | None:
@@ -185,11 +185,7 @@ def ledger(project_id: int):
     data = reports.acquisition_ledger(get_session(), project_id, as_of)
     if data is None:
         abort(404)
-    return Response(
-        data,
-        mimetype=XLSX,
-        headers={"Content-Disposition": f"attachment; filename=ledger-{project_id}-{as_of}.xlsx"},
-    )
+    return workbook(data, f"ledger-{project_id}-{as_of}.xlsx")
 
 
 @bp.get("/projects/<int:project_id>")

@@ -6,7 +6,7 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import text
 
@@ -16,10 +16,10 @@ from landmap.services import adjustment, reports, zones
 from landmap.services.adjustment import DraftRefused
 from landmap.web.auth import can, current_user_name, requires
 from landmap.web.db import get_session, settings
+from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
 
 bp = Blueprint("adjustment", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_TYPES = (".zip", ".gpkg", ".geojson", ".json")
 
 
@@ -109,11 +109,7 @@ def approve(code: str, draft_id: int):
 @requires("view")
 def check_workbook(code: str, draft_id: int):
     data = reports.adjustment_workbook(_check(code, draft_id))
-    return Response(
-        data,
-        mimetype=XLSX,
-        headers={"Content-Disposition": f"attachment; filename=zone-{code}-draft-{draft_id}.xlsx"},
-    )
+    return workbook(data, f"zone-{code}-draft-{draft_id}.xlsx")
 
 
 @bp.get("/zones/<code>/drafts")

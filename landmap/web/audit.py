@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from landmap.services import audit, zones
 from landmap.web.auth import requires
 from landmap.web.db import get_session
+from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
 
 bp = Blueprint("audit", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filters() -> audit.AuditFilter:
@@ -53,5 +53,4 @@ def page():
 @requires("audit")
 def export():
     data = audit.workbook(get_session(), _filters())
-    return Response(data, mimetype=XLSX,
-                    headers={"Content-Disposition": "attachment; filename=audit.xlsx"})  # fmt: skip
+    return workbook(data, "audit.xlsx")

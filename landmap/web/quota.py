@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 from landmap.services import acquisition, quota, reports, zones
@@ -13,11 +13,11 @@ from landmap.services.quota import Entry
 from landmap.web import charts
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
+from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
 
 bp = Blueprint("quota", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _json() -> dict:
@@ -183,11 +183,7 @@ def monthly_report():
         raise ApiError("month must be YYYY-MM") from exc
     last = _add_months(first, 1) - dt.timedelta(days=1)
     data = reports.period_workbook(get_session(), first, last, _("Monthly statistics"))
-    return Response(
-        data,
-        mimetype=XLSX,
-        headers={"Content-Disposition": f"attachment; filename=monthly-{first:%Y-%m}.xlsx"},
-    )
+    return workbook(data, f"monthly-{first:%Y-%m}.xlsx")
 
 
 @bp.get("/reports/quarterly.xlsx")
@@ -203,11 +199,7 @@ def quarterly_report():
         raise ApiError("quarter must be YYYY-Qn, e.g. 2011-Q4") from exc
     last = _add_months(first, 3) - dt.timedelta(days=1)
     data = reports.period_workbook(get_session(), first, last, _("Quarterly analysis"))
-    return Response(
-        data,
-        mimetype=XLSX,
-        headers={"Content-Disposition": f"attachment; filename=quarterly-{raw}.xlsx"},
-    )
+    return workbook(data, f"quarterly-{raw}.xlsx")
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:

@@ -216,6 +216,9 @@ def test_the_ledger_download_and_the_project_page(client, db):
     pid = db.execute(text("SELECT id FROM project WHERE name = 'C区1000亩土地开发项目'")).scalar()
     resp = client.get(f"/projects/{pid}/ledger.xlsx?as_of=2011-11-30")
     assert resp.status_code == 200 and resp.mimetype.endswith("sheet")
+    assert (
+        resp.headers["Content-Disposition"] == f"attachment; filename=ledger-{pid}-2011-11-30.xlsx"
+    )
     wb = load_workbook(io.BytesIO(resp.data))
     assert "第一批" in wb.sheetnames
     page = client.get(f"/projects/{pid}?as_of=2011-11-30").get_data(as_text=True)
