@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from landmap.config import Settings  # noqa: E402
 from landmap.db import make_engine, migrate  # noqa: E402
+from landmap.geo.units import m2_to_mu  # noqa: E402
 from landmap.services import adjustment  # noqa: E402
 
 SCHEMA = "bench_zone"
@@ -125,7 +126,7 @@ def main() -> int:
     print(f"check: added {c['added_mu']} mu, removed {c['removed_mu']} mu, "
           f"{len(c['parcels_entering'])} entering, {len(c['parcels_leaving'])} leaving, "
           f"{len(c['parcels_cut'])} cut; plain: {changed} parcels changed, "
-          f"{added_m2 / (10000 / 15):.2f} mu of patches added")  # fmt: skip
+          f"{m2_to_mu(added_m2):.2f} mu of patches added")  # fmt: skip
     check_s, plain_s = statistics.median(checks), statistics.median(plains)
     print(f"check {check_s:.3f} s (runs {', '.join(f'{x:.3f}' for x in checks)}), "
           f"plain {plain_s:.3f} s")  # fmt: skip

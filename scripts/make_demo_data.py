@@ -20,9 +20,11 @@ import shapely
 from shapely.geometry import LineString, Polygon, box
 from shapely.ops import unary_union
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from landmap.geo.units import M2_PER_MU  # noqa: E402
+
 OUT = Path(__file__).resolve().parent.parent / "data" / "demo"
 SRID = 4546
-M2_PER_MU = 10000 / 15
 rng = np.random.default_rng(2011)
 
 # --- zones (irregular outlines, metres in EPSG:4546) ----------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.geo.units import m2_to_mu
 from landmap.services import Refused
 from landmap.services.parcels import filter_sql, state_sql
 
@@ -150,7 +151,7 @@ def params_for(z: int, x: int, y: int) -> dict[str, Any]:
     screen = WORLD / 2**z / 256 * LATITUDE_SCALE
     min_m2 = (MIN_PIXELS * screen) ** 2
     return {"z": z, "x": x, "y": y, "tol": pixel * 0.5, "seg": WORLD / 2**z / 8,
-            "min_mu": min_m2 * 15 / 10000}  # fmt: skip
+            "min_mu": m2_to_mu(min_m2)}  # fmt: skip
 
 
 # (the change log's identity, entries, last id) over the tile: equal values, same data. The
