@@ -231,11 +231,6 @@ class TileCache:
         self._remember(key, token, data)
         return token, data
 
-    def get(self, key: tuple, token: tuple[int, ...]) -> bytes | None:
-        """The tile kept under `key` if it was kept under this token."""
-        found = self.peek(key)
-        return found[1] if found is not None and found[0] == token else None
-
     def put(self, key: tuple, token: tuple[int, ...], data: bytes) -> None:
         self._remember(key, token, data)
         path = self._path(key)
