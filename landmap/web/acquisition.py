@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 
@@ -11,6 +9,7 @@ from landmap.domain import Stage
 from landmap.services import acquisition, documents, projects, reports, zones
 from landmap.services.acquisition import Move
 from landmap.web import charts
+from landmap.web.api import parse_as_of, parse_day
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
@@ -18,17 +17,6 @@ from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
 
 bp = Blueprint("acquisition", __name__)
-
-
-def parse_day(value, name: str = "date", required: bool = True) -> dt.date | None:
-    if value in (None, ""):
-        if required:
-            raise ApiError(f"{name} is required (YYYY-MM-DD)")
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ApiError(f"{name} must be a date YYYY-MM-DD; got {value!r}") from exc
 
 
 def _payload() -> dict:
@@ -54,7 +42,7 @@ def _move(data: dict) -> Move:
         raise ApiError("correction must be true or false")
     return Move(
         stage=stage,
-        day=parse_day(data.get("date")),
+        day=parse_day(data.get("date"), required=True),
         note=str(data.get("note") or "")[:2000],
         correction=correction,
         reason=str(data.get("reason") or "")[:2000],
@@ -115,10 +103,10 @@ def dispute(code: str):
     if not isinstance(disputed, bool):
         raise ApiError("dispute must be true or false")
     session = get_session()
+    day = parse_day(data.get("date"), required=True)
     result = acquisition.set_dispute(
-        session, code, disputed, parse_day(data.get("date")), str(data.get("reason") or ""),
-        current_user_name(),
-    )  # fmt: skip
+        session, code, disputed, day, str(data.get("reason") or ""), current_user_name()
+    )
     session.commit()
     return jsonify(result), 201
 
@@ -153,7 +141,7 @@ def progress(project_id: int):
     batch = request.args.get("batch")
     if batch is not None and not batch.isdigit():
         raise ApiError("batch must be a batch id")
-    as_of = parse_day(request.args.get("as_of"), "as_of", required=False)
+    as_of = parse_as_of(request.args.get("as_of"))
     found = acquisition.progress(get_session(), project_id, int(batch) if batch else None, as_of)
     if found is None:
         raise ApiError(f"no project {project_id}" + (f" with batch {batch}" if batch else ""), 404)
@@ -181,7 +169,7 @@ def document(doc_id: int):
 @bp.get("/projects/<int:project_id>/ledger.xlsx")
 @requires("view")
 def ledger(project_id: int):
-    as_of = parse_day(request.args.get("as_of"), "as_of", required=False) or acquisition.today()
+    as_of = parse_as_of(request.args.get("as_of")) or acquisition.today()
     data = reports.acquisition_ledger(get_session(), project_id, as_of)
     if data is None:
         abort(404)
@@ -198,7 +186,7 @@ def project_page(project_id: int):
     if project is None:
         abort(404, _("There is no such project."))
     try:
-        as_of = parse_day(request.args.get("as_of"), "as_of", required=False)
+        as_of = parse_as_of(request.args.get("as_of"))
     except ApiError as exc:
         abort(400, exc.message)
     batch_id = request.args.get("batch", type=int)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from landmap import loaders
 from landmap.loaders import LoadOptions, LoadRefused
 from landmap.services import adjustment, reports, zones
 from landmap.services.adjustment import DraftRefused
+from landmap.web.api import parse_day
 from landmap.web.auth import can, current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
@@ -93,12 +93,7 @@ def check(code: str, draft_id: int):
 @requires("approve")
 def approve(code: str, draft_id: int):
     data = request.get_json(silent=True) or {}
-    valid_from = None
-    if data.get("valid_from"):
-        try:
-            valid_from = dt.date.fromisoformat(str(data["valid_from"]))
-        except ValueError as exc:
-            raise ApiError("valid_from must be YYYY-MM-DD") from exc
+    valid_from = parse_day(data.get("valid_from"), "valid_from")
     found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
                                valid_from)  # fmt: skip
     get_session().commit()

@@ -85,13 +85,20 @@ def parse_batch(value: str | None) -> int | None:
     return found
 
 
-def parse_as_of(value: str | None) -> dt.date | None:
-    if not value:
+def parse_day(value, name: str = "date", required: bool = False) -> dt.date | None:
+    """A YYYY-MM-DD date from a query argument or a JSON/form field; 400 naming ``name``."""
+    if value in (None, ""):
+        if required:
+            raise ApiError(f"{name} is required (YYYY-MM-DD)")
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise ApiError(f"as_of must be a date YYYY-MM-DD; got {value!r}") from exc
+        raise ApiError(f"{name} must be a date YYYY-MM-DD; got {value!r}") from exc
+
+
+def parse_as_of(value: str | None) -> dt.date | None:
+    return parse_day(value, "as_of")
 
 
 def parse_int(name: str, default: int, lo: int, hi: int) -> int:

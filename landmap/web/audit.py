@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from landmap.services import audit, zones
+from landmap.web.api import parse_day
 from landmap.web.auth import requires
 from landmap.web.db import get_session
 from landmap.web.downloads import workbook
@@ -18,12 +17,7 @@ bp = Blueprint("audit", __name__)
 
 def _filters() -> audit.AuditFilter:
     args = request.args
-    day = None
-    if args.get("date"):
-        try:
-            day = dt.date.fromisoformat(args["date"])
-        except ValueError as exc:
-            raise ApiError("date must be YYYY-MM-DD") from exc
+    day = parse_day(args.get("date"))
     limit = args.get("limit", "1000")
     if not limit.isdigit() or not 1 <= int(limit) <= 10000:
         raise ApiError("limit must be a whole number from 1 to 10000")

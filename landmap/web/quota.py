@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from landmap.services import acquisition, quota, reports, zones
 from landmap.services.quota import Entry
 from landmap.web import charts
+from landmap.web.api import parse_day
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
 from landmap.web.downloads import workbook
@@ -36,15 +37,6 @@ def _int(data: dict, name: str, required: bool = False) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
         raise ApiError(f"{name} must be a whole number")
     return int(value)
-
-
-def _day(value) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ApiError(f"date must be YYYY-MM-DD; got {value!r}") from exc
 
 
 def _year_arg() -> int:
@@ -93,7 +85,7 @@ def add_entry():
         reverses=_int(data, "reverses"),
         ref=str(data.get("ref") or "")[:500],
         note=str(data.get("note") or "")[:2000],
-        day=_day(data.get("date")),
+        day=parse_day(data.get("date")),
     )
     result = quota.record(get_session(), entry, current_user_name())
     get_session().commit()
@@ -111,7 +103,7 @@ def reserve_demand():
     result = quota.reserve_demand(
         get_session(), _int(data, "year", required=True), str(data.get("source") or "plan"),
         project, batch, current_user_name(), str(data.get("ref") or ""),
-        str(data.get("note") or ""), _day(data.get("date")),
+        str(data.get("note") or ""), parse_day(data.get("date")),
     )  # fmt: skip
     get_session().commit()
     return jsonify(result), 201
