@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from landmap.config import ConfigError, Settings
 from landmap.db import make_engine, make_sessionmaker, migrate, session_scope
+from landmap.domain import Role
 
 
 class Ctx:
@@ -271,7 +272,7 @@ def _password(confirm: bool = True) -> str:
 
 @users_group.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["viewer", "officer", "planner", "admin"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--display-name", default="")
 @pass_ctx
 def users_add(ctx: Ctx, name: str, role: str, display_name: str) -> None:
@@ -375,7 +376,7 @@ def users_demo(ctx: Ctx) -> None:
     if path.exists():
         known = dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
     with ctx.session() as session:
-        for role in ("viewer", "officer", "planner", "admin"):
+        for role in (r.value for r in Role):
             name = f"demo_{role}"
             if users.get(session, name) is None:
                 known[name] = secrets.token_urlsafe(9)
