@@ -214,31 +214,20 @@ def load() -> None:
     """Load a layer from a .shp, a folder, a .zip, a GeoPackage layer or a GeoJSON file."""
 
 
-@load.command("parcels")
-@click.argument("path", type=click.Path(exists=True))
-@_load_options
-@pass_ctx
-def load_parcels(ctx: Ctx, path: str, **kw) -> None:
-    """Cadastral parcels (宗地) and commercial plots, matched by code."""
-    _run_load(ctx, "parcels", path, **kw)
+def _load_command(kind: str, doc: str) -> None:
+    @load.command(kind, help=doc)
+    @click.argument("path", type=click.Path(exists=True))
+    @_load_options
+    @pass_ctx
+    def command(ctx: Ctx, path: str, **kw) -> None:
+        _run_load(ctx, kind, path, **kw)
 
 
-@load.command("landuse")
-@click.argument("path", type=click.Path(exists=True))
-@_load_options
-@pass_ctx
-def load_landuse(ctx: Ctx, path: str, **kw) -> None:
-    """Land-use patches of the third national land survey (三调 DLTB), matched by BSM."""
-    _run_load(ctx, "landuse", path, **kw)
-
-
-@load.command("farmland")
-@click.argument("path", type=click.Path(exists=True))
-@_load_options
-@pass_ctx
-def load_farmland(ctx: Ctx, path: str, **kw) -> None:
-    """Permanent basic farmland (永久基本农田) patches, matched by their identifier."""
-    _run_load(ctx, "farmland", path, **kw)
+_load_command("parcels", "Cadastral parcels (宗地) and commercial plots, matched by code.")
+_load_command("landuse", "Land-use patches of the third national land survey (三调 DLTB), "
+                         "matched by BSM.")  # fmt: skip
+_load_command("farmland", "Permanent basic farmland (永久基本农田) patches, matched by their "
+                          "identifier.")  # fmt: skip
 
 
 @load.command("zones")
