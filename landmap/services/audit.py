@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,8 @@ from typing import Any
 from openpyxl import Workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from landmap.services import xlsx
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,4 @@ def workbook(session: Session, f: AuditFilter) -> bytes:
                    json.dumps(r["after"], ensure_ascii=False) if r["after"] else ""])  # fmt: skip
     for col, width in zip("ABCDEFGH", (26, 14, 14, 14, 24, 10, 60, 60), strict=True):
         ws.column_dimensions[col].width = width
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.to_bytes(wb)

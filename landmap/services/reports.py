@@ -1,9 +1,8 @@
-"""Workbooks the officers keep beside the map (openpyxl)."""
+"""Workbooks the officers keep beside the map (openpyxl); each leaves through xlsx.to_bytes."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 from openpyxl import Workbook
@@ -13,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap.domain import Stage
-from landmap.services import acquisition
+from landmap.services import acquisition, xlsx
 
 BOLD = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -124,9 +123,7 @@ def acquisition_ledger(session: Session, project_id: int, as_of: dt.date) -> byt
             for cell in row:
                 cell.number_format = "yyyy-mm-dd"
         _widths(ws, [22, 22, 24, 16, 10, 12, *([12] * len(flow)), 24])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.to_bytes(wb)
 
 
 def period_workbook(session: Session, first: dt.date, last: dt.date, title: str) -> bytes:
@@ -204,9 +201,7 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
         for r in zones.mu_by_land_use(session, code):
             ws.append([code, r["code"], r["name"], r["parcels"], r["mu"]])
     _widths(ws, [6, 10, 24, 8, 11])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.to_bytes(wb)
 
 
 def adjustment_workbook(c: dict[str, Any]) -> bytes:
@@ -253,6 +248,4 @@ def adjustment_workbook(c: dict[str, Any]) -> bytes:
     _header(sheet, ["图斑", "占用（亩）", "在调入范围"])
     for f in c["farmland_patches"]:
         sheet.append([f["code"], f["mu"], "是" if f["in_added_area"] else "否"])
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx.to_bytes(wb)
