@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from landmap.config import PROJECT_ROOT, Settings
+from landmap.geo import gdal as _gdal  # noqa: F401  (before anything imports pyogrio)
 
 if TYPE_CHECKING:  # the CLI's loaders should not pay for importing Flask
     from flask import Flask

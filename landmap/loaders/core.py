@@ -50,6 +50,8 @@ class LoadOptions:
     rejects_path: Path | None = None
     run_by: str = "cli"
     central_meridian: int | None = None
+    # the file's name as its sender called it (an upload's; messages never show temp paths)
+    file_name: str | None = None
     # zone boundaries
     zone: str | None = None
     draft: bool = False
@@ -173,7 +175,9 @@ class Staging:
 
 
 def _quote(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
+    """A field name as an SQL string literal inside text(): quotes doubled, and a colon
+    escaped so that SQLAlchemy does not take ``x :foo`` for a bind parameter."""
+    return "'" + name.replace("'", "''").replace(":", "\\:") + "'"
 
 
 def duplicate_codes(session: Session) -> list[Problem]:
@@ -224,7 +228,7 @@ def run(
 ) -> LoadReport:
     """Load one file into the register or raise LoadRefused; the caller commits."""
     try:
-        with open_source(path, options.layer) as src:
+        with open_source(path, options.layer, options.file_name) as src:
             rp = reader.plan(
                 src,
                 layer.profile,

@@ -9,6 +9,7 @@ chunk is never walked record by record except for the records that have a proble
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,14 +18,16 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from landmap.geo import crs as crs_mod
 from landmap.geo import encoding as enc_mod
+from landmap.geo import gdal
 from landmap.loaders.profiles import Profile
-from landmap.loaders.source import Source, SourceError
+from landmap.loaders.source import MAX_FIELDS, Source, SourceError, shown_name
+
+log = logging.getLogger("landmap")
 
 CHUNK = 50_000
 _POLYGONAL = {"Polygon", "MultiPolygon"}
@@ -37,7 +40,8 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"record {self.record} ({self.code or 'no code'}): {self.reason}"
+        # the code as text, cut short: a refusal never echoes more of a file than that
+        return f"record {self.record} ({shown_name(self.code, 40) or 'no code'}): {self.reason}"
 
 
 @dataclass
@@ -119,7 +123,7 @@ def plan(
     elif encoding:
         enc = enc_mod.Decision(enc_mod.codec_name(encoding), "given with --encoding")
     try:
-        info = pyogrio.read_info(
+        info = gdal.pyogrio().read_info(
             src.path,
             layer=src.layer,
             encoding=enc.value if enc else None,
@@ -127,7 +131,14 @@ def plan(
             force_feature_count=True,
         )
     except (DataSourceError, DataLayerError) as exc:
-        raise SourceError(f"{src.name}: GDAL cannot read it ({exc})") from exc
+        raise _unreadable(src, exc) from exc
+    if info.get("driver") != gdal.DRIVERS[src.kind]:
+        raise SourceError(f"{src.name}: the content is not a {src.kind}; nothing was read")
+    if len(info["fields"]) > MAX_FIELDS:
+        raise SourceError(f"{src.name} has {len(info['fields'])} fields; at most {MAX_FIELDS}")
+    bounds = info["total_bounds"]
+    if not info["features"] or bounds is None or not np.isfinite(bounds).all():
+        raise SourceError(f"{src.name} holds no features with a geometry")
     bounds = tuple(float(v) for v in info["total_bounds"])
     crs = crs_mod.decide(srs, info["crs"], bounds, central_meridian)
     columns = [str(c) for c in info["fields"]]
@@ -142,6 +153,12 @@ def plan(
     return ReadPlan(src, profile, matched, enc, crs, int(info["features"]))
 
 
+def _unreadable(src: Source, exc: Exception) -> SourceError:
+    """GDAL's own message names paths and may quote the file: it goes to the log only."""
+    log.warning("GDAL cannot read %s: %s", src.path, exc)
+    return SourceError(f"{src.name}: not readable as a {src.kind} (damaged or not that format)")
+
+
 def _as_text(arr: pa.Array) -> pa.Array:
     if pa.types.is_floating(arr.type):  # 12.0 -> "12", as a code should read
         as_int = pc.cast(pc.round(arr), pa.int64(), safe=False)
@@ -149,7 +166,13 @@ def _as_text(arr: pa.Array) -> pa.Array:
         arr = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(arr, pa.string()))
     elif not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
-    return pc.utf8_trim_whitespace(arr)
+    return pc.utf8_trim_whitespace(_no_nul(arr))
+
+
+def _no_nul(arr: pa.Array) -> pa.Array:
+    """Text without NUL and the other control characters but tab and line breaks (DBF
+    padding and noise: PostgreSQL text cannot hold NUL, an .xlsx cell none of them)."""
+    return pc.replace_substring_regex(arr, "[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]", "")
 
 
 def _as_number(arr: pa.Array) -> pa.Array:
@@ -201,7 +224,7 @@ def plain(arr: pa.Array) -> pa.Array:
         return arr
     if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
         return pa.array([v.hex() if v is not None else None for v in arr.to_pylist()])
-    return pc.cast(arr, pa.string())
+    return _no_nul(pc.cast(arr, pa.string()))
 
 
 def _geometry_problems(geoms: np.ndarray) -> dict[int, str]:
@@ -239,7 +262,7 @@ def read_chunks(
 ) -> Iterator[Chunk]:
     """Yield checked chunks; problems (records set aside) are appended to ``problems``."""
     try:
-        stream = pyogrio.open_arrow(
+        stream = gdal.pyogrio().open_arrow(
             rp.source.path,
             layer=rp.source.layer,
             encoding=rp.encoding.value if rp.encoding else None,
@@ -248,7 +271,7 @@ def read_chunks(
         )
         meta, reader = stream.__enter__()
     except (DataSourceError, DataLayerError) as exc:
-        raise SourceError(f"{rp.source.name}: GDAL cannot read it ({exc})") from exc
+        raise _unreadable(rp.source, exc) from exc
     try:
         yield from _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples)
     finally:

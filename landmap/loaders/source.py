@@ -1,24 +1,49 @@
 """Where the features come from: a .shp, a folder holding one, a .zip of one, a GeoPackage
 layer or a GeoJSON file. Zips are checked before anything is extracted and go to a temporary
-folder that is always removed."""
+folder that is always removed.
+
+Every file is hostile until its bytes say what it is: a file is accepted only when its content
+is the kind its name promises (a shapefile's headers, a GeoPackage's SQLite header and
+application id, a GeoJSON object), and GDAL later opens it with that kind's driver, the only
+three it has (landmap.geo.gdal). A GeoPackage is a SQLite database: it is inspected read-only
+first and refused when it holds views, triggers or virtual tables of its own."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+import sqlite3
 import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-import pyogrio
+from urllib.parse import quote
 
 MAX_ZIP_MEMBERS = 200
 MAX_ZIP_BYTES = 4 << 30  # uncompressed
 MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member and overall
 _SHP_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+MAX_FIELDS = 250  # a DBF holds at most 255; more is not a cadastral file
+MAX_GEOJSON_PARSE = 64 << 20  # GeoJSON up to this size is parsed whole before GDAL sees it
+_SQLITE = b"SQLite format 3\x00"
+_GPKG_IDS = (b"GPKG", b"GP10", b"GP11")
+_SHP_MAGIC = b"\x00\x00\x27\x0a"  # 9994, big-endian
+_DBF_VERSIONS = {0x02, 0x03, 0x04, 0x05, 0x30, 0x31, 0x32, 0x43, 0x63, 0x83, 0x8B, 0xCB, 0xF5}
+# the triggers GDAL and the GeoPackage standard create (spatial index, feature counts, tiles);
+# they never fire, since the file is only read, but nothing else is accepted
+_STANDARD_TRIGGER = re.compile(
+    r"rtree_\w+_(insert|update\d|delete)|trigger_(insert|delete)_feature_count_\w+"
+    r"|gpkg_\w+|\w+_(zoom|tile_column|tile_row)_(insert|update)"
+)
+_RTREE = re.compile(r"\busing\s+rtree\s*\(", re.IGNORECASE)
+_FORBIDDEN_SQL = re.compile(
+    r"load_extension|\battach\b|virtualogr|\bogr_\w*\s*\(|/vsi|readfile|writefile|fts3|zipfile|sqlar",
+    re.IGNORECASE,
+)
 
 
 class SourceError(ValueError):
@@ -34,12 +59,7 @@ class Source:
     sha256: str
 
     def sidecar(self, ext: str) -> Path | None:
-        if self.kind != "shapefile":
-            return None
-        for cand in (self.path.with_suffix(ext), self.path.with_suffix(ext.upper())):
-            if cand.exists():
-                return cand
-        return None
+        return _sidecar(self.path, ext) if self.kind == "shapefile" else None
 
     def sidecar_text(self, ext: str) -> str | None:
         p = self.sidecar(ext)
@@ -109,45 +129,165 @@ def _extract(zf: zipfile.ZipFile, dest: Path) -> None:
                 out.write(block)
 
 
+def shown_name(name: str, limit: int = 80) -> str:
+    """A file or member name as a message may show it: no control characters, not too long."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in name)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 @contextmanager
-def open_source(path: str | Path, layer: str | None = None) -> Iterator[Source]:
+def open_source(
+    path: str | Path, layer: str | None = None, shown: str | None = None
+) -> Iterator[Source]:
+    """The source at ``path``, checked to be what its name says. ``shown``: the name messages
+    use (an upload's own file name; never the temporary path it was saved under)."""
     p = Path(path)
-    shown = str(path)
-    if not p.exists():
+    name = shown_name(shown if shown is not None else p.name)  # what the import is called
+    shown = shown_name(shown if shown is not None else str(path))  # what messages say
+    if str(p).startswith("/vsi") or not p.exists():
         raise SourceError(f"{shown} does not exist")
+    p = p.resolve()  # GDAL gets an absolute path: no "DRIVER:" or "/vsi..." prefix reaches it
     suffix = p.suffix.lower()
     if p.is_dir():
         shp = _single_shapefile(p, shown)
-        yield _shapefile(shp, shp.name)
+        yield _shapefile(shp, shown_name(shp.name))
     elif suffix == ".zip":
+        _expect(p, shown, "zip")
         with tempfile.TemporaryDirectory(prefix="landmap-zip-") as tmp:
             try:
                 with zipfile.ZipFile(p) as zf:
                     check_zip(zf, shown)
-                    _extract(zf, Path(tmp))
+                    _extract(zf, Path(tmp) / "zip")
             except zipfile.BadZipFile as exc:
-                raise SourceError(f"{shown} is not a readable zip file ({exc})") from exc
-            inner = _single_shapefile(Path(tmp), shown)
-            src = _shapefile(inner, f"{p.name}!{inner.name}")
+                raise SourceError(f"{shown} is not a readable zip file") from exc
+            inner = _single_shapefile(Path(tmp) / "zip", shown)
+            # only the parts of the shapefile are opened, from a folder of their own (GDAL
+            # would also read index files such as .qix that the zip may carry)
+            alone = Path(tmp) / "shp"
+            alone.mkdir()
+            for part in [inner] + [_sidecar(inner, ext) for ext in _SHP_SIDECARS]:
+                if part is not None:
+                    part.rename(alone / ("layer" + part.suffix.lower()))
+            src = _shapefile(alone / "layer.shp", f"{name}!{shown_name(inner.name)}")
             yield Source(src.path, None, "shapefile", src.name, _sha256([p]))
         return
     elif suffix == ".shp":
-        yield _shapefile(p, p.name)
+        yield _shapefile(p, name)
     elif suffix == ".gpkg":
-        layers = [str(row[0]) for row in pyogrio.list_layers(p)]
+        _expect(p, shown, "gpkg")
+        layers = _check_geopackage(p, shown)
         if layer is None:
             if len(layers) != 1:
                 raise SourceError(
-                    f"{shown} has layers {', '.join(layers)}: choose one with --layer"
+                    f"{shown} has layers {', '.join(map(shown_name, layers)) or '(none)'}: "
+                    "choose one with --layer"
                 )
             layer = layers[0]
         elif layer not in layers:
-            raise SourceError(f"{shown} has no layer {layer!r} (layers: {', '.join(layers)})")
-        yield Source(p, layer, "gpkg", f"{p.name}:{layer}", _sha256([p]))
+            raise SourceError(f"{shown} has no layer {shown_name(layer)!r}")
+        yield Source(p, layer, "gpkg", f"{name}:{shown_name(layer)}", _sha256([p]))
     elif suffix in (".geojson", ".json"):
-        yield Source(p, None, "geojson", p.name, _sha256([p]))
+        _expect(p, shown, "geojson")
+        _check_geojson(p, shown)
+        yield Source(p, None, "geojson", name, _sha256([p]))
     else:
         raise SourceError(f"{shown}: not a .shp, folder, .zip, .gpkg or .geojson file")
+
+
+_KIND_NAMES = {"zip": "zip archive", "gpkg": "GeoPackage", "geojson": "GeoJSON file",
+               "shapefile": "shapefile"}  # fmt: skip
+
+
+def content_kind(path: Path) -> str | None:
+    """What the first bytes of a file say it is: shapefile (.shp), gpkg, geojson, zip."""
+    with path.open("rb") as f:
+        head = f.read(100)
+    if head.startswith(_SQLITE):
+        return "gpkg" if head[68:72] in _GPKG_IDS else "sqlite"
+    if head.startswith(_SHP_MAGIC):
+        return "shapefile"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return "geojson"
+    return None
+
+
+def _expect(path: Path, shown: str, kind: str) -> None:
+    if content_kind(path) != kind:
+        raise SourceError(f"{shown}: the content is not a {_KIND_NAMES[kind]}; nothing was read")
+
+
+def _check_geopackage(path: Path, shown: str) -> list[str]:
+    """Inspect the GeoPackage read-only (no extension loading, no schema code trusted) and
+    return its feature layers; refuse views, virtual tables other than the spatial index
+    (rtree) and triggers other than the standard ones."""
+    uri = f"file:{quote(str(path))}?mode=ro&immutable=1"
+    bad = f"{shown}: not a readable GeoPackage"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            conn.execute("PRAGMA trusted_schema = OFF")
+            if conn.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                raise SourceError(f"{bad} (the database is damaged)")
+            objects = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master")
+            for type_, name, sql in objects.fetchall():
+                _check_schema_object(shown, str(type_), str(name), str(sql))
+            layers = conn.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' "
+                "ORDER BY table_name"
+            ).fetchall()
+    except sqlite3.Error as exc:
+        raise SourceError(bad) from exc
+    return [str(row[0]) for row in layers]
+
+
+def _foreign_object(type_: str, name: str, sql: str) -> str | None:
+    """What a schema object is when a plain GeoPackage would not hold it, else None."""
+    if type_ == "view":
+        return "a view"
+    if type_ == "trigger" and (not _STANDARD_TRIGGER.fullmatch(name) or _FORBIDDEN_SQL.search(sql)):
+        return "a trigger"
+    virtual = type_ == "table" and sql.lstrip().upper().startswith("CREATE VIRTUAL TABLE")
+    rtree = _RTREE.search(sql) and not _FORBIDDEN_SQL.search(sql)
+    if virtual and not rtree:
+        return "a virtual table"
+    return None
+
+
+def _check_schema_object(shown: str, type_: str, name: str, sql: str) -> None:
+    what = _foreign_object(type_, name, sql)
+    if what:
+        raise SourceError(
+            f"{shown}: the GeoPackage holds {what} ({shown_name(name, 40)}) of its own; "
+            "only plain feature tables are accepted: export the layer again"
+        )
+
+
+def _check_geojson(path: Path, shown: str) -> None:
+    """A GeoJSON object (FeatureCollection or Feature), whole, of sane depth and width."""
+    if path.stat().st_size > MAX_GEOJSON_PARSE:
+        return  # too large to parse twice; its first bytes were checked
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as exc:
+        raise SourceError(f"{shown}: not valid JSON") from exc
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind not in ("FeatureCollection", "Feature"):
+        raise SourceError(f"{shown}: not a GeoJSON FeatureCollection or Feature")
+    features = data.get("features") if kind == "FeatureCollection" else [data]
+    if not isinstance(features, list):
+        raise SourceError(f"{shown}: its features are not a list")
+    widest = max((len(f.get("properties") or {}) for f in features if isinstance(f, dict)),
+                 default=0)  # fmt: skip
+    if widest > MAX_FIELDS:
+        raise SourceError(f"{shown}: a feature has {widest} properties; at most {MAX_FIELDS}")
+
+
+def _sidecar(shp: Path, ext: str) -> Path | None:
+    for cand in (shp.with_suffix(ext), shp.with_suffix(ext.upper())):
+        if cand.exists():
+            return cand
+    return None
 
 
 def _shapefile(shp: Path, shown: str) -> Source:
@@ -156,5 +296,24 @@ def _shapefile(shp: Path, shown: str) -> Source:
         raise SourceError(f"{shown}: the .dbf file is missing (attributes cannot be read)")
     if src.sidecar(".shx") is None:
         raise SourceError(f"{shown}: the .shx index file is missing")
+    _check_shapefile_magic(src)
     parts = [shp] + [q for q in (src.sidecar(e) for e in _SHP_SIDECARS) if q]
     return Source(shp, None, "shapefile", shown, _sha256(parts))
+
+
+def _check_shapefile_magic(src: Source) -> None:
+    """The .shp and .shx begin with the shapefile header, the .dbf with a dBASE version."""
+    for part in (src.path, src.sidecar(".shx")):
+        assert part is not None
+        with part.open("rb") as f:
+            head = f.read(100)
+        if len(head) < 100 or not head.startswith(_SHP_MAGIC) or head[28:32] != b"\xe8\x03\x00\x00":
+            raise SourceError(
+                f"{src.name}: the {part.suffix.lower()} file is not a shapefile (bad header)"
+            )
+    dbf = src.sidecar(".dbf")
+    assert dbf is not None
+    with dbf.open("rb") as f:
+        head = f.read(32)
+    if len(head) < 32 or head[0] not in _DBF_VERSIONS:
+        raise SourceError(f"{src.name}: the .dbf file is not a dBASE table (bad header)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from landmap import loaders
 from landmap.loaders import LoadOptions, LoadRefused
+from landmap.loaders.source import shown_name
 from landmap.services import adjustment, reports, zones
 from landmap.services.adjustment import DraftRefused
 from landmap.web.api import parse_day
@@ -27,7 +28,8 @@ def _from_upload(code: str, note: str) -> dict:
     """A draft from an uploaded zipped shapefile, GeoPackage or GeoJSON, through the loader
     (stored under a name of our own; the client's file name is never used on disk)."""
     upload = request.files["file"]
-    suffix = Path(upload.filename or "").suffix.lower()
+    sent_as = shown_name(PureWindowsPath(upload.filename or "").name)  # no folders, no controls
+    suffix = Path(sent_as).suffix.lower()
     if suffix not in UPLOAD_TYPES:
         raise ApiError("upload a .zip of a shapefile, a .gpkg or a .geojson file", 415)
     session = get_session()
@@ -36,7 +38,8 @@ def _from_upload(code: str, note: str) -> dict:
         upload.save(path)
         try:
             loaders.load(session, settings(), "zones", path, LoadOptions(
-                zone=code, draft=True, note=note, run_by=current_user_name()))  # fmt: skip
+                zone=code, draft=True, note=note, run_by=current_user_name(),
+                file_name=sent_as))  # fmt: skip
         except LoadRefused as exc:
             raise ApiError(str(exc)) from exc
     draft_id = session.execute(
