@@ -5,8 +5,15 @@ Used by the database models (CHECK constraints), services, map styling and the A
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from enum import StrEnum
+
+# The earliest day anything in the register can have happened (the founding of the People's
+# Republic, 1949-10-01): events, as-of days and report periods lie from it to today.
+EARLIEST_DATE = dt.date(1949, 10, 1)
+# The most mu one figure in a request may hold (an amount, a target): far more than any zone.
+MAX_MU = 1_000_000
 
 
 class LabelledEnum(StrEnum):

@@ -21,17 +21,31 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from landmap.db.errors import pg_message
-from landmap.domain import Stage
+from landmap.domain import EARLIEST_DATE, Stage
 from landmap.services import Refused
 from landmap.services.documents import StoredDocument
+from landmap.services.parcels import lonlat_polygon
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PACE_WINDOW_DAYS = 90
+SERIES_YEARS = 20  # the progress series covers at most this many years before its end
+PROJECTION_YEARS = 100  # a completion further off than this is not projected
+MAX_SELECTION_VERTICES = 10_000  # in a polygon drawn to select parcels
 
 
 def today() -> dt.date:
     """The date in the zone (China time); nothing is recorded as happening after it."""
     return dt.datetime.now(CHINA).date()
+
+
+def event_day_problem(day: dt.date) -> str | None:
+    """Why ``day`` cannot be the date of an event (a stage move, a dispute, a quota entry, an
+    approval, a document), or None: events lie from EARLIEST_DATE to today (China time)."""
+    if day < EARLIEST_DATE:
+        return f"{day} is before {EARLIEST_DATE}, the earliest date the register accepts"
+    if day > today():
+        return f"{day} is in the future (today is {today()})"
+    return None
 
 
 class MoveRefused(Refused):
@@ -88,8 +102,9 @@ def check_move(current: Stage, move: Move) -> str | None:
 
 
 def _check_day(day: dt.date) -> None:
-    if day > today():
-        raise MoveRefused(f"{day} is in the future (today is {today()})", 400)
+    why = event_day_problem(day)
+    if why:
+        raise MoveRefused(why, 400)
 
 
 def _lock(session: Session, codes: Sequence[str]) -> list[Any]:
@@ -241,8 +256,9 @@ def mu_by_stage_as_of(
 
 
 def _series(session, where, params, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    """Cleared mu at each month end from start to end (and on end itself)."""
-    days, d = [], start
+    """Cleared mu at each month end from start to end (and on end itself); at most
+    SERIES_YEARS of months, whatever the data: an earlier start is cut off."""
+    days, d = [], max(start, dt.date(max(end.year - SERIES_YEARS, 1), end.month, 1))
     while d < end:
         nxt = (d.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
         days.append(min(nxt, end))
@@ -296,7 +312,7 @@ def progress(
     remaining = max(target - cleared, 0.0)
     if remaining <= 0.005:
         projected = as_of
-    elif pace > 0:
+    elif pace > 0 and remaining / pace <= PROJECTION_YEARS * 365:
         projected = as_of + dt.timedelta(days=math.ceil(remaining / pace))
     else:
         projected = None
@@ -359,11 +375,11 @@ def _target(session: Session, project_id: int, batch_id: int | None) -> dict[str
 
 
 def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
-    """The parcels a drawn polygon (GeoJSON geometry in EPSG:4326) touches."""
+    """The parcels a drawn polygon (GeoJSON geometry in EPSG:4326) touches; Refused (400)
+    for anything but a valid polygon of at most MAX_SELECTION_VERTICES positions."""
     import json
 
-    if geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise ValueError("draw a polygon")
+    lonlat_polygon(geometry, MAX_SELECTION_VERTICES)
     try:
         with session.begin_nested():
             valid, reason = session.execute(
@@ -371,21 +387,21 @@ def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
                      "FROM ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g"),
                 {"g": json.dumps(geometry)},
             ).one()  # fmt: skip
+            if not valid:
+                raise Refused(f"the polygon is not valid: {reason}")
+            rows = session.execute(
+                text("""
+                WITH g AS (SELECT ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326),
+                                               lm_storage_srid()) AS geom)
+                SELECT p.code, p.area_mu FROM parcel p, g
+                WHERE ST_Intersects(p.geom, g.geom) AND NOT ST_Touches(p.geom, g.geom)
+                ORDER BY p.code LIMIT 5001"""),
+                {"g": json.dumps(geometry)},
+            ).all()
     except DBAPIError as exc:
-        raise ValueError(f"not a usable polygon: {pg_message(exc)}") from exc
-    if not valid:
-        raise ValueError(f"the polygon is not valid: {reason}")
-    rows = session.execute(
-        text("""
-        WITH g AS (SELECT ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326),
-                                       lm_storage_srid()) AS geom)
-        SELECT p.code, p.area_mu FROM parcel p, g
-        WHERE ST_Intersects(p.geom, g.geom) AND NOT ST_Touches(p.geom, g.geom)
-        ORDER BY p.code LIMIT 5001"""),
-        {"g": json.dumps(geometry)},
-    ).all()
+        raise Refused(f"not a usable polygon: {pg_message(exc)}") from exc
     if len(rows) > 5000:
-        raise ValueError("the polygon takes in more than 5000 parcels: draw a smaller one")
+        raise Refused("the polygon takes in more than 5000 parcels: draw a smaller one")
     return {
         "codes": [r.code for r in rows],
         "count": len(rows),

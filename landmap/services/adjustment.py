@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from landmap import landuse
 from landmap.db.errors import pg_message
 from landmap.services import Refused, quota
-from landmap.services.acquisition import today
+from landmap.services.acquisition import event_day_problem, today
+from landmap.services.parcels import lonlat_polygon
 
 # a parcel counts as wholly in or out when less than this share of it is on the other side
 EDGE_SHARE = 0.001
+MAX_DRAFT_VERTICES = 100_000  # positions in one draft boundary
 
 
 class DraftRefused(Refused):
@@ -42,16 +44,12 @@ def create_draft(
 ) -> dict[str, Any]:  # fmt: skip
     """A draft boundary from a GeoJSON geometry in EPSG:4326 (RFC 7946)."""
     zone_id, _ = _zone(session, zone_code)
-    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
-        raise DraftRefused("the draft must be a GeoJSON Polygon or MultiPolygon")
-    points = list(_positions(geometry.get("coordinates")))
-    if not points:
-        raise DraftRefused("the draft geometry is empty")
+    try:
+        points = lonlat_polygon(geometry, MAX_DRAFT_VERTICES)
+    except Refused as exc:
+        raise DraftRefused(exc.message) from exc
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, y0, x1, y1 = region_bbox
-    if not (all(-180 <= x <= 180 for x in xs) and all(-90 <= y <= 90 for y in ys)):
-        raise DraftRefused("the coordinates are not longitude/latitude: send GeoJSON in "
-                           "EPSG:4326 (RFC 7946)")  # fmt: skip
     if not (x0 <= min(xs) and max(xs) <= x1 and y0 <= min(ys) and max(ys) <= y1):
         raise DraftRefused(f"the draft lies outside the region {region_bbox}: is it in the "
                            "right CRS?")  # fmt: skip
@@ -77,19 +75,6 @@ def create_draft(
         {"z": zone_id, "note": note, "user": user, "g": json.dumps(geometry)},
     ).scalar_one()
     return draft(session, zone_code, draft_id)
-
-
-def _positions(coords: Any):
-    """The [x, y] positions of GeoJSON coordinates at any depth; DraftRefused if malformed."""
-    if isinstance(coords, list) and coords and all(isinstance(v, int | float) for v in coords):
-        if len(coords) < 2:
-            raise DraftRefused("a position needs two numbers")
-        yield coords
-    elif isinstance(coords, list):
-        for c in coords:
-            yield from _positions(c)
-    else:
-        raise DraftRefused("the coordinates are malformed")
 
 
 def drafts(session: Session, zone_code: str) -> list[dict[str, Any]]:
@@ -139,6 +124,9 @@ def approve(
     found = draft(session, zone_code, draft_id)
     if found["status"] != "draft":
         raise DraftRefused(f"draft {draft_id} was already approved", 409)
+    why = event_day_problem(valid_from) if valid_from else None
+    if why:
+        raise DraftRefused(f"valid_from: {why}", 400)
     try:
         with session.begin_nested():
             session.execute(

@@ -1,5 +1,6 @@
 """Documents that back a change (agreement scans, photos): checked by size and by their
-first bytes, stored on disk under their sha256, never under a name the client chose."""
+first bytes, stored on disk under their sha256, never under a name the client chose, and
+only once the change they back is committed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +52,8 @@ def path_of(folder: Path, sha256: str, content_type: str) -> Path:
     return folder / sha256[:2] / (sha256 + KINDS[content_type][0])
 
 
-def store(folder: Path, file_name: str, data: bytes, max_bytes: int = MAX_BYTES) -> StoredDocument:
-    """Check and keep a document; the same content is stored once."""
+def check(file_name: str, data: bytes, max_bytes: int = MAX_BYTES) -> StoredDocument:
+    """A document landmap keeps, by its size and its first bytes; DocumentRefused if not."""
     if not data:
         raise DocumentRefused(f"{_display_name(file_name)} is empty")
     if len(data) > max_bytes:
@@ -62,12 +65,36 @@ def store(folder: Path, file_name: str, data: bytes, max_bytes: int = MAX_BYTES)
         raise DocumentRefused(
             f"{_display_name(file_name)} is not a PDF, JPEG or PNG file (by its content)"
         )
-    digest = hashlib.sha256(data).hexdigest()
-    target = path_of(folder, digest, kind)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
+    return StoredDocument(
+        _display_name(file_name), kind, len(data), hashlib.sha256(data).hexdigest()
+    )
+
+
+@contextmanager
+def stored_with(
+    folder: Path, uploads: Sequence[tuple[str, bytes]]
+) -> Iterator[list[StoredDocument]]:
+    """Documents kept only with the change they back. Each upload (file name, bytes) is checked
+    and written to a temporary file beside its place, and the checked documents are yielded for
+    the caller to record and commit. When the block ends normally the files move into place
+    (the same content is stored once); when it raises, the temporary files are removed and
+    nothing stays on disk."""
+    docs = [check(name, data) for name, data in uploads]
+    staged: list[tuple[str, Path]] = []
+    try:
+        for doc, (_, data) in zip(docs, uploads, strict=True):
+            target = path_of(folder, doc.sha256, doc.content_type)
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+            staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        yield docs
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
         os.replace(tmp, target)
-    return StoredDocument(_display_name(file_name), kind, len(data), digest)

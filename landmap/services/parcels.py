@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.services import Refused
+
 MAX_FEATURES = 20_000
 
 
@@ -153,6 +155,41 @@ def search(session: Session, q: str, limit: int = 10) -> list[dict[str, Any]]:
         {"kind": kind, "key": key, "label": label, "bbox": [round(v, 7) for v in bbox]}
         for kind, key, label, bbox in rows
     ][:limit]
+
+
+def lonlat_polygon(geometry: Any, max_vertices: int) -> list[list[float]]:
+    """The positions of a GeoJSON Polygon or MultiPolygon sent in EPSG:4326 (RFC 7946), checked
+    before PostGIS sees it: 2-D [lon, lat] positions, finite and on the globe, no ``crs``
+    member, at most ``max_vertices`` of them. Refused (400) says what is wrong; whether the
+    rings make a valid polygon is for PostGIS (ST_IsValid) to say."""
+    kind = geometry.get("type") if isinstance(geometry, dict) else None
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise Refused("the geometry must be a GeoJSON Polygon or MultiPolygon")
+    if "crs" in geometry:
+        raise Refused("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
+    coords = geometry.get("coordinates")
+    polygons = coords if kind == "MultiPolygon" else [coords]
+    if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons):
+        raise Refused("the coordinates are malformed")
+    rings = [r for p in polygons for r in p]
+    if not all(isinstance(r, list) for r in rings):
+        raise Refused("the coordinates are malformed")
+    if sum(len(r) for r in rings) > max_vertices:
+        raise Refused(f"the geometry has more than {max_vertices} positions")
+    positions = [q for r in rings for q in r]
+    if not positions:
+        raise Refused("the geometry is empty")
+    for q in positions:
+        numbers = isinstance(q, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in q
+        )
+        if not numbers or len(q) != 2:
+            raise Refused("a position is two numbers, [longitude, latitude] (2-D)")
+        if not (-180 <= q[0] <= 180 and -90 <= q[1] <= 90):  # false for NaN and infinity too
+            raise Refused(
+                "the coordinates are not longitude/latitude: send GeoJSON in EPSG:4326 (RFC 7946)"
+            )
+    return positions
 
 
 def table(session: Session, zone: str, offset: int, limit: int) -> tuple[list[dict], int]:

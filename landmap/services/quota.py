@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.db.errors import pg_message
+from landmap.domain import MAX_MU
 from landmap.geo.units import MU_PER_HA
 from landmap.services import Refused
+from landmap.services.acquisition import event_day_problem, today
 
 SOURCES = ("plan", "linkage", "other")  # 年度计划指标, 增减挂钩, 其他
 KINDS = ("grant", "reserve", "consume", "release", "correct")
@@ -38,6 +40,20 @@ KIND_LABELS = {"grant": ("下达", "Grant"), "reserve": ("预留", "Reserve"),
                "consume": ("报批使用", "Consume"), "release": ("释放", "Release"),
                "correct": ("冲正", "Correction")}  # fmt: skip
 CENT = Decimal("0.01")
+FIRST_YEAR = 1990
+# a ledger year may lie this far ahead: the land-use master plans (国土空间总体规划) run 15 years
+YEARS_AHEAD = 15
+
+
+def last_year() -> int:
+    """The last year the ledger keeps books for (FIRST_YEAR..last_year())."""
+    return today().year + YEARS_AHEAD
+
+
+def year_problem(year: int) -> str | None:
+    if not FIRST_YEAR <= year <= last_year():
+        return f"year must be from {FIRST_YEAR} to {last_year()}"
+    return None
 
 
 class QuotaRefused(Refused):
@@ -54,7 +70,10 @@ def to_mu(mu: Any = None, ha: Any = None) -> Decimal:
         raise QuotaRefused("the amount must be a number", 400) from exc
     if not value.is_finite() or value <= 0:
         raise QuotaRefused("the amount must be a positive number", 400)
-    return value if mu is not None else value * MU_PER_HA
+    value = value if mu is not None else value * MU_PER_HA
+    if value > MAX_MU:
+        raise QuotaRefused(f"the amount must be at most {MAX_MU} mu", 400)
+    return value
 
 
 @dataclass(frozen=True)
@@ -80,8 +99,9 @@ def _validate(session: Session, e: Entry) -> None:
         raise QuotaRefused(f"kind must be one of {', '.join(KINDS)}", 400)
     if e.source not in SOURCES:
         raise QuotaRefused(f"source must be one of {', '.join(SOURCES)}", 400)
-    if not 1990 <= e.year <= 2100:
-        raise QuotaRefused("year must be between 1990 and 2100", 400)
+    why = year_problem(e.year)
+    if why:
+        raise QuotaRefused(why, 400)
     if e.kind in ("reserve", "consume", "release") and e.project_id is None:
         raise QuotaRefused(f"a {e.kind} entry names the project (and batch) it is for", 400)
     if (
@@ -178,10 +198,9 @@ def record(session: Session, e: Entry, user: str) -> dict[str, Any]:
         raise QuotaRefused("a correction names the entry it reverses", 400)
     if e.kind != "correct":
         _validate(session, e)
-    from landmap.services.acquisition import today
-
-    if e.day is not None and e.day > today():
-        raise QuotaRefused(f"{e.day} is in the future", 400)
+    why = event_day_problem(e.day) if e.day is not None else None
+    if why:
+        raise QuotaRefused(why, 400)
     year, source = e.year, e.source
     if e.kind == "correct":
         found = session.execute(text("SELECT year, source FROM quota_entry WHERE id = :i"),
@@ -240,8 +259,9 @@ def _entry_rows(session: Session, where: str, params: dict[str, Any]) -> list[di
 
 
 def set_target(session: Session, year: int, target_mu: Decimal, note: str = "") -> None:
-    if not 1990 <= year <= 2100 or target_mu < 0:
-        raise QuotaRefused("a target is a year (1990-2100) and a number of mu ≥ 0", 400)
+    if year_problem(year) or not (target_mu.is_finite() and 0 <= target_mu <= MAX_MU):
+        raise QuotaRefused(f"a target is a year ({FIRST_YEAR}-{last_year()}) and a number of mu "
+                           f"from 0 to {MAX_MU}", 400)  # fmt: skip
     session.execute(
         text("""INSERT INTO quota_year (year, target_mu, note) VALUES (:y, :t, :n)
                 ON CONFLICT (year) DO UPDATE SET target_mu = EXCLUDED.target_mu,

@@ -25,8 +25,10 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)
+    api.init_app(app)  # the checks of every request, before anyone is asked who they are
     security.init_app(app)
     auth.init_app(app)
+    app.before_request(api.check_body)  # once the writer may write
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acquisition.bp)

@@ -9,7 +9,7 @@ from landmap.domain import Stage
 from landmap.services import acquisition, documents, projects, reports, zones
 from landmap.services.acquisition import Move
 from landmap.web import charts
-from landmap.web.api import parse_as_of, parse_day
+from landmap.web.api import MAX_ID, parse_as_of, parse_day, parse_whole
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
@@ -49,21 +49,17 @@ def _move(data: dict) -> Move:
     )
 
 
-def _documents() -> list[documents.StoredDocument]:
-    folder = settings().documents_dir
-    return [
-        documents.store(folder, f.filename or "", f.read())
-        for f in request.files.getlist("documents")
-        if f.filename
-    ]
+def _uploads() -> list[tuple[str, bytes]]:
+    return [(f.filename or "", f.read()) for f in request.files.getlist("documents") if f.filename]
 
 
 def _apply(codes: list[str], data: dict):
+    """The move, with its documents: they stay on disk only if the move commits."""
     move = _move(data)
-    docs = _documents()
     session = get_session()
-    result = acquisition.move(session, codes, move, current_user_name(), docs)
-    session.commit()
+    with documents.stored_with(settings().documents_dir, _uploads()) as docs:
+        result = acquisition.move(session, codes, move, current_user_name(), docs)
+        session.commit()
     return jsonify(result), 201
 
 
@@ -77,7 +73,7 @@ def stages():
     ])  # fmt: skip
 
 
-@bp.post("/api/parcels/<code>/stage")
+@bp.post("/api/parcels/<path:code>/stage")
 @requires("acquisition")
 def move_one(code: str):
     return _apply([code], _payload())
@@ -95,7 +91,7 @@ def move_many():
     return _apply(codes, data)
 
 
-@bp.post("/api/parcels/<code>/dispute")
+@bp.post("/api/parcels/<path:code>/dispute")
 @requires("acquisition")
 def dispute(code: str):
     data = _payload()
@@ -119,14 +115,12 @@ def select():
     geometry = data.get("geometry") if isinstance(data, dict) else None
     if not isinstance(geometry, dict):
         raise ApiError('send {"geometry": <GeoJSON polygon>}')
-    try:
-        found = acquisition.parcels_in(get_session(), geometry)
-    except ValueError as exc:
-        raise ApiError(str(exc)) from exc
-    return jsonify(found)
+    if "crs" in data:
+        raise ApiError(_("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted."))
+    return jsonify(acquisition.parcels_in(get_session(), geometry))
 
 
-@bp.get("/api/parcels/<code>/history")
+@bp.get("/api/parcels/<path:code>/history")
 @requires("view")
 def history(code: str):
     found = acquisition.history(get_session(), code)
@@ -138,11 +132,9 @@ def history(code: str):
 @bp.get("/api/projects/<int:project_id>/progress")
 @requires("view")
 def progress(project_id: int):
-    batch = request.args.get("batch")
-    if batch is not None and not batch.isdigit():
-        raise ApiError("batch must be a batch id")
+    batch = parse_whole(request.args.get("batch"), "batch", 1, MAX_ID)
     as_of = parse_as_of(request.args.get("as_of"))
-    found = acquisition.progress(get_session(), project_id, int(batch) if batch else None, as_of)
+    found = acquisition.progress(get_session(), project_id, batch, as_of)
     if found is None:
         raise ApiError(f"no project {project_id}" + (f" with batch {batch}" if batch else ""), 404)
     if batch is None:
@@ -185,11 +177,8 @@ def project_page(project_id: int):
     project = projects.get_project(session, project_id)
     if project is None:
         abort(404, _("There is no such project."))
-    try:
-        as_of = parse_as_of(request.args.get("as_of"))
-    except ApiError as exc:
-        abort(400, exc.message)
-    batch_id = request.args.get("batch", type=int)
+    as_of = parse_as_of(request.args.get("as_of"))
+    batch_id = parse_whole(request.args.get("batch"), "batch", 1, MAX_ID)
     if batch_id is not None and batch_id not in {b["id"] for b in project["batches"]}:
         abort(404, _("There is no such batch."))
     day = as_of or acquisition.today()

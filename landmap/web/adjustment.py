@@ -14,7 +14,8 @@ from landmap.loaders import LoadOptions, LoadRefused
 from landmap.loaders.source import shown_name
 from landmap.services import adjustment, reports, zones
 from landmap.services.adjustment import DraftRefused
-from landmap.web.api import parse_day
+from landmap.services.quota import FIRST_YEAR, last_year
+from landmap.web.api import max_body, parse_day, parse_whole
 from landmap.web.auth import can, current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
@@ -50,8 +51,13 @@ def _from_upload(code: str, note: str) -> dict:
     return adjustment.draft(session, code, draft_id)
 
 
+# a JSON draft of MAX_DRAFT_VERTICES positions written out in full is about 4 MB
+DRAFT_BODY_BYTES = 8 * 1024 * 1024
+
+
 @bp.post("/api/zones/<code>/drafts")
 @requires("drafts")
+@max_body(DRAFT_BODY_BYTES)
 def create(code: str):
     code = code.upper()
     if request.files.get("file"):
@@ -79,11 +85,9 @@ def list_drafts(code: str):
 
 
 def _check(code: str, draft_id: int) -> dict:
-    year = request.args.get("year")
-    if year is not None and not year.isdigit():
-        raise ApiError("year must be a year")
-    return adjustment.check(get_session(scratch=True), code.upper(), draft_id,
-                            int(year) if year else None, settings().sliver_width_m)  # fmt: skip
+    year = parse_whole(request.args.get("year"), "year", FIRST_YEAR, last_year())
+    return adjustment.check(get_session(scratch=True), code.upper(), draft_id, year,
+                            settings().sliver_width_m)  # fmt: skip
 
 
 @bp.get("/api/zones/<code>/drafts/<int:draft_id>/check")
@@ -95,7 +99,9 @@ def check(code: str, draft_id: int):
 @bp.post("/api/zones/<code>/drafts/<int:draft_id>/approve")
 @requires("approve")
 def approve(code: str, draft_id: int):
-    data = request.get_json(silent=True) or {}
+    data = request.get_json(silent=True) if request.get_data() else {}
+    if not isinstance(data, dict):
+        raise ApiError(_("Send a JSON object (or nothing)."))
     valid_from = parse_day(data.get("valid_from"), "valid_from")
     found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
                                valid_from)  # fmt: skip

@@ -1,27 +1,215 @@
-"""JSON API: GeoJSON in EPSG:4326. Query parameters are checked here; bad ones get 400."""
+"""JSON API: GeoJSON in EPSG:4326. Query parameters are checked here; bad ones get 400.
+
+Input at the edge, for every route of the app (init_app): no control character (NUL ...) in
+the path, the query string or a form field; a body of at most MAX_BODY_BYTES (a route may
+allow more with ``max_body``; uploads get the app's LANDMAP_MAX_UPLOAD_MB); JSON at most
+MAX_JSON_DEPTH deep, with finite numbers and strings without control characters; <int:...>
+in a path fits the database's integers. The parsers below (whole numbers, numbers, dates)
+are the one place each kind of value is read, each with its range.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
 
-from landmap.domain import Stage
+from landmap.domain import EARLIEST_DATE, Stage
 from landmap.services import parcels, projects, zones
+from landmap.services.acquisition import today
 from landmap.web.auth import PUBLIC, requires
-from landmap.web.db import get_session
+from landmap.web.db import READS, get_session
 from landmap.web.errors import ApiError
 
 bp = Blueprint("api", __name__)
 
 GEOJSON = "application/geo+json"
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a request body that is not an upload
+MAX_JSON_DEPTH = 64  # a GeoJSON MultiPolygon in a body is 6 deep
+MAX_NUMBER_CHARS = 40  # no number a person sends is longer
+_CONTROL = re.compile(r"[\x00-\x1f]")  # C0 control characters, NUL first
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # text keeps tab and newlines
+_WHOLE = re.compile(r"-?[0-9]{1,18}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+# --- input at the edge, for every route ---------------------------------------------------
+
+
+class JSONProvider(DefaultJSONProvider):
+    """The app's JSON. Answers never contain NaN or Infinity (not JSON: a bug raises rather
+    than sending them). Request bodies: numbers finite, at most MAX_JSON_DEPTH deep, strings
+    without control characters; otherwise 400, whatever the route."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_constant", _not_a_number)
+        kwargs.setdefault("parse_float", _finite)
+        try:
+            value = json.loads(s, **kwargs)
+        except RecursionError as exc:
+            raise _too_deep() from exc
+        _check_json(value)
+        return value
+
+
+def _not_a_number(name: str):
+    raise BadRequest(_("JSON numbers must be finite: %(value)s is not accepted.", value=name))
+
+
+def _finite(text_: str) -> float:
+    value = float(text_)
+    if not math.isfinite(value):
+        _not_a_number(text_[:40])
+    return value
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(_("The JSON is nested more than %(depth)s levels deep.",
+                        depth=MAX_JSON_DEPTH))  # fmt: skip
+
+
+def _control_refused() -> BadRequest:
+    return BadRequest(_("Control characters (such as NUL) are not accepted in the request."))
+
+
+def _check_json(value: Any) -> None:
+    """Depth and strings of a parsed body, without recursion (a deep body cannot overflow)."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            if _CONTROL_IN_TEXT.search(v):
+                raise _control_refused()
+        elif isinstance(v, list | dict):
+            if depth >= MAX_JSON_DEPTH:
+                raise _too_deep()
+            items = v.items() if isinstance(v, dict) else ((None, x) for x in v)
+            for key, x in items:
+                if key is not None and _CONTROL.search(key):
+                    raise _control_refused()
+                stack.append((x, depth + 1))
+
+
+def _refuse_control_characters() -> None:
+    """Before every request: a control character in the path or the query string is 400."""
+    if _CONTROL.search(request.path) or any(
+        _CONTROL.search(k) or _CONTROL.search(v) for k, v in request.args.items(multi=True)
+    ):
+        raise _control_refused()
+
+
+def check_body() -> None:
+    """Before every permitted write: a JSON body is an object (what every route takes); a
+    form field has no control character (text fields keep tab and newlines). 400 otherwise."""
+    if request.method in READS:
+        return
+    if request.is_json:
+        if request.get_data() and not isinstance(request.get_json(silent=True), dict):
+            raise BadRequest(_("Send a JSON object."))
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in request.form.items(multi=True):
+            if _CONTROL.search(key) or _CONTROL_IN_TEXT.search(value):
+                raise _control_refused()
+
+
+def max_body(n_bytes: int) -> Callable:
+    """Let a route take a request body of up to ``n_bytes`` (not an upload)."""
+
+    def mark(view: Callable) -> Callable:
+        view.landmap_max_body = n_bytes  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _limit_body() -> None:
+    """A body larger than the route takes is 413 (see errors); uploads (multipart) are
+    bounded by the app's MAX_CONTENT_LENGTH."""
+    if request.mimetype == "multipart/form-data":
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "landmap_max_body", MAX_BODY_BYTES)
+    app_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    request.max_content_length = min(limit, app_limit) if app_limit else limit
+
+
+class IdConverter(IntegerConverter):
+    """<int:...> in every route: a whole number that fits the database's integers."""
+
+    def __init__(self, map, **options) -> None:
+        super().__init__(map, **{"max": MAX_ID, **options})
+
+
+def init_app(app: Flask) -> None:
+    """Before the blueprints: the app's JSON, ids in paths, the checks of every request."""
+    app.json = JSONProvider(app)
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(_limit_body)
+    app.before_request(_refuse_control_characters)
+
+
+# --- the parsers ------------------------------------------------------------------------
 
 
 def _geojson(body: str) -> Response:
     return Response(body, mimetype=GEOJSON)
+
+
+def _shown(value: Any) -> str:
+    """A value as a message may repeat it: short."""
+    text_ = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text_ if len(text_) <= 40 else text_[:40] + "…"
+
+
+def parse_whole(value: Any, name: str, lo: int, hi: int, default: int | None = None) -> int | None:
+    """A whole number from lo to hi, from a query argument, a form field or JSON; ``default``
+    when absent (None or "")."""
+    if value is None or value == "":
+        return default
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        number = int(value)
+    if number is None or not lo <= number <= hi:
+        raise ApiError(_("%(name)s must be a whole number from %(lo)s to %(hi)s; got %(value)s",
+                         name=name, lo=lo, hi=hi, value=_shown(value)))  # fmt: skip
+    return number
+
+
+def parse_number(value: Any, name: str, lo: Decimal | int, hi: Decimal | int) -> Decimal:
+    """A finite number from lo to hi (exact: a Decimal); NaN, Infinity and anything out of
+    range are 400."""
+    number = None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            number = Decimal(str(value).strip()) if len(str(value)) <= MAX_NUMBER_CHARS else None
+        except ArithmeticError:
+            number = None
+    if number is None or not number.is_finite() or not lo <= number <= hi:
+        raise ApiError(_("%(name)s must be a number from %(lo)s to %(hi)s; got %(value)s",
+                         name=name, lo=lo, hi=hi, value=_shown(value)))  # fmt: skip
+    return number
 
 
 def parse_bbox(value: str) -> tuple[float, float, float, float]:
@@ -60,8 +248,9 @@ def parse_project(value: str | None) -> int | None:
     if not value:
         return None
     session = get_session()
-    if value.isdigit():
-        found = session.execute(text("SELECT id FROM project WHERE id = :v"), {"v": int(value)})
+    if _WHOLE.fullmatch(value):
+        found = session.execute(text("SELECT id FROM project WHERE id = :v"),
+                                {"v": parse_whole(value, "project", 1, MAX_ID)})  # fmt: skip
     else:
         found = session.execute(text("SELECT id FROM project WHERE name = :v"), {"v": value})
     project_id = found.scalar()
@@ -74,7 +263,7 @@ def parse_batch(value: str | None) -> int | None:
     if not value:
         return None
     found = None
-    if value.isdigit():
+    if _WHOLE.fullmatch(value) and 1 <= int(value) <= MAX_ID:
         found = (
             get_session()
             .execute(text("SELECT id FROM acquisition_batch WHERE id = :v"), {"v": int(value)})
@@ -86,15 +275,31 @@ def parse_batch(value: str | None) -> int | None:
 
 
 def parse_day(value, name: str = "date", required: bool = False) -> dt.date | None:
-    """A YYYY-MM-DD date from a query argument or a JSON/form field; 400 naming ``name``."""
+    """A YYYY-MM-DD date from a query argument or a JSON/form field, from EARLIEST_DATE to
+    today (China time): the days anything in the register happens, or is looked at as of.
+    400 naming ``name``."""
     if value in (None, ""):
         if required:
             raise ApiError(f"{name} is required (YYYY-MM-DD)")
         return None
     try:
-        return dt.date.fromisoformat(str(value))
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            raise ValueError(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ApiError(f"{name} must be a date YYYY-MM-DD; got {value!r}") from exc
+        raise ApiError(_("%(name)s must be a date YYYY-MM-DD; got %(value)s", name=name,
+                         value=_shown(value))) from exc  # fmt: skip
+    check_day(day, name, value)
+    return day
+
+
+def check_day(day: dt.date, name: str, value: str) -> None:
+    """A day (or the first day of a period) lies from EARLIEST_DATE to today; ``value`` is
+    what the client sent as ``name``."""
+    if not EARLIEST_DATE <= day <= today():
+        raise ApiError(_("%(name)s must lie from %(earliest)s to today (%(today)s); "
+                         "got %(value)s", name=name, earliest=EARLIEST_DATE.isoformat(),
+                         today=today().isoformat(), value=_shown(value)))  # fmt: skip
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
@@ -102,12 +307,10 @@ def parse_as_of(value: str | None) -> dt.date | None:
 
 
 def parse_int(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise ApiError(f"{name} must be a whole number from {lo} to {hi}")
-    return int(raw)
+    """A whole number from the query string."""
+    found = parse_whole(request.args.get(name), name, lo, hi, default)
+    assert found is not None
+    return found
 
 
 @bp.get("/api/zones")
@@ -138,7 +341,7 @@ def parcels_collection():
     return _geojson(parcels.feature_collection(get_session(), f))
 
 
-@bp.get("/api/parcels/<code>")
+@bp.get("/api/parcels/<path:code>")
 @requires("view")
 def parcel_feature(code: str):
     feature = parcels.get_feature(get_session(), code, parse_as_of(request.args.get("as_of")))

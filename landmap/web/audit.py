@@ -6,24 +6,20 @@ from flask import Blueprint, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from landmap.services import audit, zones
-from landmap.web.api import parse_day
+from landmap.web.api import parse_day, parse_int
 from landmap.web.auth import requires
 from landmap.web.db import get_session
 from landmap.web.downloads import workbook
-from landmap.web.errors import ApiError
 
 bp = Blueprint("audit", __name__)
 
 
 def _filters() -> audit.AuditFilter:
     args = request.args
-    day = parse_day(args.get("date"))
-    limit = args.get("limit", "1000")
-    if not limit.isdigit() or not 1 <= int(limit) <= 10000:
-        raise ApiError("limit must be a whole number from 1 to 10000")
     return audit.AuditFilter(
         entity=args.get("entity") or None, key=args.get("key") or None,
-        user=args.get("user") or None, day=day, limit=int(limit),
+        user=args.get("user") or None, day=parse_day(args.get("date")),
+        limit=parse_int("limit", 1000, 1, 10000),
     )  # fmt: skip
 
 

@@ -7,7 +7,8 @@ import logging
 import uuid
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from landmap.services import Refused
 from landmap.web.db import rollback
@@ -31,17 +32,33 @@ def wants_json() -> bool:
 
 def _refused(exc: ApiError | Refused):
     """A request refused by the web layer or by a land rule: whatever the request wrote is
-    rolled back, and the client gets the message as JSON."""
+    rolled back, and the client gets the message (as JSON from the API, a page otherwise)."""
     rollback()
-    return jsonify(error=exc.message, **exc.extra), exc.status
+    if wants_json():
+        return jsonify(error=exc.message, **exc.extra), exc.status
+    return _page(exc.status, exc.message)
+
+
+def _page(code: int, message: str | None):
+    return render_template("error.html", code=code, message=message, title=code), code
 
 
 def _http_error(exc: HTTPException):
     if wants_json():
         return jsonify(error=exc.description or exc.name), exc.code
-    return render_template(
-        "error.html", code=exc.code, message=exc.description, title=exc.code
-    ), exc.code
+    return _page(exc.code or 500, exc.description)
+
+
+def _too_large(exc: RequestEntityTooLarge):
+    limit = request.max_content_length
+    message = (
+        _("The request is too large: at most %(mb)s MB are accepted.", mb=f"{limit / 2**20:g}")
+        if limit
+        else exc.description
+    )
+    if wants_json():
+        return jsonify(error=message), 413
+    return _page(413, message)
 
 
 def _unexpected(exc: Exception):
@@ -55,5 +72,6 @@ def _unexpected(exc: Exception):
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _refused)
     app.register_error_handler(Refused, _refused)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
 
-from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
-from landmap.services import acquisition, quota, reports, zones
-from landmap.services.quota import Entry
+from landmap.domain import MAX_MU
+from landmap.services import quota, reports, zones
+from landmap.services.acquisition import today
+from landmap.services.quota import FIRST_YEAR, Entry, last_year
 from landmap.web import charts
-from landmap.web.api import parse_day
+from landmap.web.api import MAX_ID, check_day, parse_day, parse_number, parse_whole
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
 from landmap.web.downloads import workbook
@@ -28,24 +30,18 @@ def _json() -> dict:
     return data
 
 
-def _int(data: dict, name: str, required: bool = False) -> int | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise ApiError(f"{name} is required")
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise ApiError(f"{name} must be a whole number")
-    return int(value)
+def _id(data, name: str) -> int | None:
+    return parse_whole(data.get(name), name, 1, MAX_ID)
+
+
+def _year(value, required: bool = False) -> int | None:
+    if value is None and required:
+        raise ApiError("year is required")
+    return parse_whole(value, "year", FIRST_YEAR, last_year())
 
 
 def _year_arg() -> int:
-    raw = request.args.get("year")
-    if raw is None:
-        return acquisition.today().year
-    if not raw.isdigit():
-        raise ApiError("year must be a year such as 2011")
-    return int(raw)
+    return _year(request.args.get("year")) or today().year
 
 
 def _project_of_batch(batch_id: int | None, project_id: int | None) -> int | None:
@@ -74,15 +70,15 @@ def ledger():
 def add_entry():
     data = _json()
     kind = str(data.get("kind"))
-    batch = _int(data, "batch")
+    batch = _id(data, "batch")
     entry = Entry(
-        year=_int(data, "year", required=kind != "correct") or 0,
+        year=_year(data.get("year"), required=kind != "correct") or 0,
         kind=kind,
         source=str(data.get("source") or "plan"),
-        mu=None if kind == "correct" else quota.to_mu(data.get("mu"), data.get("ha")),
-        project_id=_project_of_batch(batch, _int(data, "project")),
+        mu=None if kind == "correct" else _amount(data),
+        project_id=_project_of_batch(batch, _id(data, "project")),
         batch_id=batch,
-        reverses=_int(data, "reverses"),
+        reverses=_id(data, "reverses"),
         ref=str(data.get("ref") or "")[:500],
         note=str(data.get("note") or "")[:2000],
         day=parse_day(data.get("date")),
@@ -92,16 +88,25 @@ def add_entry():
     return jsonify(result), 201
 
 
+def _amount(data: dict):
+    """mu or ha (one of them), each a number within range; the service converts."""
+    mu, ha = data.get("mu"), data.get("ha")
+    return quota.to_mu(
+        None if mu is None else parse_number(mu, "mu", 0, MAX_MU),
+        None if ha is None else parse_number(ha, "ha", 0, MAX_MU),
+    )
+
+
 @bp.post("/api/quota/reserve-demand")
 @requires("quota")
 def reserve_demand():
     data = _json()
-    batch = _int(data, "batch")
-    project = _project_of_batch(batch, _int(data, "project"))
+    batch = _id(data, "batch")
+    project = _project_of_batch(batch, _id(data, "project"))
     if project is None:
         raise ApiError("give the project or batch to reserve for")
     result = quota.reserve_demand(
-        get_session(), _int(data, "year", required=True), str(data.get("source") or "plan"),
+        get_session(), _year(data.get("year"), required=True), str(data.get("source") or "plan"),
         project, batch, current_user_name(), str(data.get("ref") or ""),
         str(data.get("note") or ""), parse_day(data.get("date")),
     )  # fmt: skip
@@ -113,10 +118,8 @@ def reserve_demand():
 @requires("quota")
 def set_target(year: int):
     data = _json()
-    try:
-        target = Decimal(str(data.get("target_mu")))
-    except ArithmeticError as exc:
-        raise ApiError("target_mu must be a number") from exc
+    year = _year(year)
+    target = parse_number(data.get("target_mu"), "target_mu", 0, MAX_MU)
     quota.set_target(get_session(), year, target, str(data.get("note") or ""))
     get_session().commit()
     return jsonify(quota.ledger(get_session(), year))
@@ -130,11 +133,8 @@ def demand():
         codes = [c.strip() for c in args["parcels"].split(",") if c.strip()]
         found = quota.demand(get_session(), codes=codes)
     else:
-        found = quota.demand(
-            get_session(),
-            project_id=_int(dict(args), "project"),
-            batch_id=_int(dict(args), "batch"),
-        )
+        found = quota.demand(get_session(), project_id=_id(args, "project"),
+                             batch_id=_id(args, "batch"))  # fmt: skip
     return jsonify(found)
 
 
@@ -143,15 +143,13 @@ def demand():
 def page():
     from landmap.web.pages import quota_map
 
-    try:
-        year = _year_arg()
-    except ApiError as exc:
-        abort(400, exc.message)
+    year = _year_arg()
     session = get_session()
     book = quota.ledger(session, year)
     batches = quota.demand_vs_reserved(session, year)
-    batch_id = request.args.get("batch", type=int)
+    batch_id = _id(request.args, "batch")
     chosen = next((b for b in batches if b["id"] == batch_id), None)
+    last = min(dt.date(year, 12, 1), today())  # the reports link to a period that has begun
     loc = locale()
     return render_template(
         "quota.html", title=_("Land-use quota ledger %(year)s", year=year), year=year, book=book,
@@ -161,19 +159,31 @@ def page():
         kind_label=lambda k: quota.KIND_LABELS[k][0 if loc != "en" else 1],
         chart=charts.monthly_bars(quota.monthly(session, year), {
             "granted": _("granted"), "reserved": _("reserved"), "consumed": _("consumed")}),
-        report_month=f"{year}-12", report_quarter=f"{year}-Q4",
+        report_month=f"{last:%Y-%m}", report_quarter=f"{last.year}-Q{(last.month + 2) // 3}",
         ledger_api=url_for("quota.ledger", year=year),
     )  # fmt: skip
+
+
+def _period(name: str, pattern: str, months: int, message: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a month (YYYY-MM) or a quarter (YYYY-Qn) asked for; a period
+    before EARLIEST_DATE or one that has not begun is 400."""
+    raw = request.args.get(name, "")
+    found = re.fullmatch(pattern, raw)
+    try:
+        if not found:
+            raise ValueError(raw)
+        year, number = int(found[1]), int(found[2])
+        first = dt.date(year, (number - 1) * months + 1, 1)
+    except ValueError as exc:
+        raise ApiError(message) from exc
+    check_day(first, name, raw)
+    return first, _add_months(first, months) - dt.timedelta(days=1)
 
 
 @bp.get("/reports/monthly.xlsx")
 @requires("view")
 def monthly_report():
-    try:
-        first = dt.date.fromisoformat(request.args.get("month", "") + "-01")
-    except ValueError as exc:
-        raise ApiError("month must be YYYY-MM") from exc
-    last = _add_months(first, 1) - dt.timedelta(days=1)
+    first, last = _period("month", r"([0-9]{4})-([0-9]{2})", 1, "month must be YYYY-MM")
     data = reports.period_workbook(get_session(), first, last, _("Monthly statistics"))
     return workbook(data, f"monthly-{first:%Y-%m}.xlsx")
 
@@ -181,17 +191,10 @@ def monthly_report():
 @bp.get("/reports/quarterly.xlsx")
 @requires("view")
 def quarterly_report():
-    raw = request.args.get("quarter", "")
-    try:
-        year, q = raw.split("-Q")
-        if q not in ("1", "2", "3", "4"):
-            raise ValueError(raw)
-        first = dt.date(int(year), 3 * int(q) - 2, 1)
-    except ValueError as exc:
-        raise ApiError("quarter must be YYYY-Qn, e.g. 2011-Q4") from exc
-    last = _add_months(first, 3) - dt.timedelta(days=1)
+    first, last = _period("quarter", r"([0-9]{4})-Q([1-4])", 3,
+                          "quarter must be YYYY-Qn, e.g. 2011-Q4")  # fmt: skip
     data = reports.period_workbook(get_session(), first, last, _("Quarterly analysis"))
-    return workbook(data, f"quarterly-{raw}.xlsx")
+    return workbook(data, f"quarterly-{first.year}-Q{(first.month + 2) // 3}.xlsx")
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:

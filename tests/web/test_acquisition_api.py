@@ -62,7 +62,8 @@ def test_moving_a_parcel_adds_one_history_row_and_as_of_the_day_before_shows_the
         ({"stage": "finished", "date": "2011-12-10"}, 400, "unknown stage"),
         ({"stage": "cleared"}, 400, "date is required"),
         ({"stage": "cleared", "date": "10/12/2011"}, 400, "YYYY-MM-DD"),
-        ({"stage": "cleared", "date": "2999-01-01"}, 400, "in the future"),
+        ({"stage": "cleared", "date": "2999-01-01"}, 400, "2999-01-01"),  # in the future
+        ({"stage": "cleared", "date": "0001-01-01"}, 400, "1949-10-01"),  # before the earliest
         ({"stage": "cleared", "date": "2011-12-10", "correction": "yes"}, 400, "true or false"),
     ],
 )
