@@ -20,7 +20,8 @@ def create_app(
     from flask import Flask
 
     from landmap import web
-    from landmap.db import make_engine, make_sessionmaker
+    from landmap.db import make_sessionmaker
+    from landmap.db.engine import make_app_engine
 
     if isinstance(config, Settings):
         settings = config
@@ -40,10 +41,12 @@ def create_app(
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["landmap.settings"] = settings
-    app.extensions["landmap.sessions"] = session_factory or make_sessionmaker(make_engine(settings))
+    app.extensions["landmap.sessions"] = session_factory or make_sessionmaker(
+        make_app_engine(settings)
+    )
     # GET requests read through connections that cannot write (a test's factory serves both)
     app.extensions["landmap.read_sessions"] = session_factory or make_sessionmaker(
-        make_engine(settings, read_only=True)
+        make_app_engine(settings, read_only=True)
     )
     web.init_app(app)
     return app

@@ -34,14 +34,33 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+NO_DATABASE = (
+    "DATABASE_URL is not set and there is no project-local cluster this user may read: "
+    "run scripts/setup.sh, or set DATABASE_URL=postgresql://user:pass@host/db"
+)
+
+
+def _read(path: Path) -> str:
+    """A URL file's content; "" when it is missing or this OS user may not read it."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
 def local_database_url() -> str:
-    """The project-local cluster's URL, written by scripts/localdb.sh."""
-    if not LOCAL_DB_URL_FILE.exists():
-        raise ConfigError(
-            "DATABASE_URL is not set and there is no project-local cluster: "
-            "run scripts/setup.sh, or set DATABASE_URL=postgresql://user:pass@host/db"
-        )
-    return LOCAL_DB_URL_FILE.read_text().strip()
+    """The project-local cluster's URL for the owner of landmap's tables, written by
+    scripts/localdb.sh."""
+    url = _read(LOCAL_DB_URL_FILE)
+    if not url:
+        raise ConfigError(NO_DATABASE)
+    return url
+
+
+def local_app_database_url() -> str:
+    """The project-local cluster's URL for the web app's own login role (landmap_app), written
+    by scripts/localdb.sh beside the owner's; "" when there is none this user may read."""
+    return _read(LOCAL_DB_URL_FILE.with_name("app_database_url"))
 
 
 def _secret_key(var_dir: Path) -> str:
@@ -55,13 +74,37 @@ def _secret_key(var_dir: Path) -> str:
     return key
 
 
+def _database_urls(env: dict[str, str]) -> tuple[str, str]:
+    """The owner's URL and the web app's. Without DATABASE_URL both come from the local
+    cluster's files; the web server's OS user may read only the app's (the owner's is "")."""
+    url = env.get("DATABASE_URL", "")
+    app_url = env.get("LANDMAP_APP_DATABASE_URL", "")
+    if not url:
+        app_url = app_url or local_app_database_url()
+        url = _read(LOCAL_DB_URL_FILE)
+        if not url and not app_url:
+            raise ConfigError(NO_DATABASE)
+    for name, value in (("DATABASE_URL", url), ("LANDMAP_APP_DATABASE_URL", app_url)):
+        if value and not value.startswith(
+            ("postgresql://", "postgresql+psycopg2://", "postgres://")
+        ):
+            raise ConfigError(f"{name} must be a postgresql:// URL")
+    return url, app_url
+
+
 @dataclass(frozen=True)
 class Settings:
+    # the owner of landmap's tables: migrations and the CLI ("" = not readable by this user)
     database_url: str
     # PostgreSQL schema holding landmap's tables (PostGIS itself stays in public).
     db_schema: str = "public"
-    # Role the app works as (SET ROLE at connect); "" = the login role itself.
+    # Role to work as on database_url's connections (SET ROLE at connect); "" = the login role.
     db_role: str = ""
+    # The web app's own login (a role that owns nothing); "" = database_url with db_role,
+    # which is weaker: SQL run through the app could RESET ROLE to the owner.
+    app_database_url: str = field(default="", repr=False)
+    # a signed-in session not used for this long ends
+    session_idle_minutes: int = 480
     # Served over HTTPS (directly or behind a proxy): cookies are marked Secure.
     https: bool = False
     # SRID of every stored land geometry; used when the schema is created (db upgrade).
@@ -90,11 +133,9 @@ class Settings:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
-        url = env.get("DATABASE_URL") or local_database_url()
+        url, app_url = _database_urls(env)
         # the local cluster's migrations create landmap_app; elsewhere it is opt-in
         role = env.get("LANDMAP_DB_ROLE", "" if env.get("DATABASE_URL") else "landmap_app")
-        if not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
-            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
         var_dir = Path(env.get("LANDMAP_VAR_DIR", str(PROJECT_ROOT / "var")))
         try:
             srid = int(env.get("LANDMAP_STORAGE_SRID", "4546"))
@@ -105,6 +146,8 @@ class Settings:
             raise ConfigError("LANDMAP_GK_CENTRAL_MERIDIAN must be whole degrees, e.g. 111")
         return cls(
             database_url=url,
+            app_database_url=app_url,
+            session_idle_minutes=_int(env, "LANDMAP_SESSION_IDLE_MINUTES", 480),
             gk_central_meridian=int(cm) if cm else None,
             db_schema=env.get("LANDMAP_DB_SCHEMA", "public"),
             db_role=role,
@@ -124,4 +167,8 @@ class Settings:
         )
 
     def with_(self, **changes) -> Settings:
+        """A copy with some settings changed. Another database_url without an
+        app_database_url for it drops the app's: the web app never stays on the old database."""
+        if "database_url" in changes and changes["database_url"] != self.database_url:
+            changes.setdefault("app_database_url", "")
         return replace(self, **changes)

@@ -4,6 +4,9 @@
 # (default 54329) and runs as a non-root OS user: PostgreSQL refuses to run as root, so as root
 # it runs as "postgres" (created by Debian's postgresql-common). Superuser "landmap" with a
 # random password; the URL of the "landmap" database is kept in .pgdata/database_url (mode 600).
+# The web app logs in as "landmap_app" (LOGIN, no superuser, owns nothing), with a password
+# of its own: its URL is in .pgdata/app_database_url (mode 600; scripts/run.sh hands it to the
+# OS user the server runs as).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -49,6 +52,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 chmod 700 "$cluster"
 urlfile=$pgdir/database_url
+appurlfile=$pgdir/app_database_url
 log=$run/postgres.log
 
 pgctl() { as_pg "$bin/pg_ctl" -D "$cluster" "$@"; }
@@ -65,6 +69,27 @@ init_cluster() {
     --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   rm -f "$pwfile"
   (umask 077; printf 'postgresql://landmap:%s@127.0.0.1:%s/landmap\n' "$pw" "$port" > "$urlfile")
+}
+
+# the web app's login role: created, or made a plain LOGIN role with the password of
+# app_database_url (a new one when the file is missing); the password goes through stdin
+app_role() {
+  local pw=""
+  [ -f "$appurlfile" ] && pw=$(sed -n 's|^postgresql://landmap_app:\([0-9a-f]*\)@.*|\1|p' "$appurlfile")
+  if [ -z "$pw" ]; then
+    pw=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    rm -f "$appurlfile"
+  fi
+  printf '%s\n' "SET client_min_messages = warning;" \
+    "SELECT format('%s ROLE landmap_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+       NOBYPASSRLS PASSWORD %L', CASE WHEN EXISTS (SELECT 1 FROM pg_roles
+       WHERE rolname = 'landmap_app') THEN 'ALTER' ELSE 'CREATE' END, '$pw') \\gexec" |
+    as_pg "$bin/psql" -q -X -v ON_ERROR_STOP=1 -h "$run" -p "$port" -U landmap -d postgres \
+      >/dev/null
+  if [ ! -f "$appurlfile" ]; then
+    (umask 077
+     printf 'postgresql://landmap_app:%s@127.0.0.1:%s/landmap\n' "$pw" "$port" > "$appurlfile")
+  fi
 }
 
 start() {
@@ -87,6 +112,7 @@ start() {
     as_pg "$bin/psql" -q -h "$run" -p "$port" -U landmap -d "$db" \
       -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
   done
+  app_role
   say "ready: databases landmap and landmap_test on 127.0.0.1:$port"
 }
 
@@ -95,5 +121,6 @@ case "${1:-status}" in
   stop) running && pgctl -m fast stop >/dev/null; say "stopped" ;;
   status) if running; then say "running on 127.0.0.1:$port"; else say "not running"; exit 3; fi ;;
   url) cat "$urlfile" ;;
-  *) die "usage: scripts/localdb.sh start|stop|status|url" ;;
+  app-url) cat "$appurlfile" ;;
+  *) die "usage: scripts/localdb.sh start|stop|status|url|app-url" ;;
 esac

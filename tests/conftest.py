@@ -3,8 +3,11 @@
 The suite works in a schema of its own (test_<pid>) inside the database named by
 TEST_DATABASE_URL, else DATABASE_URL, else the project-local cluster's landmap_test database;
 it is migrated at the start and dropped at the end, so nothing else in that database is
-touched. The demo zone is loaded once (committed); each test then runs in a transaction that
-is rolled back, HTTP requests included.
+touched. The app works as the real one does: it logs in as landmap_app (the local cluster's,
+or TEST_APP_DATABASE_URL with TEST_DATABASE_URL, or LANDMAP_APP_DATABASE_URL with
+DATABASE_URL), else it falls back to SET ROLE landmap_app on the owner's connections. The
+demo zone is loaded once (committed); each test then runs in a transaction that is rolled
+back, HTTP requests included.
 """
 
 from __future__ import annotations
@@ -24,25 +27,35 @@ from werkzeug.serving import make_server
 
 from landmap import create_app
 from landmap.cli import Ctx
-from landmap.config import Settings, local_database_url
+from landmap.config import Settings, local_app_database_url, local_database_url
 from landmap.db import make_engine, migrate
+from landmap.db.engine import make_app_engine
 from landmap.demo import load_demo
 
 CHROMIUM = "/usr/bin/chromium"
 
 
-def _base_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    return make_url(local_database_url()).set(database="landmap_test").render_as_string(False)
+def _test_database(url: str) -> str:
+    return make_url(url).set(database="landmap_test").render_as_string(False)
+
+
+def _urls() -> tuple[str, str]:
+    """The owner's URL and the app's ("" = SET ROLE landmap_app on the owner's)."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"], os.environ.get("TEST_APP_DATABASE_URL", "")
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"], os.environ.get("LANDMAP_APP_DATABASE_URL", "")
+    app_url = local_app_database_url()
+    return _test_database(local_database_url()), _test_database(app_url) if app_url else ""
 
 
 def _settings(schema: str, tmp: Path) -> Settings:
+    owner, app = _urls()
     return Settings(
-        database_url=_base_url(),
+        database_url=owner,
+        app_database_url=app,
         db_schema=schema,
-        db_role="landmap_app",  # the suite works as the app's restricted role
+        db_role="landmap_app",  # without an app URL: SET ROLE to the app's restricted role
         secret_key="test-secret",
         var_dir=tmp,
         documents_dir=tmp / "documents",
@@ -67,7 +80,8 @@ def _drop_schema(s: Settings) -> None:
 
 @pytest.fixture(scope="session")
 def engine(settings):
-    eng = make_engine(settings)
+    """The app's engine: it connects as the web app does."""
+    eng = make_app_engine(settings)
     yield eng
     eng.dispose()
 

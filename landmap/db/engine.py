@@ -28,6 +28,11 @@ def make_engine(settings: Settings, read_only: bool = False) -> Engine:
     ``read_only``: for requests that only read. Its connections run each statement on its own
     (no BEGIN and ROLLBACK round trips: a cached tile costs one query, not three) and the
     database refuses any write made through them."""
+    if not settings.database_url:
+        raise ConfigError(
+            "no database URL for the owner of landmap's tables: set DATABASE_URL, or run this "
+            "as the OS user that may read .pgdata/database_url (the web server's may not)"
+        )
     schema = settings.db_schema
     if not _SCHEMA_RE.match(schema):
         raise ConfigError(f"LANDMAP_DB_SCHEMA must be a plain lower-case name; got {schema!r}")
@@ -38,7 +43,7 @@ def make_engine(settings: Settings, read_only: bool = False) -> Engine:
     if settings.db_role:
         if not _SCHEMA_RE.match(settings.db_role):
             raise ConfigError(f"LANDMAP_DB_ROLE must be a role name; got {settings.db_role!r}")
-        # the application works as its restricted role (no UPDATE/DELETE on the audit trail)
+        # works as the restricted role; weaker than logging in as it (see make_app_engine)
         options += f" -crole={settings.db_role}"
     if read_only:
         options += " -cdefault_transaction_read_only=on"
@@ -50,6 +55,14 @@ def make_engine(settings: Settings, read_only: bool = False) -> Engine:
         isolation_level="AUTOCOMMIT" if read_only else "READ COMMITTED",
         connect_args={"options": options, "application_name": "landmap"},
     )
+
+
+def make_app_engine(settings: Settings, read_only: bool = False) -> Engine:
+    """The web app's engine: it logs in as its own role (settings.app_database_url), which
+    owns nothing and cannot become the owner; without one, the owner's URL with db_role."""
+    if settings.app_database_url:
+        settings = settings.with_(database_url=settings.app_database_url, db_role="")
+    return make_engine(settings, read_only=read_only)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -28,9 +28,10 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 
 def grant_app_role(settings: Settings) -> bool:
-    """The application's database role: everything it needs on landmap's tables, but only
-    INSERT and SELECT on the audit trail. Created when the migrating role may create roles;
-    returns whether it exists."""
+    """The web app's database role: it owns nothing and may do only what the app does. On
+    audit_log INSERT and SELECT; on quota_balance no amount (the ledger's trigger moves them,
+    as the owner); TRUNCATE nowhere. Created (NOLOGIN) when missing and the migrating role
+    may create roles; scripts/localdb.sh makes it a LOGIN role. Returns whether it exists."""
     from sqlalchemy import text
 
     from landmap.db.engine import make_engine
@@ -58,16 +59,37 @@ def grant_app_role(settings: Settings) -> bool:
             conn.execute(
                 text(f"""
                 GRANT USAGE ON SCHEMA "{schema}" TO {APP_ROLE};
+                REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {APP_ROLE};
+                REVOKE ALL ON ALL SEQUENCES IN SCHEMA "{schema}" FROM {APP_ROLE};
                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}"
                     TO {APP_ROLE};
                 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {APP_ROLE};
-                REVOKE UPDATE, DELETE, TRUNCATE ON "{schema}".audit_log FROM {APP_ROLE};
             """)
             )
-            member = conn.execute(
-                text("SELECT pg_has_role(current_user, :r, 'MEMBER')"), {"r": APP_ROLE}
-            ).scalar()
-            if not member:
+            if conn.execute(
+                text("SELECT to_regclass(:t)"), {"t": f'"{schema}".audit_log'}
+            ).scalar():
+                conn.execute(text(f'REVOKE UPDATE, DELETE ON "{schema}".audit_log FROM {APP_ROLE}'))
+            ledger = f'"{schema}".lm_apply_quota_entry()'
+            if conn.execute(  # the ledger's trigger moves balances as the owner (0009 on)
+                text("SELECT prosecdef FROM pg_proc WHERE oid = to_regprocedure(:f)"),
+                {"f": ledger},
+            ).scalar():
+                # services.quota opens a year's balance at zero (INSERT ... ON CONFLICT DO
+                # NOTHING) and locks it (FOR UPDATE needs UPDATE on a column): the keys only,
+                # which a trigger keeps from changing
+                conn.execute(
+                    text(f"""
+                    REVOKE INSERT, UPDATE, DELETE ON "{schema}".quota_balance FROM {APP_ROLE};
+                    GRANT INSERT (year, source), UPDATE (year, source)
+                        ON "{schema}".quota_balance TO {APP_ROLE};
+                """)
+                )
+            if settings.db_role == APP_ROLE and not conn.execute(
+                text("SELECT rolsuper OR pg_has_role(current_user, :r, 'MEMBER') "
+                     "FROM pg_roles WHERE rolname = current_user"), {"r": APP_ROLE},
+            ).scalar():  # fmt: skip
+                # only for working as it by SET ROLE (no app URL); never the other way round
                 conn.execute(text(f"GRANT {APP_ROLE} TO CURRENT_USER"))
     finally:
         engine.dispose()
@@ -76,6 +98,7 @@ def grant_app_role(settings: Settings) -> bool:
 
 def downgrade(settings: Settings, revision: str = "base") -> None:
     command.downgrade(alembic_config(settings), revision)
+    grant_app_role(settings)  # what the app may do follows the schema back
 
 
 def head(settings: Settings) -> str | None:

@@ -1,4 +1,5 @@
-"""People and scripts who may use landmap: accounts with a role, passwords, API tokens."""
+"""People and scripts who may use landmap: accounts with a role, passwords, sessions, API
+tokens."""
 
 from __future__ import annotations
 
@@ -30,18 +31,21 @@ class User:
     role: Role
     display_name: str
     active: bool
-    session_version: int
 
     def can(self, permission: str) -> bool:
         return self.active and self.role.can(permission)
 
 
 def _row(r) -> User:
-    return User(r.id, r.name, Role(r.role), r.display_name, r.active, r.session_version)
+    return User(r.id, r.name, Role(r.role), r.display_name, r.active)
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# a session's last_seen_at is written at most this often (reads would otherwise all write)
+TOUCH_EVERY_MINUTES = 5
 
 
 def check_password(password: str) -> None:
@@ -86,25 +90,76 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
 def set_password(session: Session, name: str, password: str) -> None:
     check_password(password)
     done = session.execute(
-        text("""UPDATE app_user SET password_hash = :h, session_version = session_version + 1
-                WHERE name = :n"""),
+        text("UPDATE app_user SET password_hash = :h WHERE name = :n"),
         {"h": generate_password_hash(password), "n": name},
     ).rowcount
     if not done:
         raise UserError(f"there is no user {name!r}")
+    _end_sessions(session, name)
 
 
 def disable(session: Session, name: str) -> None:
     """Disable an account: its sessions end and its tokens stop working."""
     done = session.execute(
-        text("""UPDATE app_user SET active = false, session_version = session_version + 1
-                WHERE name = :n"""),
-        {"n": name},
+        text("UPDATE app_user SET active = false WHERE name = :n"), {"n": name}
     ).rowcount
     if not done:
         raise UserError(f"there is no user {name!r}")
+    _end_sessions(session, name)
     session.execute(
         text("""UPDATE api_token SET revoked_at = now() WHERE revoked_at IS NULL
+                AND user_id = (SELECT id FROM app_user WHERE name = :n)"""),
+        {"n": name},
+    )
+
+
+def start_session(session: Session, user: User, address: str = "") -> str:
+    """A new signed-in session for the user: the id the browser keeps (only its hash is
+    stored)."""
+    session_id = secrets.token_urlsafe(32)
+    session.execute(
+        text("INSERT INTO user_session (id_hash, user_id, address) VALUES (:h, :u, :a)"),
+        {"h": _hash_token(session_id), "u": user.id, "a": address[:64]},
+    )
+    return session_id
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    stale: bool  # last seen long enough ago to be written again (touch_session)
+
+
+def session_user(session: Session, session_id: str, idle_minutes: int) -> SignedIn | None:
+    """Whose session this is, if it has not ended, has been used in the last ``idle_minutes``
+    and its user is active. Only reads: it runs on every request."""
+    row = session.execute(
+        text("""SELECT u.*, s.last_seen_at < now() - make_interval(mins => :touch) AS stale
+                FROM user_session s JOIN app_user u ON u.id = s.user_id
+                WHERE s.id_hash = :h AND s.ended_at IS NULL AND u.active
+                  AND s.last_seen_at > now() - make_interval(mins => :idle)"""),
+        {"h": _hash_token(session_id), "idle": idle_minutes, "touch": TOUCH_EVERY_MINUTES},
+    ).first()
+    return SignedIn(_row(row), row.stale) if row else None
+
+
+def touch_session(session: Session, session_id: str) -> None:
+    session.execute(
+        text("UPDATE user_session SET last_seen_at = now() WHERE id_hash = :h"),
+        {"h": _hash_token(session_id)},
+    )
+
+
+def end_session(session: Session, session_id: str) -> None:
+    session.execute(
+        text("UPDATE user_session SET ended_at = now() WHERE id_hash = :h AND ended_at IS NULL"),
+        {"h": _hash_token(session_id)},
+    )
+
+
+def _end_sessions(session: Session, name: str) -> None:
+    session.execute(
+        text("""UPDATE user_session SET ended_at = now() WHERE ended_at IS NULL
                 AND user_id = (SELECT id FROM app_user WHERE name = :n)"""),
         {"n": name},
     )

@@ -1,12 +1,12 @@
-"""Who is asking, and whether they may: sessions for people (Flask-Login), bearer tokens for
-scripts, one permission per route checked before every request (deny by default), CSRF on
-every cookie-authenticated write, a rate limit on logins."""
+"""Who is asking, and whether they may: sessions for people (Flask-Login, each one recorded
+in the database and checked on every request), bearer tokens for scripts, one permission per
+route checked before every request (deny by default), CSRF on every write not authenticated
+by a token, a rate limit on logins."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -29,9 +29,11 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from landmap.db.engine import session_scope
 from landmap.services import users
-from landmap.web.db import get_session, set_actor
+from landmap.web.db import get_session, set_actor, settings
 from landmap.web.errors import wants_json
+from landmap.web.security import safe_next
 
 log = logging.getLogger("landmap")
 bp = Blueprint("auth", __name__)
@@ -41,15 +43,20 @@ limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_
 
 
 class Account(UserMixin):
-    """The signed-in user as Flask-Login sees it; the session stores id and session version,
-    so a password change or a disabled account ends every session."""
+    """The signed-in user as Flask-Login sees it. A person's cookie holds the id of a session
+    recorded in the database (logout, a password change, disabling the account or being idle
+    end it); a script's request carries a token instead (``session_id`` None)."""
 
-    def __init__(self, user: users.User, via_token: bool = False) -> None:
+    def __init__(self, user: users.User, session_id: str | None = None) -> None:
         self.user = user
-        self.via_token = via_token
+        self.session_id = session_id
+
+    @property
+    def via_token(self) -> bool:
+        return self.session_id is None
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{self.user.session_version}"
+        return self.session_id or ""
 
     @property
     def is_active(self) -> bool:
@@ -86,13 +93,13 @@ def can(permission: str) -> bool:
 
 
 def _load_user(session_id: str) -> Account | None:
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    signed_in = users.session_user(get_session(), session_id, settings().session_idle_minutes)
+    if signed_in is None:
         return None
-    user = users.by_id(get_session(), int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
-        return None
-    return Account(user)
+    if signed_in.stale:  # seldom: reads go through connections that cannot write
+        with session_scope(current_app.extensions["landmap.sessions"]) as db:
+            users.touch_session(db, session_id)
+    return Account(signed_in.user, session_id)
 
 
 def _load_from_request(req) -> Account | None:
@@ -100,13 +107,13 @@ def _load_from_request(req) -> Account | None:
     if not header.startswith("Bearer "):
         return None
     user = users.user_for_token(get_session(), header[len("Bearer ") :].strip())
-    return Account(user, via_token=True) if user else None
+    return Account(user) if user else None
 
 
 def _enforce():
     """Before every request: a route without a declared permission is refused (fail
     closed); anonymous users are asked to sign in; the role must have the permission;
-    cookie-authenticated writes must carry the CSRF token."""
+    writes must carry the CSRF token unless a valid bearer token authenticated them."""
     if request.endpoint is None or request.endpoint == "static":
         return None
     view = current_app.view_functions[request.endpoint]
@@ -118,9 +125,8 @@ def _enforce():
         set_actor(current_user.name)
     elif permission != PUBLIC:
         return _deny(401)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get(
-        "Authorization"
-    ):
+    by_token = current_user.is_authenticated and current_user.via_token
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not by_token:
         csrf.protect()
     if permission != PUBLIC and not current_user.can(permission):
         return _deny(403)
@@ -143,15 +149,6 @@ def _csrf_error(exc: CSRFError):
     return render_template("error.html", code=400, message=exc.description, title=400), 400
 
 
-def _safe_next(target: str | None) -> str:
-    if not target:
-        return url_for("pages.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.index")
-    return target
-
-
 class LoginForm(FlaskForm):
     username = StringField(validators=[DataRequired(), Length(max=64)])
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
@@ -170,9 +167,14 @@ def login():
     if form.validate_on_submit():
         user = users.authenticate(get_session(), form.username.data, form.password.data)
         if user is not None:
+            db = get_session()
+            if session.get("_user_id"):  # signing in again ends the session it replaces
+                users.end_session(db, session["_user_id"])
+            session_id = users.start_session(db, user, request.remote_addr or "")
+            db.commit()
             session.clear()  # a fresh session at every login
-            login_user(Account(user))
-            return redirect(_safe_next(request.args.get("next")))
+            login_user(Account(user, session_id))
+            return redirect(safe_next(request.args.get("next"), url_for("pages.index")))
         log.warning("failed login for %r from %s", form.username.data, request.remote_addr)
         flash(_("Wrong user name or password."))
     return render_template("login.html", form=form, title=_("Sign in"))
@@ -181,6 +183,9 @@ def login():
 @bp.post("/logout")
 @requires(PUBLIC)
 def logout():
+    if current_user.is_authenticated and not current_user.via_token:
+        users.end_session(get_session(), current_user.session_id)
+        get_session().commit()
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

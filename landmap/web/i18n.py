@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 
 from landmap.config import PROJECT_ROOT
@@ -16,10 +16,18 @@ def _select() -> str:
     return asked if asked in SUPPORTED else SUPPORTED[0]
 
 
+def remember(response, lang: str):
+    """Keep the language in a cookie (Secure when served over HTTPS)."""
+    secure = current_app.extensions["landmap.settings"].https
+    response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True,
+                        secure=secure)  # fmt: skip
+    return response
+
+
 def _remember(response):
     asked = request.args.get("lang")
     if asked in SUPPORTED and request.cookies.get(COOKIE) != asked:
-        response.set_cookie(COOKIE, asked, max_age=365 * 86400, samesite="Lax", httponly=True)
+        remember(response, asked)
     return response
 
 

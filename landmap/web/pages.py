@@ -13,13 +13,15 @@ from landmap.maps.builder import MapSpec, build_map, render_parts
 from landmap.maps.styles import STAGE_COLORS
 from landmap.maps.vendor import localize
 from landmap.services import acquisition, parcels, projects, zones
+from landmap.web.api import parse_as_of, parse_int
 from landmap.web.auth import PUBLIC, can, requires
 from landmap.web.db import get_session, settings
-from landmap.web.i18n import SUPPORTED, locale
-from landmap.web.security import with_nonce
+from landmap.web.i18n import SUPPORTED, locale, remember
+from landmap.web.security import safe_next, with_nonce
 
 bp = Blueprint("pages", __name__)
 PAGE = 50
+MAX_PAGE = 1_000_000  # of PAGE parcels each
 
 
 def map_labels() -> dict[str, str]:
@@ -139,13 +141,7 @@ def _map(
 
 
 def as_of_arg() -> dt.date | None:
-    raw = request.args.get("as_of")
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        abort(400, _("as_of must be a date YYYY-MM-DD"))
+    return parse_as_of(request.args.get("as_of"))
 
 
 def quota_map(batch: dict) -> dict[str, str]:
@@ -233,7 +229,7 @@ def zone_page(code: str):
         }
         for p in projects.list_projects(session, zone["code"])
     ]
-    page = max(1, request.args.get("page", 1, type=int))
+    page = parse_int("page", 1, 1, MAX_PAGE)
     parcel_rows, total = parcels.table(session, zone["code"], (page - 1) * PAGE, PAGE)
     return render_template(
         "zone.html",
@@ -259,12 +255,7 @@ def zone_page(code: str):
 def switch_language(lang: str):
     if lang not in SUPPORTED:
         abort(404)
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith(("//", "/\\")):
-        target = "/"
-    response = redirect(target)
-    response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax", httponly=True)
-    return response
+    return remember(redirect(safe_next(request.args.get("next"))), lang)
 
 
 @bp.app_template_global()

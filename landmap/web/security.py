@@ -1,13 +1,16 @@
 """Response headers that keep pages to their own origin: a Content-Security-Policy with a
-per-request nonce for the inline map scripts, no framing, no sniffing."""
+per-request nonce for the inline map scripts, no framing, no sniffing, HSTS over HTTPS, no
+caching of what a signed-in user sees; and the one check of where a redirect may go."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlsplit
+import unicodedata
+from urllib.parse import unquote, urlsplit
 
-from flask import Flask, g
+from flask import Flask, g, request
+from flask_login import current_user
 from markupsafe import Markup
 
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)")
@@ -22,6 +25,29 @@ def nonce() -> str:
 def with_nonce(html: str) -> Markup:
     """Give every inline <script> of generated HTML (folium's header) this request's nonce."""
     return Markup(_INLINE_SCRIPT.sub(f'<script nonce="{nonce()}"', html))
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """``target`` if it is a path on this site, else ``default``: it starts with a single "/",
+    and neither it nor its percent-decoding has a backslash, a control character or any
+    whitespace (browsers drop tabs and newlines: "/", a tab, "/evil" would become "//evil")."""
+    if not target:
+        return default
+    decoded, previous = target, None
+    while decoded != previous:  # every layer of percent-encoding
+        previous, decoded = decoded, unquote(decoded)
+    for text in (target, decoded):
+        if (
+            not text.startswith("/")
+            or text.startswith("//")
+            or "\\" in text
+            or any(unicodedata.category(c)[0] in "CZ" for c in text)
+        ):
+            return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def _policy(basemap_origin: str) -> str:
@@ -40,7 +66,7 @@ def _policy(basemap_origin: str) -> str:
     ])  # fmt: skip
 
 
-def _headers(response, policy: str):
+def _headers(response, policy: str, https: bool):
     # a nonce only where a page may carry inline scripts; a tile or JSON has none to allow
     inline = f" 'nonce-{nonce()}'" if response.mimetype == "text/html" else ""
     response.headers["Content-Security-Policy"] = policy.format(nonce=inline)
@@ -48,7 +74,19 @@ def _headers(response, policy: str):
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"
+    if https:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if _private():
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _private() -> bool:
+    """What a signed-in user is sent is not kept by any cache: pages, JSON, workbooks. Tiles
+    keep their own revalidated caching, static files theirs."""
+    if request.endpoint in (None, "static") or request.path.startswith("/tiles/"):
+        return False
+    return current_user.is_authenticated
 
 
 def init_app(app: Flask) -> None:
@@ -58,5 +96,5 @@ def init_app(app: Flask) -> None:
         parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
         origin = f"{parts.scheme}://{parts.netloc}".replace("://a.", "://*.")
     policy = _policy(origin)
-    app.after_request(lambda response: _headers(response, policy))
+    app.after_request(lambda response: _headers(response, policy, settings.https))
     app.jinja_env.globals["csp_nonce"] = nonce

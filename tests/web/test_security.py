@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+from urllib.parse import quote, unquote
 
 import pytest
 from conftest import client_for
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from test_tiles import where
 
 from landmap import create_app
+from landmap.db import make_engine
 from landmap.domain import PERMISSIONS, Role
 from landmap.services import users
 from landmap.web.db import get_session
+from landmap.web.security import safe_next
 
 SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en", "draft_id": 1,
           "layer": "parcels", "z": 10, "x": 826, "y": 431}  # fmt: skip
@@ -144,6 +150,125 @@ def test_a_cookie_write_without_the_csrf_token_is_refused(anonymous, accounts, d
     assert ok.status_code == 201
 
 
+def session_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def replay(app, cookie: str):
+    """A client of an attacker's that holds only a copied session cookie."""
+    c = app.test_client()
+    c.set_cookie("session", cookie)
+    return c
+
+
+def test_a_copied_session_cookie_is_dead_after_logout(app, anonymous, accounts):
+    sign_in(anonymous, accounts["admin"])
+    copied = session_cookie(anonymous)
+    assert replay(app, copied).get("/api/audit").status_code == 200
+    anonymous.post("/logout", data={"csrf_token": csrf_from(anonymous.get("/").get_data(True))})
+    thief = replay(app, copied)
+    resp = thief.get("/api/audit")
+    assert resp.status_code == 401 and resp.is_json
+    page = thief.get("/audit")
+    assert page.status_code == 302 and page.location.startswith("/login")
+
+
+def session_hash(app, client) -> str:
+    """The stored hash of the session id that the client's (signed) cookie holds."""
+    data = app.session_interface.get_signing_serializer(app).loads(session_cookie(client))
+    return hashlib.sha256(data["_user_id"].encode()).hexdigest()
+
+
+def test_sessions_are_kept_hashed_and_end_when_idle_or_the_password_changes(
+    app, anonymous, accounts, db
+):
+    sign_in(anonymous, accounts["admin"])
+    copied = session_cookie(anonymous)
+    h = session_hash(app, anonymous)
+    row = db.execute(text("SELECT address FROM user_session WHERE id_hash = :h"), {"h": h}).one()
+    assert row.address == "127.0.0.1" and h not in copied
+    idle = app.extensions["landmap.settings"].session_idle_minutes
+    last_seen = text("UPDATE user_session SET last_seen_at = now() - make_interval(mins => :m) "
+                     "WHERE id_hash = :h")  # fmt: skip
+    db.execute(last_seen, {"m": idle - 1, "h": h})
+    assert anonymous.get("/api/audit").status_code == 200  # still in time
+    db.execute(last_seen, {"m": idle + 1, "h": h})
+    assert anonymous.get("/api/audit").status_code == 401
+    assert replay(app, copied).get("/").status_code == 302
+    sign_in(anonymous, accounts["admin"])
+    assert anonymous.get("/api/audit").status_code == 200
+    users.set_password(db, accounts["admin"]["name"], accounts["admin"]["password"])
+    assert anonymous.get("/api/audit").status_code == 401
+
+
+def test_a_session_in_use_does_not_idle_out_and_reads_seldom_write(settings, accounts):
+    """With the engines a server uses (a request's reads cannot write): a request marks the
+    session seen only when it was last seen more than a few minutes ago."""
+    app = create_app(settings)
+    client = app.test_client()
+    sign_in(client, accounts["viewer"])
+    h = session_hash(app, client)
+    owner = make_engine(settings.with_(db_role=""))
+    seen = text("SELECT now() - last_seen_at FROM user_session WHERE id_hash = :h")
+    set_seen = text("UPDATE user_session SET last_seen_at = now() - make_interval(mins => :m) "
+                    "WHERE id_hash = :h")  # fmt: skip
+    idle = settings.session_idle_minutes
+    try:
+        with owner.begin() as conn:
+            conn.execute(set_seen, {"m": 2, "h": h})
+        assert client.get("/api/zones").status_code == 200
+        with owner.connect() as conn:  # seen 2 minutes ago: not written again
+            assert conn.execute(seen, {"h": h}).scalar_one() >= dt.timedelta(minutes=2)
+        with owner.begin() as conn:
+            conn.execute(set_seen, {"m": idle - 1, "h": h})
+        assert client.get("/api/zones").status_code == 200
+        with owner.connect() as conn:
+            assert conn.execute(seen, {"h": h}).scalar_one() < dt.timedelta(minutes=1)
+        with owner.begin() as conn:
+            conn.execute(set_seen, {"m": idle + 1, "h": h})
+        assert client.get("/api/zones").status_code == 401
+    finally:
+        owner.dispose()
+
+
+def test_a_cookie_write_with_a_bogus_bearer_header_still_needs_the_csrf_token(anonymous, accounts):
+    sign_in(anonymous, accounts["admin"])
+    body = {"year": 2040, "kind": "grant", "mu": 1}
+    resp = anonymous.post("/api/quota/entries", json=body, headers={"Authorization": "Bearer x"})
+    assert resp.status_code == 400 and "CSRF" in resp.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/%09/evil.example", "//evil.example", "/\\evil.example", "https://evil.example",
+     "/%0d%0aSet-Cookie:x", "/%0aevil", "/%2F/evil.example", "%2F%2Fevil.example",
+     "/%252F%252Fevil.example", "http:/evil.example", "/ /evil.example", "/\u3000/evil"],
+)  # fmt: skip
+def test_no_redirect_leaves_the_site(app, accounts, target):
+    assert safe_next(unquote(target)) == "/" and safe_next(target) == "/"
+    target = quote(target, safe="/%:")  # as a browser sends it
+    lang = app.test_client().get(f"/lang/en?next={target}")
+    # (a control character in a query may be refused as a whole: 400, no redirect at all)
+    assert lang.status_code in (302, 400) and lang.location in ("/", None), lang.location
+    client = app.test_client()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    login = client.post(f"/login?next={target}", data={
+        "username": accounts["viewer"]["name"], "password": accounts["viewer"]["password"],
+        "csrf_token": token})  # fmt: skip
+    assert login.status_code in (302, 400) and login.location in ("/", None), login.location
+
+
+def test_a_redirect_within_the_site_is_kept(app, accounts):
+    assert safe_next("/zones/永定?as_of=2011-11-30") == "/zones/永定?as_of=2011-11-30"
+    assert app.test_client().get("/lang/en?next=/zones/A").location == "/zones/A"
+    client = app.test_client()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    login = client.post("/login?next=/zones/A%3Fas_of%3D2011-11-30", data={
+        "username": accounts["viewer"]["name"], "password": accounts["viewer"]["password"],
+        "csrf_token": token})  # fmt: skip
+    assert login.location == "/zones/A?as_of=2011-11-30"
+
+
 def test_tokens_work_until_revoked(app, db):
     users.add(db, "script_user", "officer", "a long enough password")
     token = users.new_token(db, "script_user", "nightly import")
@@ -190,6 +315,31 @@ def test_security_headers(client):
     # data (JSON, tiles) carry no script to allow: the same policy, no nonce
     data_csp = client.get("/api/zones").headers["Content-Security-Policy"]
     assert "script-src 'self';" in data_csp and "nonce" not in data_csp
+
+
+def test_hsts_and_a_secure_language_cookie_over_https(settings, factory, accounts):
+    plain = create_app(settings, session_factory=factory).test_client()
+    assert "Strict-Transport-Security" not in plain.get("/login").headers
+    assert "Secure" not in plain.get("/login?lang=en").headers["Set-Cookie"]
+    app = create_app(settings.with_(https=True), session_factory=factory)
+    client = app.test_client()
+    assert client.get("/login").headers["Strict-Transport-Security"] == "max-age=31536000"
+    for url in ("/login?lang=en", "/lang/zh_CN"):
+        cookies = client.get(url).headers.getlist("Set-Cookie")
+        lang = [c for c in cookies if c.startswith("lang=")]
+        assert lang and "Secure" in lang[0], url
+
+
+def test_what_a_signed_in_user_sees_is_not_cached(client, anonymous):
+    for url in ("/", "/api/zones", "/api/parcels?limit=1", "/audit"):
+        assert client.get(url).headers["Cache-Control"] == "no-store", url
+    z, x, y = where(client, "2011-2")
+    tile = client.get(f"/tiles/parcels/{z}/{x}/{y}.pbf")
+    assert tile.status_code == 200
+    assert tile.headers["Cache-Control"] == "private, no-cache" and tile.headers["ETag"]
+    static = client.get("/static/css/landmap.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
 
 
 # --- the audit trail --------------------------------------------------------------------------
