@@ -105,6 +105,18 @@ def test_users_commands(runner, scratch, monkeypatch):
     assert all(a.startswith("cli:") for a in actors)
 
 
+def test_bad_user_names_are_clear_errors_not_tracebacks(runner, scratch, monkeypatch):
+    monkeypatch.setenv("LANDMAP_PASSWORD", "a long enough password")
+    for name in ("bad name!", "x\x01y", "a" * 300, "x"):
+        result = runner.invoke(main_cli(), ["users", "add", name, "--role", "viewer"],
+                               obj=Ctx(scratch))  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert "a user name is" in result.output and "Traceback" not in result.output
+        assert not isinstance(result.exception, Exception) or isinstance(
+            result.exception, SystemExit
+        )
+
+
 def test_demo_accounts_are_printed(runner, scratch):
     first = invoke(runner, scratch, "users", "demo-accounts")
     assert first.exit_code == 0

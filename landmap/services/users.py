@@ -4,6 +4,7 @@ tokens."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,23 @@ def check_password(password: str) -> None:
         raise UserError(f"a password has at least {MIN_PASSWORD} characters")
 
 
+# a user name: what the app_user CHECK accepts (the database has the last word)
+NAME_RE = re.compile(r"[A-Za-z0-9_.@-]{2,64}")
+MAX_DISPLAY_NAME = 200
+
+
+def check_name(name: str, display_name: str = "") -> None:
+    if not NAME_RE.fullmatch(name):
+        raise UserError(
+            "a user name is 2 to 64 letters, digits or _ . @ - (no spaces); "
+            f"got {name[:70]!r}"
+        )
+    if len(display_name) > MAX_DISPLAY_NAME or not display_name.isprintable():
+        raise UserError(f"a display name is at most {MAX_DISPLAY_NAME} printable characters")
+
+
 def add(session: Session, name: str, role: str, password: str, display_name: str = "") -> User:
+    check_name(name, display_name)
     try:
         role_ = Role(role)
     except ValueError as exc:

@@ -105,3 +105,22 @@ def test_mu_function_matches_the_python_definition(db):
     from landmap.geo.units import m2_to_mu
 
     assert db.execute(text("SELECT lm_mu(123456.0)")).scalar_one() == m2_to_mu(123456.0)
+
+
+@pytest.mark.parametrize(
+    "sql, constraint",
+    [
+        (
+            """INSERT INTO stage_change (parcel_id, change_set, kind, from_stage, to_stage,
+                   happened_on, recorded_by, reason)
+               SELECT id, gen_random_uuid(), 'dispute', NULL, NULL, DATE '0001-01-01', 't', 'x'
+               FROM parcel LIMIT 1""",
+            "stage_change_day_bounded",
+        ),
+        ("INSERT INTO quota_year (year, target_mu) VALUES (2030, 'NaN')", "quota_year_target"),
+        ("UPDATE acquisition_batch SET target_mu = 'NaN'", "acquisition_batch_target_finite"),
+    ],
+)
+def test_no_event_before_1949_and_no_nan_figure_by_any_path(db, sql, constraint):
+    with pytest.raises(IntegrityError, match=constraint), db.begin_nested():
+        db.execute(text(sql))
