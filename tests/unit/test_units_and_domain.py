@@ -28,3 +28,14 @@ def test_state_land_codes_start_outside_the_workflow():
     assert initial_stage("430802003004GB00001") is Stage.STATE_OWNED
     assert initial_stage("430802003004JA00001") is Stage.NOT_STARTED
     assert initial_stage("2011-2") is Stage.NOT_STARTED
+
+
+def test_mu_are_rounded_once_half_up_to_two_decimals():
+    from decimal import Decimal
+
+    from landmap.geo.units import mu2
+
+    assert mu2(6313.125) == 6313.13  # round() would give 6313.12
+    assert mu2(314.9999999999266) == 315.0
+    assert mu2(Decimal("0.005")) == 0.01
+    assert mu2(None) == 0.0
