@@ -119,6 +119,7 @@ def test_mu_function_matches_the_python_definition(db):
         ),
         ("INSERT INTO quota_year (year, target_mu) VALUES (2030, 'NaN')", "quota_year_target"),
         ("UPDATE acquisition_batch SET target_mu = 'NaN'", "acquisition_batch_target_finite"),
+        ("UPDATE parcel SET official_area_m2 = 'NaN'", "parcel_official_area_finite"),
     ],
 )
 def test_no_event_before_1949_and_no_nan_figure_by_any_path(db, sql, constraint):

@@ -19,25 +19,32 @@ branch_labels = None
 depends_on = None
 
 EARLIEST = "1949-10-01"
-# table -> (constraint name, condition)
-CHECKS = {
-    "stage_change": ("stage_change_day_bounded", f"happened_on >= DATE '{EARLIEST}'"),
-    "quota_entry": ("quota_entry_day_bounded", f"entry_date >= DATE '{EARLIEST}'"),
-    "zone_boundary": (
+# (table, constraint, condition)
+CHECKS = [
+    ("stage_change", "stage_change_day_bounded", f"happened_on >= DATE '{EARLIEST}'"),
+    ("quota_entry", "quota_entry_day_bounded", f"entry_date >= DATE '{EARLIEST}'"),
+    (
+        "zone_boundary",
         "zone_boundary_day_bounded",
         f"valid_from IS NULL OR valid_from >= DATE '{EARLIEST}'",
     ),
-    "quota_year": ("quota_year_target_finite", "target_mu <> 'NaN'"),
-    "project_target": ("project_target_finite", "target_mu <> 'NaN'"),
-    "acquisition_batch": ("acquisition_batch_target_finite", "target_mu <> 'NaN'"),
-}
+    ("quota_year", "quota_year_target_finite", "target_mu <> 'NaN'"),
+    ("project_target", "project_target_finite", "target_mu <> 'NaN'"),
+    ("acquisition_batch", "acquisition_batch_target_finite", "target_mu <> 'NaN'"),
+    (
+        "quota_entry",
+        "quota_entry_figures_finite",
+        "'NaN' NOT IN (mu, d_granted, d_reserved, d_consumed)",
+    ),
+    ("parcel", "parcel_official_area_finite", "official_area_m2 <> 'NaN'"),
+]
 
 
 def upgrade() -> None:
-    for table, (name, condition) in CHECKS.items():
+    for table, name, condition in CHECKS:
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({condition})")
 
 
 def downgrade() -> None:
-    for table, (name, _condition) in CHECKS.items():
+    for table, name, _condition in CHECKS:
         op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
