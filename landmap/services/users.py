@@ -62,8 +62,7 @@ MAX_DISPLAY_NAME = 200
 def check_name(name: str, display_name: str = "") -> None:
     if not NAME_RE.fullmatch(name):
         raise UserError(
-            "a user name is 2 to 64 letters, digits or _ . @ - (no spaces); "
-            f"got {name[:70]!r}"
+            f"a user name is 2 to 64 letters, digits or _ . @ - (no spaces); got {name[:70]!r}"
         )
     if len(display_name) > MAX_DISPLAY_NAME or not display_name.isprintable():
         raise UserError(f"a display name is at most {MAX_DISPLAY_NAME} printable characters")
