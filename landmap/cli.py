@@ -100,17 +100,21 @@ def demo(ctx: Ctx) -> None:
 @main.command()
 @pass_ctx
 def info(ctx: Ctx) -> None:
-    """Parcels and mu per zone."""
+    """Parcels and mu per zone: each parcel counts with its part inside the boundary (the
+    figures of /api/zones); then the parts outside every zone."""
     from landmap.services import zones
 
     with ctx.session() as session:
         rows = zones.summary(session)
+        outside = zones.outside_every_zone(session)
     click.echo(f"{'zone':<6}{'boundary mu':>14}{'parcels':>10}{'parcels mu':>14}  name")
     for r in rows:
-        zone_mu = f"{r['zone_mu']:.2f}" if r["zone_mu"] is not None else "-"
+        zone_mu = f"{r.area_mu:.2f}" if r.area_mu is not None else "-"
         click.echo(
-            f"{r['code']:<6}{zone_mu:>14}{r['parcels']:>10}{r['parcels_mu']:>14.2f}  {r['name']}"
+            f"{r.code:<6}{zone_mu:>14}{r.parcel_count:>10}{r.parcels_mu_inside:>14.2f}  {r.name}"
         )
+    if outside[0]:
+        click.echo(f"{'-':<6}{'-':>14}{outside[0]:>10}{outside[1]:>14.2f}  outside every zone")
 
 
 @main.command()

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import invoke
 from sqlalchemy import text
 
@@ -22,7 +23,7 @@ def test_upgrade_demo_twice_and_info_on_an_empty_schema(runner, scratch):
     info = invoke(runner, scratch, "info")
     assert info.exit_code == 0
     lines = {line.split()[0]: line.split() for line in info.output.splitlines()[1:]}
-    assert set(lines) == {"A", "B", "C"}
+    assert set(lines) == {"A", "B", "C", "-"}  # "-": the parts outside every zone
     assert sum(int(v[2]) for v in lines.values()) >= 300
 
 
@@ -130,3 +131,21 @@ def main_cli():
     from landmap.cli import main
 
     return main
+
+
+def test_info_prints_the_figures_of_api_zones(runner, settings, client, db):
+    """Boundary mu, parcels and their mu inside each zone: the same on the CLI as on the API."""
+    out = invoke(runner, settings, "info")
+    assert out.exit_code == 0
+    printed = {r[0]: r[1:4] for r in (line.split() for line in out.output.splitlines()[1:])}
+    features = client.get("/api/zones").get_json()["features"]
+    assert {f["properties"]["code"] for f in features} == set(printed) - {"-"}
+    for f in features:
+        p = f["properties"]
+        summary = client.get(f"/api/zones/{p['code']}/summary").get_json()
+        assert printed[p["code"]] == [f"{p['area_mu']:.2f}", str(p["parcels"]),
+                                      f"{p['parcels_mu']:.2f}"]  # fmt: skip
+        assert (p["area_mu"], p["parcels_mu"]) == (summary["area_mu"], summary["parcels_mu_inside"])
+    # the parts outside every zone complete the register: nothing is counted twice or lost
+    total_mu = db.execute(text("SELECT sum(area_mu) FROM parcel")).scalar_one()
+    assert sum(float(v[2]) for v in printed.values()) == pytest.approx(total_mu, abs=0.03)
