@@ -133,7 +133,9 @@ class OverlayLayer(JSCSSMixin, Layer):
 
 
 class DraftEditor(JSCSSMixin):
-    """Edit a copy of the zone's boundary, or draw a new one, and save it as a draft."""
+    """Edit a copy of the zone's boundary, draw a new one or a shape to add or subtract, and
+    save it as a draft. Its script, LandMap.draftEditor, is static/js/drafts.js, which the
+    drafts page loads before the map's script."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
@@ -146,4 +148,25 @@ class DraftEditor(JSCSSMixin):
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__()
         self._name = "DraftEditor"
+        self.options = options
+
+
+class TileOverlay(JSCSSMixin, Layer):
+    """A vector-tile layer (farmland, land use) in the layer control, off until switched on;
+    filled by ``style``, or by ``colors`` keyed by the first two characters of the property
+    ``fillBy`` when given."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = LandMap.tileOverlay({{ this.options|tojson }});
+        {% endmacro %}
+    """)
+    default_js = [
+        ("leaflet_vectorgrid", "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+        *_ASSETS_JS,
+    ]
+
+    def __init__(self, name: str, options: dict[str, Any], show: bool = False) -> None:
+        super().__init__(name=name, overlay=True, show=show)
+        self._name = "TileOverlay"
         self.options = options

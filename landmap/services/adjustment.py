@@ -1,11 +1,18 @@
-"""Zone boundary adjustment (规划调整/扩区): drafts, the check of a draft against the zone's
-current boundary, approval. The check is computed in PostGIS over subdivided pieces of the
-draft and of the changed area, so that index lookups stay small on a large register."""
+"""Zone boundary adjustment (规划调整/扩区): drafts, the check of a draft against the boundary
+it was drawn on (and, for a stale draft, against the current one), approval, rebasing. The
+check is computed in PostGIS over subdivided pieces of the draft and of the changed area, so
+that index lookups stay small on a large register.
+
+A draft records its base, the boundary version it was drawn on. Once another boundary
+replaces that version (an approval, or a boundary loaded as current) the draft is stale: it
+cannot be approved (here, with a message naming what replaced its base, and in SQL
+``lm_approve_draft``) until it is rebased onto the current boundary."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import text
@@ -14,13 +21,29 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.db.errors import pg_message
+from landmap.geo.units import mu2
 from landmap.services import Refused, quota
-from landmap.services.acquisition import event_day_problem, today
+from landmap.services.acquisition import CHINA, event_day_problem, today
 from landmap.services.parcels import lonlat_polygon
 
 # a parcel counts as wholly in or out when less than this share of it is on the other side
 EDGE_SHARE = 0.001
 MAX_DRAFT_VERTICES = 100_000  # positions in one draft boundary
+# A drawn vertex this close (metres, storage SRID) to a vertex or an edge of the boundary the
+# draft is drawn on is put onto it (ST_Snap): a boundary sent back unchanged through EPSG:4326
+# with 7 decimals (about 1 cm) is then that boundary again, and an edge drawn along the old
+# line leaves no sliver. Well below anything a survey or a planner's drawing means.
+SNAP_TOLERANCE_M = 0.05
+# an add or a subtract that changes less than this many m² changes nothing
+NO_CHANGE_M2 = 0.01
+
+
+class DraftOp(StrEnum):
+    """How a draft is made from the boundary it is drawn on (its base)."""
+
+    REPLACE = "replace"  # 替换: the drawn shape is the new boundary
+    ADD = "add"  # 增加: base ∪ drawn
+    SUBTRACT = "subtract"  # 减去: base − drawn
 
 
 class DraftRefused(Refused):
@@ -38,12 +61,45 @@ def _zone(session: Session, code: str) -> tuple[int, int | None]:
     return row[0], row[1]
 
 
+def current_boundary_id(session: Session, zone_code: str) -> int | None:
+    return _zone(session, zone_code)[1]
+
+
+def _op(value: Any) -> DraftOp:
+    try:
+        return DraftOp(DraftOp.REPLACE if value is None else value)
+    except ValueError:
+        raise DraftRefused(
+            f"op is one of {', '.join(o.value for o in DraftOp)}, not {str(value)[:20]!r}"
+        ) from None
+
+
+def _base(session: Session, zone_id: int, current_id: int | None, base_id: Any) -> int | None:
+    """The boundary a new draft is drawn on: the version named (one of this zone's that was in
+    force: the editor sends the one it showed), else the current one."""
+    if base_id is None:
+        return current_id
+    if not isinstance(base_id, int) or isinstance(base_id, bool) or not 0 < base_id < 2**31:
+        raise DraftRefused("base_id is the id of a boundary version (a whole number)")
+    status = session.execute(
+        text("SELECT status FROM zone_boundary WHERE id = :b AND zone_id = :z"),
+        {"b": base_id, "z": zone_id},
+    ).scalar()
+    if status is None or status == "draft":
+        raise DraftRefused(f"base_id {base_id} is not a boundary version of this zone")
+    return base_id
+
+
 def create_draft(
     session: Session, zone_code: str, geometry: dict[str, Any], note: str, user: str,
-    region_bbox: tuple[float, float, float, float],
+    region_bbox: tuple[float, float, float, float], op: Any = None, base_id: Any = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """A draft boundary from a GeoJSON geometry in EPSG:4326 (RFC 7946)."""
-    zone_id, _ = _zone(session, zone_code)
+    """A draft from a GeoJSON geometry in EPSG:4326 (RFC 7946): the boundary itself (op
+    replace), or a shape to add to or subtract from the boundary it is drawn on (``base_id``,
+    by default the current one). See _make for snapping and what is refused."""
+    zone_id, current_id = _zone(session, zone_code)
+    how = _op(op)
+    base = _base(session, zone_id, current_id, base_id)
     try:
         points = lonlat_polygon(geometry, MAX_DRAFT_VERTICES)
     except Refused as exc:
@@ -53,28 +109,137 @@ def create_draft(
     if not (x0 <= min(xs) and max(xs) <= x1 and y0 <= min(ys) and max(ys) <= y1):
         raise DraftRefused(f"the draft lies outside the region {region_bbox}: is it in the "
                            "right CRS?")  # fmt: skip
+    _check_input(session, geometry, how)
+    raw = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), lm_storage_srid())"
+    draft_id = _make(session, zone_id, base, how, raw, {"g": json.dumps(geometry)}, note, user)
+    return draft(session, zone_code, draft_id)
+
+
+def _check_input(session: Session, geometry: dict[str, Any], how: DraftOp) -> None:
+    """A replacement must be a valid (Multi)Polygon. Shapes drawn to add or subtract must each
+    be valid but may overlap one another (they are united)."""
     try:
         with session.begin_nested():
-            valid, reason, empty = session.execute(
-                text("SELECT ST_IsValid(g), ST_IsValidReason(g), ST_IsEmpty(g) "
-                     "FROM ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) g"),
+            valid, reason, empty, part_reason = session.execute(
+                text("""SELECT ST_IsValid(g), ST_IsValidReason(g), ST_IsEmpty(g),
+                            (SELECT ST_IsValidReason(p.geom) FROM ST_Dump(g) p
+                             WHERE NOT ST_IsValid(p.geom) LIMIT 1)
+                        FROM ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) g"""),
                 {"g": json.dumps(geometry)},
-            ).one()  # fmt: skip
+            ).one()
     except DBAPIError as exc:
         raise DraftRefused(f"not a usable geometry: {pg_message(exc)}") from exc
     if empty:
         raise DraftRefused("the draft geometry is empty")
-    if not valid:
-        raise DraftRefused(f"the draft geometry is not valid: {reason}")
-    draft_id = session.execute(
-        text("""INSERT INTO zone_boundary (zone_id, status, note, created_by, geom)
-                SELECT :z, 'draft', :note, :user, ST_Multi(ST_CollectionExtract(ST_MakeValid(
-                    ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326),
-                                 lm_storage_srid())), 3))
+    if part_reason:
+        raise DraftRefused(f"the draft geometry is not valid: {part_reason}")
+    if not valid and how is DraftOp.REPLACE:
+        raise DraftRefused(f"the draft geometry is not valid: {reason} (its polygons overlap; "
+                           'to add a drawn polygon to the boundary send "op": "add")')  # fmt: skip
+
+
+_MAKE_SQL = """
+    WITH b AS (SELECT (SELECT geom FROM zone_boundary WHERE id = :base) AS geom),
+    r AS (SELECT {raw} AS g),
+    drawn AS (
+        SELECT ST_Multi(ST_CollectionExtract(CASE WHEN :op = 'replace'
+            THEN ST_MakeValid({snap_r})
+            ELSE (SELECT ST_Union(ST_MakeValid({snap_p})) FROM ST_Dump(r.g) p) END, 3)) AS g
+        FROM b, r
+    ), made AS (
+        SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(CASE :op
+            WHEN 'add' THEN ST_Union(b.geom, drawn.g)
+            WHEN 'subtract' THEN ST_Difference(b.geom, drawn.g)
+            ELSE drawn.g END), 3)) AS g
+        FROM b, drawn
+    )
+    SELECT made.g::text AS geom, drawn.g::text AS drawn, ST_IsEmpty(drawn.g) AS drawn_empty,
+           ST_IsEmpty(made.g) AS empty, ST_Area(ST_SymDifference(made.g, b.geom)) AS changed_m2
+    FROM b, drawn, made
+"""
+
+
+def _snap(geom: str) -> str:
+    """SQL: ``geom`` snapped onto the base boundary ``b.geom`` (lm_snap, migration 0011)."""
+    return f"coalesce(lm_snap({geom}, b.geom, :tol), {geom})"
+
+
+def _make(
+    session: Session, zone_id: int, base_id: int | None, how: DraftOp, raw_sql: str,
+    params: dict[str, Any], note: str, user: str, rebased_from: int | None = None,
+) -> int:  # fmt: skip
+    """Make and store a draft on ``base_id`` (in the storage SRID, all in PostGIS): the drawn
+    shape (``raw_sql``) snapped to the base within SNAP_TOLERANCE_M and made valid; for add and
+    subtract, united with or cut from the base; the result made valid, a MultiPolygon. Refused
+    (400): an empty result, an add or subtract that changes nothing. A result in several parts
+    or with slivers is stored: the check reports it."""
+    if base_id is None and how is not DraftOp.REPLACE:
+        raise DraftRefused("the zone has no boundary to add to or subtract from", 409)
+    made = session.execute(
+        text(_MAKE_SQL.format(raw=raw_sql, snap_r=_snap("r.g"), snap_p=_snap("p.geom"))),
+        {**params, "base": base_id, "op": how.value, "tol": SNAP_TOLERANCE_M},
+    ).one()
+    if made.drawn_empty and how is DraftOp.REPLACE:
+        raise DraftRefused("the draft geometry is empty")
+    if made.empty:
+        raise DraftRefused("subtracting this shape leaves nothing of the zone"
+                           if how is DraftOp.SUBTRACT else "the draft is empty")  # fmt: skip
+    if how is not DraftOp.REPLACE and (made.drawn_empty or made.changed_m2 < NO_CHANGE_M2):
+        raise DraftRefused(
+            "adding this shape changes nothing: it lies within the boundary"
+            if how is DraftOp.ADD
+            else "subtracting this shape changes nothing: it lies outside the boundary"
+        )
+    return session.execute(
+        text("""INSERT INTO zone_boundary (zone_id, status, note, created_by, geom, base_id, op,
+                                           drawn, rebased_from)
+                VALUES (:z, 'draft', :note, :user, CAST(:geom AS geometry), :base, :op,
+                        CAST(:drawn AS geometry), :rebased_from)
                 RETURNING id"""),
-        {"z": zone_id, "note": note, "user": user, "g": json.dumps(geometry)},
-    ).scalar_one()
+        {"z": zone_id, "note": note, "user": user, "geom": made.geom, "base": base_id,
+         "op": how.value, "drawn": None if how is DraftOp.REPLACE else made.drawn,
+         "rebased_from": rebased_from},
+    ).scalar_one()  # fmt: skip
+
+
+def snap_loaded(session: Session, zone_code: str, draft_id: int) -> dict[str, Any]:
+    """A draft the loader stored from a file (a replacement), snapped onto its base as drafts
+    drawn on the map are (see _make), so that a file of the unchanged boundary changes
+    nothing."""
+    found = draft(session, zone_code, draft_id)
+    session.execute(
+        text("""
+        WITH s AS (
+            SELECT d.id, ST_Multi(ST_CollectionExtract(ST_MakeValid(
+                       coalesce(lm_snap(d.geom, b.geom, :tol), d.geom)), 3)) AS g
+            FROM zone_boundary d JOIN zone_boundary b ON b.id = d.base_id
+            WHERE d.id = :d AND d.status = 'draft' AND d.op = 'replace'
+        )
+        UPDATE zone_boundary d SET geom = s.g FROM s
+        WHERE d.id = s.id AND NOT ST_IsEmpty(s.g) AND NOT ST_OrderingEquals(s.g, d.geom)"""),
+        {"d": found["id"], "tol": SNAP_TOLERANCE_M},
+    )
     return draft(session, zone_code, draft_id)
+
+
+def rebase(session: Session, zone_code: str, draft_id: int, user: str) -> dict[str, Any]:
+    """A new draft on the zone's current boundary, made as the stale draft was: the same shape
+    for a replacement, the same drawn shape added or subtracted otherwise."""
+    zone_id, current_id = _zone(session, zone_code)
+    found = draft(session, zone_code, draft_id)
+    if found["status"] != "draft":
+        raise DraftRefused(f"draft {draft_id} was already approved", 409)
+    if current_id is None:
+        raise DraftRefused(f"zone {zone_code} has no current boundary to rebase on", 409)
+    if found["base_id"] == current_id:
+        raise DraftRefused(f"draft {draft_id} is already drawn on the current boundary", 409)
+    how = DraftOp(found["op"])
+    column = "geom" if how is DraftOp.REPLACE else "drawn"
+    new_id = _make(
+        session, zone_id, current_id, how, f"(SELECT {column} FROM zone_boundary WHERE id = :src)",
+        {"src": draft_id}, found["note"], user, rebased_from=draft_id,
+    )  # fmt: skip
+    return draft(session, zone_code, new_id)
 
 
 def drafts(session: Session, zone_code: str) -> list[dict[str, Any]]:
@@ -87,7 +252,11 @@ def drafts(session: Session, zone_code: str) -> list[dict[str, Any]]:
 
 _DRAFT_SQL = """
     SELECT b.id, z.code AS zone, b.status, b.note, b.created_by, b.created_at, b.area_mu,
-           b.approved_by, b.approved_at, b.valid_from,
+           b.approved_by, b.approved_at, b.valid_from, b.base_id, b.op, b.rebased_from,
+           b.status = 'draft' AND b.base_id IS DISTINCT FROM (SELECT c.id FROM zone_boundary c
+               WHERE c.zone_id = b.zone_id AND c.status = 'current') AS stale,
+           ARRAY(SELECT r.id FROM zone_boundary r WHERE r.rebased_from = b.id ORDER BY r.id)
+               AS rebased_as,
            ST_AsGeoJSON(ST_Transform(b.geom, 4326), 7)::json AS geometry
     FROM zone_boundary b JOIN zone z ON z.id = b.zone_id
 """
@@ -97,9 +266,11 @@ def _draft_row(r) -> dict[str, Any]:
     return {
         "id": r["id"], "zone": r["zone"], "status": r["status"], "note": r["note"],
         "author": r["created_by"], "created_at": r["created_at"].isoformat(),
-        "area_mu": round(r["area_mu"], 2), "approved_by": r["approved_by"],
+        "area_mu": mu2(r["area_mu"]), "approved_by": r["approved_by"],
         "approved_at": r["approved_at"].isoformat() if r["approved_at"] else None,
         "valid_from": r["valid_from"].isoformat() if r["valid_from"] else None,
+        "op": r["op"], "base_id": r["base_id"], "stale": r["stale"],
+        "rebased_from": r["rebased_from"], "rebased_as": list(r["rebased_as"]),
         "geometry": r["geometry"],
     }  # fmt: skip
 
@@ -118,15 +289,78 @@ def draft(session: Session, zone_code: str, draft_id: int) -> dict[str, Any]:
     return _draft_row(row)
 
 
+def boundary_geojson(session: Session, boundary_id: int, kind: str) -> dict[str, Any]:
+    """One boundary version as a GeoJSON FeatureCollection in EPSG:4326 with 7 decimals (about
+    1 cm, what the API sends), its properties ``kind`` (for the map's style), ``id``, ``mu``."""
+    found = session.execute(
+        text("""
+        SELECT json_build_object('type', 'FeatureCollection', 'features', json_build_array(
+            json_build_object('type', 'Feature', 'id', b.id,
+                'geometry', ST_AsGeoJSON(ST_Transform(b.geom, 4326), 7)::json,
+                'properties', json_build_object('kind', CAST(:k AS text), 'id', b.id,
+                                                'mu', b.area_mu))))
+        FROM zone_boundary b WHERE b.id = :b"""),
+        {"b": boundary_id, "k": kind},
+    ).scalar_one()
+    for f in found["features"]:
+        f["properties"]["mu"] = mu2(f["properties"]["mu"])
+    return found
+
+
+def superseded(session: Session, zone_code: str, draft_id: int) -> dict[str, Any] | None:
+    """Why a draft is stale, or None when it is not (approved, or drawn on the current
+    boundary): the version of the zone's boundary it was drawn on (``base_version``, counted
+    from 1 by date) and what replaced that version: ``id``, whether it was an approved
+    ``draft`` (else a boundary loaded as current), ``by`` whom, ``on`` which day (China
+    time), in force ``valid_from``."""
+    zone_id, current_id = _zone(session, zone_code)
+    found = draft(session, zone_code, draft_id)
+    if found["status"] != "draft" or found["base_id"] == current_id:
+        return None
+    row = session.execute(
+        text("""
+        SELECT n.id, n.approved_by, n.approved_at, n.created_by, n.created_at, n.valid_from,
+               (SELECT count(*) FROM zone_boundary v WHERE v.zone_id = :z
+                AND v.status <> 'draft' AND v.valid_from <= b.valid_from) AS version
+        FROM (SELECT CAST(:b AS integer) AS id) x LEFT JOIN zone_boundary b ON b.id = x.id
+        JOIN zone_boundary n ON n.zone_id = :z AND n.status <> 'draft'
+             AND (n.valid_from = b.valid_to OR (x.id IS NULL AND n.id = :c))"""),
+        {"b": found["base_id"], "z": zone_id, "c": current_id},
+    ).first()
+    why = {"base_id": found["base_id"], "base_version": None, "id": None, "draft": False,
+           "by": "", "on": None, "valid_from": None}  # fmt: skip
+    if row is not None:  # else the zone has no boundary in force now
+        at = row.approved_at or row.created_at
+        why.update(
+            base_version=row.version if found["base_id"] else None, id=row.id,
+            draft=row.approved_at is not None, by=row.approved_by or row.created_by,
+            on=at.astimezone(CHINA).date().isoformat(), valid_from=row.valid_from.isoformat(),
+        )  # fmt: skip
+    return why
+
+
+def stale_message(draft_id: int, why: dict[str, Any]) -> str:
+    what = (f"draft {why['id']} (approved by {why['by']} on {why['on']})" if why["draft"]
+            else f"a boundary loaded by {why['by']} on {why['on']}")  # fmt: skip
+    drawn_on = (f"version {why['base_version']} of the zone's boundary, which {what} has "
+                "replaced" if why["base_version"] else "no boundary of the zone's")  # fmt: skip
+    return (f"draft {draft_id} cannot be approved: it was drawn on {drawn_on}; rebase it on "
+            "the current boundary first")  # fmt: skip
+
+
 def approve(
     session: Session, zone_code: str, draft_id: int, user: str, valid_from: dt.date | None = None
 ) -> dict[str, Any]:
     found = draft(session, zone_code, draft_id)
     if found["status"] != "draft":
         raise DraftRefused(f"draft {draft_id} was already approved", 409)
-    why = event_day_problem(valid_from) if valid_from else None
-    if why:
-        raise DraftRefused(f"valid_from: {why}", 400)
+    why = superseded(session, zone_code, draft_id)
+    if why is not None:  # lm_approve_draft refuses it too; this says why, for people
+        raise DraftRefused(stale_message(draft_id, why), 409, code="stale_draft",
+                           superseded_by=why)  # fmt: skip
+    problem = event_day_problem(valid_from) if valid_from else None
+    if problem:
+        raise DraftRefused(f"valid_from: {problem}", 400)
     try:
         with session.begin_nested():
             session.execute(
@@ -136,25 +370,6 @@ def approve(
     except DBAPIError as exc:
         raise DraftRefused(pg_message(exc), 409) from exc
     return draft(session, zone_code, draft_id)
-
-
-def zones_as_of(session: Session, day: dt.date) -> str:
-    """The boundaries in force on a day, as a GeoJSON FeatureCollection (EPSG:4326)."""
-    return session.execute(
-        text("""
-        SELECT json_build_object('type', 'FeatureCollection', 'features',
-            coalesce(json_agg(json_build_object(
-                'type', 'Feature', 'id', z.code,
-                'geometry', ST_AsGeoJSON(ST_Transform(b.geom, 4326), 7)::json,
-                'properties', json_build_object('code', z.code, 'name', z.name,
-                    'name_en', z.name_en, 'area_mu', round(b.area_mu::numeric, 2),
-                    'valid_from', b.valid_from, 'valid_to', b.valid_to, 'version', b.id))
-            ORDER BY z.code), '[]'::json))::text
-        FROM zone z JOIN zone_boundary b ON b.zone_id = z.id
-        WHERE b.status <> 'draft' AND b.valid_from <= :d
-          AND (b.valid_to IS NULL OR b.valid_to > :d)"""),
-        {"d": day},
-    ).scalar_one()
 
 
 # --- the check -------------------------------------------------------------------------
@@ -173,30 +388,48 @@ def check(
     session: Session, zone_code: str, draft_id: int, year: int | None = None,
     sliver_width_m: float = 5.0,
 ) -> dict[str, Any]:  # fmt: skip
-    """What a draft changes against the zone's current boundary, in mu (see module doc)."""
+    """What a draft changes against the boundary it was drawn on, in mu (see module doc). A
+    stale draft (``stale``; ``superseded_by`` says what replaced its base) is also checked
+    against the current boundary (``against_current``, the same figures); an approved draft
+    shows what its approval changed. ``compared_with`` is the boundary of the main figures."""
     zone_id, current_id = _zone(session, zone_code)
     found = draft(session, zone_code, draft_id)
-    if current_id is None:
+    reference = found["base_id"] or current_id
+    if reference is None:
         raise DraftRefused(f"zone {zone_code} has no current boundary to compare with", 409)
-    ids = {"c": current_id, "d": draft_id, "z": zone_id}
-    savepoint = session.begin_nested()  # the temporary tables go with it
-    try:
-        result = _check(session, ids, year or today().year, sliver_width_m)
-    finally:
-        savepoint.rollback()
-    result.update({"zone": zone_code, "draft_id": draft_id, "draft_status": found["status"],
-                   "author": found["author"], "note": found["note"]})  # fmt: skip
+    year = year or today().year
+    why = superseded(session, zone_code, draft_id)
+
+    def against(boundary_id: int) -> dict[str, Any]:
+        savepoint = session.begin_nested()  # the temporary tables go with it
+        try:
+            ids = {"c": boundary_id, "d": draft_id, "z": zone_id}
+            return _check(session, ids, year, sliver_width_m)
+        finally:
+            savepoint.rollback()
+
+    result = against(reference)
+    result.update({
+        "zone": zone_code, "draft_id": draft_id, "draft_status": found["status"],
+        "author": found["author"], "note": found["note"], "op": found["op"],
+        "base_id": found["base_id"], "compared_with": reference, "current_id": current_id,
+        "stale": why is not None, "superseded_by": why,
+        "rebased_from": found["rebased_from"], "rebased_as": found["rebased_as"],
+        "against_current": (against(current_id) if why is not None and current_id
+                            not in (None, reference) else None),
+    })  # fmt: skip
     return result
 
 
 def _check(session: Session, ids: dict[str, int], year: int, sliver_m: float) -> dict[str, Any]:
     geoms = """(SELECT geom FROM zone_boundary WHERE id = :c) AS c,
                (SELECT geom FROM zone_boundary WHERE id = :d) AS d"""
+    holes = "(SELECT coalesce(sum(ST_NumInteriorRings(p.geom)), 0) FROM ST_Dump({}.geom) p)"
     areas = session.execute(text(f"""
         SELECT lm_area_mu(c.geom), lm_area_mu(d.geom),
                lm_area_mu(ST_Difference(d.geom, c.geom)), lm_area_mu(ST_Difference(c.geom, d.geom)),
-               ST_IsValid(d.geom), ST_IsValidReason(d.geom),
-               (SELECT sum(ST_NumInteriorRings(p.geom)) FROM ST_Dump(d.geom) p)
+               ST_IsValid(d.geom), ST_IsValidReason(d.geom), {holes.format("d")},
+               {holes.format("c")}, ST_NumGeometries(d.geom), ST_NumGeometries(c.geom)
         FROM {geoms}"""), ids).one()  # fmt: skip
     _pieces(session, "lm_d", "SELECT geom FROM zone_boundary WHERE id = :d", ids)
     _pieces(session, "lm_c", "SELECT geom FROM zone_boundary WHERE id = :c", ids)
@@ -227,8 +460,9 @@ def _check(session: Session, ids: dict[str, int], year: int, sliver_m: float) ->
         GROUP BY l.land_use_code ORDER BY l.land_use_code""")
     ).all()
     slivers = session.execute(text("""
-        SELECT 'draft' AS kind, lm_area_mu(ST_Difference(d.geom,
-                   ST_Buffer(ST_Buffer(d.geom, -:w / 2), :w / 2))) FROM zone_boundary d
+        SELECT 'draft' AS kind, lm_area_mu(ST_Difference(d.geom, ST_Buffer(
+                   ST_Buffer(d.geom, -:w / 2, 'join=mitre'), :w / 2, 'join=mitre')))
+            FROM zone_boundary d
             WHERE d.id = :d
         UNION ALL
         SELECT 'change', coalesce(sum(lm_area_mu(p.geom)), 0) FROM (
@@ -275,13 +509,16 @@ def _side(inside: float, total: float) -> str:
 
 
 def _figures(areas, parcels, other, farmland, uses, slivers, session, year, sliver_m):
-    before, after, added, removed, valid, reason, holes = areas
+    """The check's figures: mu exact until here, rounded once with mu2; totals are rounded
+    exact sums. Problems compare the draft with the boundary it is checked against, so that
+    a draft equal to it reports none."""
+    before, after, added, removed, valid, reason, holes, old_holes, parts, old_parts = areas
     entering, leaving, cut = [], [], []
     for p in parcels:
         was, now = _side(p.before_mu, p.area_mu), _side(p.after_mu, p.area_mu)
         row = {"code": p.code, "name": p.name, "owner": p.owner, "project": p.project,
-               "area_mu": round(p.area_mu, 2), "inside_mu": round(p.after_mu, 2),
-               "outside_mu": round(p.area_mu - p.after_mu, 2)}  # fmt: skip
+               "area_mu": mu2(p.area_mu), "inside_mu": mu2(p.after_mu),
+               "outside_mu": mu2(p.area_mu - p.after_mu)}  # fmt: skip
         if now == "cut":
             cut.append(row)
         elif now == "in" and was != "in":
@@ -296,72 +533,67 @@ def _figures(areas, parcels, other, farmland, uses, slivers, session, year, sliv
         if kind == "unknown":
             unknown.append(code)
         classes.append({"code": code, "name": landuse.name_of(code), "category": kind,
-                        "mu": round(mu, 2)})  # fmt: skip
+                        "mu": mu2(mu)})  # fmt: skip
     book = quota.ledger(session, year)
     problems = []
     if not valid:
         problems.append({"kind": "invalid", "message": reason})
-    if holes:
-        problems.append({"kind": "holes", "message": f"the draft has {holes} hole(s)"})
+    if holes > old_holes:
+        problems.append({"kind": "holes", "count": int(holes),
+                         "message": f"the draft has {holes} hole(s)"})  # fmt: skip
+    if parts > max(old_parts, 1):
+        problems.append({"kind": "multipart", "count": parts,
+                         "message": f"the draft is in {parts} separate parts"})  # fmt: skip
     for kind, mu in slivers:
         if mu and mu > 0.01:
             what = "parts of the draft" if kind == "draft" else "pieces between old and new line"
-            problems.append(
-                {
-                    "kind": f"sliver_{kind}",
-                    "mu": round(mu, 2),
-                    "message": f"{what} narrower than {sliver_m:g} m: {mu:.2f} mu",
-                }
-            )
+            message = f"{what} narrower than {sliver_m:g} m: {mu2(mu):.2f} mu"
+            problems.append({"kind": f"sliver_{kind}", "mu": mu2(mu), "message": message})
     farmland_mu = sum(mu for _, mu, _ in farmland)
     if farmland_mu > 0.005:
-        problems.append(
-            {
-                "kind": "farmland",
-                "mu": round(farmland_mu, 2),
-                "message": f"takes {farmland_mu:.2f} mu of permanent basic farmland",
-            }
-        )
+        problems.append({"kind": "farmland", "mu": mu2(farmland_mu),
+                         "message": f"takes {mu2(farmland_mu):.2f} mu of permanent basic "
+                                    "farmland"})  # fmt: skip
     other_mu = sum(mu for _, mu in other)
     if other_mu > 0.005:
-        problems.append({"kind": "overlap", "mu": round(other_mu, 2),
-                         "message": f"overlaps other zones by {other_mu:.2f} mu"})  # fmt: skip
+        problems.append({"kind": "overlap", "mu": mu2(other_mu),
+                         "message": f"overlaps other zones by {mu2(other_mu):.2f} mu"})  # fmt: skip
     return {
-        "area_before_mu": round(before, 2),
-        "area_after_mu": round(after, 2),
-        "added_mu": round(added, 2),
-        "removed_mu": round(removed, 2),
+        "area_before_mu": mu2(before),
+        "area_after_mu": mu2(after),
+        "added_mu": mu2(added),
+        "removed_mu": mu2(removed),
         "parcels_entering": entering,
         "parcels_leaving": leaving,
         "parcels_cut": cut,
         "projects": sorted({p["project"] for p in entering + leaving + cut if p["project"]}),
-        "overlap_other_zones_mu": round(other_mu, 2),
-        "overlap_other_zones": [{"zone": z, "mu": round(mu, 2)} for z, mu in other],
-        "farmland_conflict_mu": round(farmland_mu, 2),
+        "overlap_other_zones_mu": mu2(other_mu),
+        "overlap_other_zones": [{"zone": z, "mu": mu2(mu)} for z, mu in other],
+        "farmland_conflict_mu": mu2(farmland_mu),
         "farmland_patches": [
-            {"code": c, "mu": round(mu, 2), "in_added_area": bool(a)} for c, mu, a in farmland
+            {"code": c, "mu": mu2(mu), "in_added_area": bool(a)} for c, mu, a in farmland
         ],  # fmt: skip
         "added_by_land_use": classes,
-        "agricultural_added_mu": round(agricultural, 2),
-        "cultivated_added_mu": round(cultivated, 2),
+        "agricultural_added_mu": mu2(agricultural),
+        "cultivated_added_mu": mu2(cultivated),
         "unknown_codes": unknown,
-        "quota_needed_mu": round(agricultural, 2),
+        "quota_needed_mu": mu2(agricultural),
         "quota_year": book["year"],
         "quota_remaining_mu": book["remaining_mu"],
-        "quota_enough": agricultural <= book["remaining_mu"] + 0.005,
+        "quota_enough": mu2(agricultural) <= book["remaining_mu"],
         "valid": bool(valid),
         "problems": problems,
     }
 
 
-def check_geojson(session: Session, draft_id: int) -> str:
-    """The check's shapes for the compare map: added, removed, farmland and overlaps (4326)."""
-    ids = {"d": draft_id}
-    return session.execute(
+def check_geojson(session: Session, draft_id: int, compared_with: int) -> dict[str, Any]:
+    """The check's shapes for the compare map (EPSG:4326): added and removed against the
+    boundary ``compared_with`` (the check's), the farmland and the other zones it takes."""
+    ids = {"d": draft_id, "c": compared_with}
+    shapes = session.execute(
         text("""
         WITH d AS (SELECT zone_id, geom FROM zone_boundary WHERE id = :d),
-        c AS (SELECT b.geom FROM zone_boundary b, d WHERE b.zone_id = d.zone_id
-              AND b.status = 'current'),
+        c AS (SELECT geom FROM zone_boundary WHERE id = :c),
         parts AS (
             SELECT 'added' AS kind, '' AS label, ST_Difference(d.geom, c.geom) AS g FROM d, c
             UNION ALL SELECT 'removed', '', ST_Difference(c.geom, d.geom) FROM d, c
@@ -375,7 +607,10 @@ def check_geojson(session: Session, draft_id: int) -> str:
             json_build_object('type', 'Feature', 'geometry',
                 ST_AsGeoJSON(ST_Transform(g, 4326), 7)::json,
                 'properties', json_build_object('kind', kind, 'label', label,
-                    'mu', round(lm_area_mu(g)::numeric, 2)))), '[]'::json))::text
+                    'mu', lm_area_mu(g)))), '[]'::json))
         FROM parts WHERE NOT ST_IsEmpty(g) AND ST_Area(g) > 0.01"""),
         ids,
     ).scalar_one()
+    for f in shapes["features"]:
+        f["properties"]["mu"] = mu2(f["properties"]["mu"])
+    return shapes

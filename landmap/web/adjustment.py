@@ -13,7 +13,7 @@ from landmap import loaders
 from landmap.loaders import LoadOptions, LoadRefused
 from landmap.loaders.source import shown_name
 from landmap.services import adjustment, reports, zones
-from landmap.services.adjustment import DraftRefused
+from landmap.services.adjustment import DraftOp, DraftRefused
 from landmap.services.quota import FIRST_YEAR, last_year
 from landmap.web.api import max_body, parse_day, parse_whole
 from landmap.web.auth import can, current_user_name, requires
@@ -48,7 +48,7 @@ def _from_upload(code: str, note: str) -> dict:
                 WHERE z.code = :c AND b.status = 'draft' AND b.created_by = :u"""),
         {"c": code, "u": current_user_name()},
     ).scalar_one()
-    return adjustment.draft(session, code, draft_id)
+    return adjustment.snap_loaded(session, code, draft_id)
 
 
 # a JSON draft of MAX_DRAFT_VERTICES positions written out in full is about 4 MB
@@ -65,14 +65,14 @@ def create(code: str):
     else:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise ApiError('send {"geometry": <GeoJSON in EPSG:4326>, "note": ...} '
-                           "or upload a file")  # fmt: skip
+            raise ApiError('send {"geometry": <GeoJSON in EPSG:4326>, "note": ..., "op": '
+                           '"replace" | "add" | "subtract"} or upload a file')  # fmt: skip
         if "crs" in data or (isinstance(data.get("geometry"), dict)
                              and "crs" in data["geometry"]):  # fmt: skip
             raise ApiError("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
         found = adjustment.create_draft(
             get_session(), code, data.get("geometry"), str(data.get("note") or "")[:2000],
-            current_user_name(), settings().region_bbox,
+            current_user_name(), settings().region_bbox, data.get("op"), data.get("base_id"),
         )  # fmt: skip
     get_session().commit()
     return jsonify(found), 201
@@ -103,10 +103,41 @@ def approve(code: str, draft_id: int):
     if not isinstance(data, dict):
         raise ApiError(_("Send a JSON object (or nothing)."))
     valid_from = parse_day(data.get("valid_from"), "valid_from")
-    found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
-                               valid_from)  # fmt: skip
+    try:
+        found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
+                                   valid_from)  # fmt: skip
+    except DraftRefused as exc:
+        if exc.extra.get("code") != "stale_draft":
+            raise
+        message = " ".join((stale_note(exc.extra["superseded_by"]),
+                            _("It cannot be approved until it is rebased on the current "
+                              "boundary.")))  # fmt: skip
+        raise ApiError(message, 409, **exc.extra) from exc
     get_session().commit()
     return jsonify(found)
+
+
+@bp.post("/api/zones/<code>/drafts/<int:draft_id>/rebase")
+@requires("drafts")
+def rebase(code: str, draft_id: int):
+    """A new draft on the current boundary, made as the stale draft was (its op and shape)."""
+    found = adjustment.rebase(get_session(), code.upper(), draft_id, current_user_name())
+    get_session().commit()
+    return jsonify(found), 201
+
+
+def stale_note(why: dict) -> str:
+    """What replaced the boundary a stale draft was drawn on, for people."""
+    if why["id"] is None or why["base_version"] is None:
+        return _("This draft is based on a boundary that is no longer in force.")
+    if why["draft"]:
+        return _("This draft is based on a boundary that has been superseded (version "
+                 "%(version)s, replaced by draft %(draft)s, approved by %(who)s on %(day)s).",
+                 version=why["base_version"], draft=why["id"], who=why["by"],
+                 day=why["on"])  # fmt: skip
+    return _("This draft is based on a boundary that has been superseded (version %(version)s, "
+             "replaced by a boundary loaded by %(who)s on %(day)s).",
+             version=why["base_version"], who=why["by"], day=why["on"])  # fmt: skip
 
 
 @bp.get("/zones/<code>/drafts/<int:draft_id>/check.xlsx")
@@ -127,6 +158,7 @@ def drafts_page(code: str):
         abort(404)
     return render_template(
         "drafts.html", zone=zone, drafts=adjustment.drafts(session, zone["code"]),
+        op_labels=op_labels(),
         title=_("Boundary drafts of %(zone)s", zone=zone["name"]),
         zone_codes=zones.zone_codes(session),
         editor=draft_editor_map(zone) if can("drafts") else None,
@@ -144,10 +176,22 @@ def compare_page(code: str, draft_id: int):
         abort(exc.status, exc.message)
     session = get_session()
     zone = zones.get_zone(session, code.upper())
+    printable = request.args.get("print") == "1"
     return render_template(
         "compare.html", zone=zone, c=figures, draft_id=draft_id,
         title=_("Draft %(id)s of %(zone)s", id=draft_id, zone=zone["name"]),
-        zone_codes=zones.zone_codes(session), printable=request.args.get("print") == "1",
-        map=None if request.args.get("print") == "1" else compare_map(zone, draft_id, figures),
+        zone_codes=zones.zone_codes(session), printable=printable,
+        map=None if printable else compare_map(zone, draft_id, figures),
+        stale_note=stale_note(figures["superseded_by"]) if figures["stale"] else None,
+        op_label=op_labels()[figures["op"]],
         approve_url=url_for("adjustment.approve", code=zone["code"], draft_id=draft_id),
+        rebase_url=url_for("adjustment.rebase", code=zone["code"], draft_id=draft_id),
+        compare_url=url_for("adjustment.compare_page", code=zone["code"], draft_id=0),
     )  # fmt: skip
+
+
+def op_labels() -> dict[str, str]:
+    """How a draft was made from its base (services.adjustment.DraftOp), for people."""
+    return {DraftOp.REPLACE.value: _("Replace the boundary"),
+            DraftOp.ADD.value: _("Add to the boundary"),
+            DraftOp.SUBTRACT.value: _("Subtract from the boundary")}  # fmt: skip

@@ -14,6 +14,7 @@ from conftest import client_for
 from openpyxl import load_workbook
 from pyproj import Transformer
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from landmap.geo.units import mu_to_m2
 from landmap.services.acquisition import today
@@ -244,3 +245,226 @@ def test_zone_c_grown_by_100_m(client, db, settings, tmp_path):
     assert figures["占用永久基本农田（亩）"] == c["farmland_conflict_mu"]
     page = client.get(f"/zones/C/drafts/{did}?print=1").get_data(as_text=True)
     assert 'id="parcels_cut"' in page and "lm-problem-farmland" in page
+
+
+# --- a draft a planner can trust: snapping, add/subtract, stale drafts, rebase ------------
+
+
+@pytest.mark.parametrize("code", ["A", "B", "C"])
+def test_the_boundary_sent_back_unchanged_changes_nothing(client, code):
+    """What the editor does when a planner saves without a change: the GeoJSON /api/zones
+    gives (7 decimals, about 1 cm) comes back and is snapped onto the boundary it came from."""
+    zones = {f["properties"]["code"]: f for f in client.get("/api/zones").get_json()["features"]}
+    sent = zones[code]["geometry"]
+    assert max(len(repr(v).split(".")[1]) for v in _positions(sent)) <= 7
+    resp = client.post(f"/api/zones/{code}/drafts", json={"geometry": sent, "note": "原样保存"})
+    assert resp.status_code == 201, resp.get_json()
+    c = client.get(f"/api/zones/{code}/drafts/{resp.get_json()['id']}/check").get_json()
+    assert c["added_mu"] <= 0.01 and c["removed_mu"] <= 0.01
+    assert c["problems"] == [] and c["stale"] is False
+    assert c["parcels_entering"] == c["parcels_leaving"] == []
+    assert c["area_after_mu"] == c["area_before_mu"]
+
+
+def _positions(geometry):
+    polygons = geometry["coordinates"]
+    polygons = [polygons] if geometry["type"] == "Polygon" else polygons
+    return [v for p in polygons for ring in p for q in ring for v in q]
+
+
+def post_op(client, geom, op, code="T", **extra):
+    body = {"geometry": shapely.geometry.mapping(lonlat(geom)), "note": op, "op": op, **extra}
+    return client.post(f"/api/zones/{code}/drafts", json=body)
+
+
+def independent_mu(db, sql, **params):
+    return db.execute(text(f"SELECT lm_area_mu({sql})"), params).scalar()
+
+
+CURRENT_T = """(SELECT b.geom FROM zone_boundary b JOIN zone z ON z.id = b.zone_id
+                WHERE z.code = 'T' AND b.status = 'current')"""
+
+
+def test_a_polygon_over_the_edge_adds_land(client, db, zone_t):
+    over = box(900, 200, 1200, 400)  # 100 m inside, 200 m outside the east edge
+    replaced = post_op(client, box(0, 0, 1000, 1000) | over, "replace")
+    assert replaced.status_code == 201  # one polygon: a replacement
+    both = shapely.MultiPolygon([box(0, 0, 1000, 1000), over])  # overlapping parts
+    resp = client.post("/api/zones/T/drafts", json={"geometry": shapely.geometry.mapping(
+        lonlat(both))})  # fmt: skip
+    assert resp.status_code == 400 and '"op": "add"' in resp.get_json()["error"]
+    resp = post_op(client, over, "add")
+    assert resp.status_code == 201, resp.get_json()
+    d = resp.get_json()
+    assert d["op"] == "add" and d["base_id"] is not None
+    c = client.get(f"/api/zones/T/drafts/{d['id']}/check").get_json()
+    expected = independent_mu(db, f"ST_Difference({wkt_sql(over)}, {CURRENT_T})")
+    assert expected == pytest.approx(60, abs=0.01)  # 200 m x 200 m
+    assert c["added_mu"] == pytest.approx(expected, rel=0.005) and c["removed_mu"] == 0
+    assert c["area_after_mu"] == pytest.approx(1560, rel=0.005)
+    assert c["problems"] == [] and [p["code"] for p in c["parcels_cut"]] == ["T-STRADDLE"]
+    audited = db.execute(text("SELECT after FROM audit_log WHERE entity = 'zone' AND key = :k "
+                              "AND action = 'insert'"), {"k": f"T#{d['id']}"}).scalar()  # fmt: skip
+    assert audited["op"] == "add" and "drawn_md5" in audited and "drawn" not in audited
+
+
+def test_a_polygon_over_the_edge_subtracts_land(client, db, zone_t):
+    cut = box(800, -100, 1100, 300)  # takes the south-east corner, 200 m x 300 m
+    resp = post_op(client, cut, "subtract")
+    assert resp.status_code == 201, resp.get_json()
+    c = client.get(f"/api/zones/T/drafts/{resp.get_json()['id']}/check").get_json()
+    expected = independent_mu(db, f"ST_Intersection({wkt_sql(cut)}, {CURRENT_T})")
+    assert expected == pytest.approx(90, abs=0.01)
+    assert c["removed_mu"] == pytest.approx(expected, rel=0.005) and c["added_mu"] == 0
+    assert c["problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("geom", "op", "message"),
+    [
+        (box(100, 100, 200, 200), "add", "changes nothing"),  # wholly inside
+        (box(2000, 0, 2100, 100), "subtract", "changes nothing"),  # wholly outside
+        (box(-10, -10, 1010, 1010), "subtract", "leaves nothing"),
+        (box(1000, 0, 1000.03, 1000), "add", "changes nothing"),  # 3 cm: snapped away
+        (box(0, 0, 10, 10), "merge", "op is one of"),
+    ],
+)
+def test_adds_and_subtracts_that_make_no_sense_are_refused(client, zone_t, geom, op, message):
+    resp = post_op(client, geom, op)
+    assert resp.status_code == 400 and message in resp.get_json()["error"], resp.get_json()
+
+
+def test_a_result_in_pieces_or_with_slivers_is_kept_and_reported(client, zone_t):
+    apart = post_op(client, box(1300, 0, 1400, 100), "add")  # a separate island
+    strip = post_op(client, box(1000, 0, 1002, 1000), "add")  # a 2 m wide strip
+    kinds = {}
+    for name, resp in (("apart", apart), ("strip", strip)):
+        assert resp.status_code == 201, resp.get_json()
+        c = client.get(f"/api/zones/T/drafts/{resp.get_json()['id']}/check").get_json()
+        kinds[name] = {p["kind"] for p in c["problems"]}
+    assert "multipart" in kinds["apart"] and "sliver_change" in kinds["strip"]
+
+
+def test_an_edge_drawn_a_few_centimetres_off_the_boundary_leaves_no_sliver(client, db, zone_t):
+    bump = post_op(client, box(1000.03, 200, 1100, 300.02), "add")  # 3 cm short of the line
+    notch = post_op(client, box(900, 200, 999.96, 300), "subtract")  # 4 cm short of it
+    for resp, added, removed in ((bump, 15, 0), (notch, 0, 15)):
+        c = client.get(f"/api/zones/T/drafts/{resp.get_json()['id']}/check").get_json()
+        assert c["problems"] == [], c["problems"]
+        assert (c["added_mu"], c["removed_mu"]) == (pytest.approx(added, abs=0.01),
+                                                    pytest.approx(removed, abs=0.01))  # fmt: skip
+    parts = db.execute(text("SELECT ST_NumGeometries(geom), ST_NPoints(geom) FROM zone_boundary "
+                            "WHERE id = :d"), {"d": bump.get_json()["id"]}).one()  # fmt: skip
+    assert parts == (1, 9)  # the square with a bump, no stray vertex 3 cm off the line
+
+
+def test_a_draft_on_a_replaced_boundary_is_stale_and_can_be_rebased(client, db, zone_t):
+    first = draft(client, box(0, 0, 1100, 1000)).get_json()["id"]  # + the 100 m strip
+    second = post_op(client, box(900, 200, 1200, 400), "add").get_json()
+    assert second["base_id"] == draft_row(client, first)["base_id"]
+    yesterday = (today() - dt.timedelta(days=1)).isoformat()
+    assert client.post(f"/api/zones/T/drafts/{first}/approve",
+                       json={"valid_from": yesterday}).status_code == 200  # fmt: skip
+    refused = client.post(f"/api/zones/T/drafts/{second['id']}/approve", json={})
+    assert refused.status_code == 409
+    body = refused.get_json()
+    assert body["code"] == "stale_draft" and body["superseded_by"]["id"] == first
+    assert body["superseded_by"]["by"] == "t_admin" and body["superseded_by"]["base_version"] == 1
+    assert str(first) in body["error"] and "t_admin" in body["error"]
+    assert today().isoformat() in body["error"]  # the day of that approval
+    # the database keeps the rule for every path
+    with pytest.raises(DBAPIError, match="rebase it first"), db.begin_nested():
+        db.execute(text("SELECT lm_approve_draft(:d, CURRENT_DATE, 'psql')"), {"d": second["id"]})
+    c = client.get(f"/api/zones/T/drafts/{second['id']}/check").get_json()
+    assert c["stale"] is True and c["base_id"] == second["base_id"] == c["compared_with"]
+    assert c["added_mu"] == pytest.approx(60, abs=0.01)  # against the boundary it was drawn on
+    now = c["against_current"]
+    assert now["added_mu"] == pytest.approx(30, abs=0.01)  # 1100..1200 x 200..400
+    assert now["removed_mu"] == pytest.approx(120, abs=0.01)  # the strip but for the bump
+    page = client.get(f"/zones/T/drafts/{second['id']}").get_data(as_text=True)
+    assert 'id="stale"' in page and 'id="rebase"' in page and 'id="approve"' not in page
+    assert 'id="added-current"' in page
+    stale_text = page.split('id="stale">')[1].split("<")[0]
+    assert str(first) in stale_text and "t_admin" in stale_text
+
+    rebased = client.post(f"/api/zones/T/drafts/{second['id']}/rebase")
+    assert rebased.status_code == 201, rebased.get_json()
+    new = rebased.get_json()
+    assert new["base_id"] == first and new["op"] == "add" and new["rebased_from"] == second["id"]
+    c = client.get(f"/api/zones/T/drafts/{new['id']}/check").get_json()
+    assert c["stale"] is False and c["against_current"] is None
+    assert c["added_mu"] == pytest.approx(30, abs=0.01) and c["removed_mu"] == 0
+    assert client.post(f"/api/zones/T/drafts/{new['id']}/rebase").status_code == 409
+    assert client.post(f"/api/zones/T/drafts/{new['id']}/approve", json={}).status_code == 200
+    zones = {f["properties"]["code"]: f for f in client.get("/api/zones").get_json()["features"]}
+    assert zones["T"]["properties"]["area_mu"] == pytest.approx(1680, abs=0.05)
+
+
+def draft_row(client, draft_id):
+    return next(d for d in client.get("/api/zones/T/drafts").get_json() if d["id"] == draft_id)
+
+
+def test_a_replacement_rebased_keeps_its_shape(client, app, accounts, zone_t):
+    planner = client_for(app, accounts["planner"]["token"])
+    first = draft(client, box(0, 0, 1100, 1000)).get_json()["id"]
+    shrunk = draft(planner, box(0, 0, 1000, 500)).get_json()["id"]
+    assert client.post(f"/api/zones/T/drafts/{first}/approve", json={}).status_code == 200
+    assert draft_row(client, shrunk)["stale"] is True
+    rebased = planner.post(f"/api/zones/T/drafts/{shrunk}/rebase")
+    assert rebased.status_code == 201 and rebased.get_json()["op"] == "replace"
+    assert rebased.get_json()["area_mu"] == pytest.approx(750, abs=0.01)
+    page = client.get("/zones/T/drafts").get_data(as_text=True)
+    assert page.count("lm-stale") == 1  # the old one, not its rebased copy
+
+
+def test_a_draft_names_only_a_boundary_of_its_zone_that_was_in_force(client, db, zone_t):
+    other = db.execute(text("SELECT b.id FROM zone_boundary b JOIN zone z ON z.id = b.zone_id "
+                            "WHERE z.code = 'C' AND b.status = 'current'")).scalar()  # fmt: skip
+    pending = draft(client, box(0, 0, 1050, 1000)).get_json()["id"]
+    for base in (other, pending, "1"):
+        resp = post_op(client, box(900, 200, 1200, 400), "add", base_id=base)
+        assert resp.status_code == 400 and "base_id" in resp.get_json()["error"]
+    with pytest.raises(DBAPIError, match="not on draft"), db.begin_nested():
+        db.execute(text(f"""INSERT INTO zone_boundary (zone_id, status, base_id, geom)
+            VALUES (:z, 'draft', :b, {wkt_sql(box(0, 0, 10, 10))})"""),
+                   {"z": zone_t, "b": pending})  # fmt: skip
+    with pytest.raises(DBAPIError, match="keeps the boundary it was drawn on"), db.begin_nested():
+        db.execute(text("UPDATE zone_boundary SET base_id = NULL WHERE id = :d"), {"d": pending})
+
+
+def test_migration_0011_gives_old_drafts_their_base_and_goes_back(scratch):
+    from landmap.db import make_engine, migrate
+
+    migrate.downgrade(scratch, "0010")
+    engine = make_engine(scratch.with_(db_role=""))
+    square = wkt_sql(box(0, 0, 1000, 1000))
+    try:
+        with engine.begin() as conn:
+            z = conn.execute(text("INSERT INTO zone (code, name) VALUES ('T', 'T区') "
+                                  "RETURNING id")).scalar()  # fmt: skip
+            rows = [  # status, valid_from, valid_to, created_at, approved_at
+                ("superseded", "2020-01-01", "2022-01-01", "2020-01-01", None),  # v1
+                ("current", "2022-01-01", None, "2021-06-01", "2021-12-01"),  # approved draft
+                ("draft", None, None, "2021-03-01", None),  # drawn on v1
+                ("draft", None, None, "2022-02-01", None),  # drawn on v2
+            ]
+            ids = [conn.execute(text(f"""INSERT INTO zone_boundary (zone_id, status, valid_from,
+                valid_to, created_at, approved_at, approved_by, geom) VALUES (:z, :s, :f, :t, :c,
+                :a, CASE WHEN :a IS NULL THEN NULL ELSE 'admin' END, {square}) RETURNING id"""),
+                {"z": z, "s": s, "f": f, "t": t, "c": c, "a": a}).scalar()
+                for s, f, t, c, a in rows]  # fmt: skip
+        migrate.upgrade(scratch)
+        with engine.connect() as conn:
+            bases = dict(conn.execute(text("SELECT id, base_id FROM zone_boundary")).all())
+        assert [bases[i] for i in ids] == [None, ids[0], ids[0], ids[1]]
+        migrate.downgrade(scratch, "0010")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT lm_approve_draft(:d, '2023-01-01', 't')"),
+                                {"d": ids[2]}).scalar() == ids[2]  # fmt: skip
+            cols = conn.execute(text("SELECT column_name FROM information_schema.columns "
+                                     "WHERE table_name = 'zone_boundary' AND table_schema = "
+                                     "current_schema()")).scalars().all()  # fmt: skip
+        assert "base_id" not in cols and "drawn" not in cols
+    finally:
+        engine.dispose()
+        migrate.upgrade(scratch)
