@@ -16,9 +16,18 @@ from landmap.maps.layers import (
     ScaleBar,
     Search,
     SelectionTool,
+    TileOverlay,
     ZoneLayer,
 )
-from landmap.maps.styles import COMMERCIAL_COLOR, DISPUTE_COLOR, QUOTA_COLORS, STAGE_COLORS
+from landmap.maps.styles import (
+    COMMERCIAL_COLOR,
+    DISPUTE_COLOR,
+    FARMLAND_STYLE,
+    LANDUSE_CLASS_COLORS,
+    LANDUSE_STYLE,
+    QUOTA_COLORS,
+    STAGE_COLORS,
+)
 from landmap.maps.vendor import localize
 
 
@@ -37,7 +46,10 @@ class MapSpec:
     center: tuple[float, float] = (29.09, 110.53)
     parcel_params: dict[str, Any] = field(default_factory=dict)
     active_zone: str | None = None
+    # the legend's figures: stage -> {mu, parcels}, and their total (the rounded exact sum,
+    # never a sum of the rounded parts); the server computes both
     mu_by_stage: dict[str, dict[str, float]] = field(default_factory=dict)
+    legend_total: dict[str, float] = field(default_factory=lambda: {"mu": 0.0, "parcels": 0})
     basemap_url: str = ""
     basemap_attribution: str = ""
     min_zoom_parcels: int = 12
@@ -47,11 +59,25 @@ class MapSpec:
     today: str = ""
     csrf_token: str = ""
     can_audit: bool = False  # show the parcel's audit trail in its popup
-    # endpoints of the acquisition forms: manyUrl, selectUrl, documentsUrl
+    # endpoints of the acquisition forms (manyUrl, selectUrl, documentsUrl) and of the
+    # legend's figures (summaryUrl)
     urls: dict[str, str] = field(default_factory=dict)
     # "stage" (acquisition) or "quota" (where the land stands in the quota ledger)
     style_by: str = "stage"
     quota_legend: list[dict] = field(default_factory=list)  # key, label, mu, parcels
+    # vector-tile layers in the layer control, off until switched on (farmland_overlay ...)
+    tile_overlays: list[dict[str, Any]] = field(default_factory=list)
+
+
+def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
+    """Permanent basic farmland (永久基本农田) tiles: {tiles_url}/{z}/{x}/{y}.pbf."""
+    return {"name": name, "url": tiles_url, "layer": "farmland", "style": FARMLAND_STYLE}
+
+
+def landuse_overlay(name: str, tiles_url: str) -> dict[str, Any]:
+    """三调 land-use patches, filled by first-level GB/T 21010 class."""
+    return {"name": name, "url": tiles_url, "layer": "landuse", "style": LANDUSE_STYLE,
+            "fillBy": "land_use_code", "colors": LANDUSE_CLASS_COLORS}  # fmt: skip
 
 
 def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any]:
@@ -129,13 +155,16 @@ def build_map(spec: MapSpec) -> folium.Map:
             "title": labels["quota_legend_title" if spec.style_by == "quota" else "legend_title"],
             "rows": rows,
             "totalLabel": labels["total"],
-            "totalMu": round(sum(r["mu"] for r in rows), 2),
-            "totalParcels": sum(r["parcels"] for r in rows),
+            "totalMu": spec.legend_total["mu"],
+            "totalParcels": spec.legend_total["parcels"],
             "commercialLabel": labels["commercial_plot"],
             "commercialColor": COMMERCIAL_COLOR,
             "disputeLabel": labels["dispute_legend"],
             "disputeColor": DISPUTE_COLOR,
             "hintId": "lm-hint",
+            # after a stage move the stage legend fetches its figures again from here
+            "summaryUrl": spec.urls.get("summaryUrl") if spec.style_by == "stage" else None,
+            "params": {**spec.parcel_params, "as_of": spec.as_of},
         }
     ).add_to(m)
     Search(
@@ -146,6 +175,8 @@ def build_map(spec: MapSpec) -> folium.Map:
             "noHits": labels["no_hits"],
         },
     ).add_to(m)
+    for overlay in spec.tile_overlays:
+        TileOverlay(overlay["name"], overlay).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if spec.bounds:
         x0, y0, x1, y1 = spec.bounds

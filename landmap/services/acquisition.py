@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from landmap.db.errors import pg_message
 from landmap.domain import EARLIEST_DATE, Stage
+from landmap.geo.units import mu2
 from landmap.services import Refused
 from landmap.services.documents import StoredDocument
 from landmap.services.parcels import lonlat_polygon
@@ -244,15 +245,27 @@ def _scope(project_id: int, batch_id: int | None) -> tuple[str, dict[str, Any]]:
     return "p.project_id = :project", {"project": project_id}
 
 
+def last_day_with_data(session: Session) -> dt.date:
+    """The day progress is shown as of when no day is asked for: the last day any stage move
+    or dispute in the register is dated (today at the latest; today when there is none).
+    Nothing has been recorded since, so the register stands as it stood then, and the pace is
+    measured over the time it was kept, not over empty years after it (the demo's history
+    ends in 2011). The whole register's day, not the project's: a project that stood still
+    while others moved on is shown as standing still."""
+    last = session.execute(text("SELECT max(happened_on) FROM stage_change")).scalar()
+    return min(last, today()) if last else today()
+
+
 def mu_by_stage_as_of(
     session: Session, where: str, params: dict[str, Any], day: dt.date
 ) -> dict[str, float]:
+    """Stage -> exact mu (not rounded: callers round what they show)."""
     rows = session.execute(
         text(f"""SELECT lm_stage_as_of(p.id, p.stage, :day) AS s, sum(p.area_mu) AS mu
                  FROM parcel p WHERE {where} GROUP BY 1"""),
         {**params, "day": day},
     )
-    return {s: round(mu, 2) for s, mu in rows}
+    return {s: mu for s, mu in rows}
 
 
 def _series(session, where, params, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
@@ -273,19 +286,22 @@ def _series(session, where, params, start: dt.date, end: dt.date) -> list[dict[s
         WHERE {where} GROUP BY d ORDER BY d"""),
         {**params, "days": days},
     )
-    return [{"date": r.day.isoformat(), "cleared_mu": round(r.mu, 2)} for r in rows]
+    return [{"date": r.day.isoformat(), "cleared_mu": r.mu} for r in rows]
 
 
 def progress(
     session: Session, project_id: int, batch_id: int | None = None, as_of: dt.date | None = None
 ) -> dict[str, Any] | None:
-    """Target, mu at each stage, cleared mu, the pace and where it leads, as of a date.
+    """Target, mu at each stage, cleared mu, the pace and where it leads, as of a date (by
+    default the register's last day with data, see last_day_with_data).
 
     Pace: cleared mu gained over the PACE_WINDOW_DAYS before ``as_of`` (per day); if none was
     gained then, the average since the first parcel was cleared. The projected completion is
     the date at which that pace reaches the target; on_track says whether it is by the due date.
+    Mu are computed exactly and each figure returned is rounded once (geo.units.mu2); a total
+    is the rounded exact sum.
     """
-    as_of = as_of or today()
+    as_of = as_of or last_day_with_data(session)
     head = _target(session, project_id, batch_id)
     if head is None:
         return None
@@ -302,6 +318,8 @@ def progress(
     first_event, first_cleared = started
     start = first_event or as_of
     series = _series(session, where, params, start, as_of)
+    if series:  # its last day is as_of: the same sum as the stage's, to the last bit
+        series[-1]["cleared_mu"] = cleared
     window_start = as_of - dt.timedelta(days=PACE_WINDOW_DAYS)
     before = next((s["cleared_mu"] for s in reversed(series)
                    if dt.date.fromisoformat(s["date"]) <= window_start), 0.0)  # fmt: skip
@@ -323,17 +341,18 @@ def progress(
     ).one()
     return {
         **head,
+        "target_mu": mu2(target),
         "as_of": as_of.isoformat(),
-        "area_mu": round(sum(by_stage.values()), 2),
-        "cleared_mu": round(cleared, 2),
-        "mu_by_stage": {s.value: by_stage.get(s.value, 0.0) for s in Stage},
-        "disputes": {"parcels": disputes[0], "mu": round(disputes[1], 2)},
+        "area_mu": mu2(sum(by_stage.values())),
+        "cleared_mu": mu2(cleared),
+        "mu_by_stage": {s.value: mu2(by_stage.get(s.value, 0.0)) for s in Stage},
+        "disputes": {"parcels": disputes[0], "mu": mu2(disputes[1])},
         "pace_mu_per_day": round(pace, 3),
         "projected_completion": projected.isoformat() if projected else None,
         "on_track": bool(projected and head["due"] and projected <= dt.date.fromisoformat(
             head["due"])),
         "started": start.isoformat(),
-        "series": series,
+        "series": [{**p, "cleared_mu": mu2(p["cleared_mu"])} for p in series],
     }  # fmt: skip
 
 
@@ -370,7 +389,7 @@ def _target(session: Session, project_id: int, batch_id: int | None) -> dict[str
         return None
     target = float(row["target"]) if row["target"] is not None else float(row["mu"] or 0)
     return {"project_id": row["id"], "project": row["name"], "batch_id": None, "batch": None,
-            "target_mu": round(target, 2),
+            "target_mu": target,
             "due": row["due"].isoformat() if row["due"] else None}  # fmt: skip
 
 
@@ -402,11 +421,25 @@ def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
         raise Refused(f"not a usable polygon: {pg_message(exc)}") from exc
     if len(rows) > 5000:
         raise Refused("the polygon takes in more than 5000 parcels: draw a smaller one")
-    return {
-        "codes": [r.code for r in rows],
-        "count": len(rows),
-        "mu": round(sum(r.area_mu for r in rows), 2),
-    }
+    return {"codes": [r.code for r in rows], "count": len(rows),
+            "mu": mu2(sum(r.area_mu for r in rows))}  # fmt: skip
+
+
+def parcels_named(session: Session, codes: Sequence[str]) -> dict[str, Any]:
+    """The parcels of a list of codes (pasted by a person): those found, how many and their
+    mu, and the codes that are not in the register."""
+    wanted = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
+    if not wanted:
+        raise Refused("no parcel codes given")
+    if len(wanted) > 5000:
+        raise Refused("at most 5000 parcel codes at once")
+    rows = session.execute(
+        text("SELECT code, area_mu FROM parcel WHERE code = ANY(:c) ORDER BY code"), {"c": wanted}
+    ).all()
+    found = {r.code for r in rows}
+    return {"codes": [r.code for r in rows], "count": len(rows),
+            "mu": mu2(sum(r.area_mu for r in rows)),
+            "unknown": [c for c in wanted if c not in found]}  # fmt: skip
 
 
 def document(session: Session, doc_id: int) -> dict[str, Any] | None:

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.domain import Stage
+from landmap.geo.units import mu2
 from landmap.services import Refused
 
 MAX_FEATURES = 20_000
@@ -34,8 +36,8 @@ _FEATURE = """
         'properties', json_build_object(
             'code', p.code, 'name', p.name, 'zone', z.code, 'owner', p.owner,
             'location', p.location, 'land_use_code', p.land_use_code,
-            'land_use_name', p.land_use_name, 'area_mu', round(p.area_mu::numeric, 2),
-            'official_area_mu', round(lm_mu(p.official_area_m2::float8)::numeric, 2),
+            'land_use_name', p.land_use_name, 'area_mu', p.area_mu,
+            'official_area_mu', lm_mu(p.official_area_m2::float8),
             'area_mismatch', p.area_mismatch, 'stage', {stage},
             'dispute', {dispute}, 'dispute_reason', CASE WHEN {dispute} THEN
                 coalesce(nullif(p.dispute_reason, ''), (SELECT c.reason FROM stage_change c
@@ -106,16 +108,26 @@ def _where(f: ParcelFilter) -> tuple[str, dict[str, Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _shown(feature: dict[str, Any]) -> dict[str, Any]:
+    """A feature's areas as every surface shows them: the exact mu PostGIS computed, rounded
+    once (mu2)."""
+    props = feature["properties"]
+    for key in ("area_mu", "official_area_mu"):
+        if props.get(key) is not None:
+            props[key] = mu2(props[key])
+    return feature
+
+
 def feature_collection(session: Session, f: ParcelFilter) -> str:
     """A GeoJSON FeatureCollection, as text, ready to send."""
     where, params = _where(f)
     params["limit"] = min(f.limit, MAX_FEATURES)
     sql = f"""
-        SELECT json_build_object('type', 'FeatureCollection',
-            'features', coalesce(json_agg(t.feature), '[]'::json))::text
-        FROM (SELECT {_feature(f)} AS feature {_FROM} {where} ORDER BY p.code LIMIT :limit) t
+        SELECT {_feature(f)}::text AS feature {_FROM} {where} ORDER BY p.code LIMIT :limit
     """
-    return session.execute(text(sql), params).scalar_one()
+    features = (_shown(json.loads(row)) for row in session.execute(text(sql), params).scalars())
+    return json.dumps({"type": "FeatureCollection", "features": list(features)},
+                      ensure_ascii=False, allow_nan=False, separators=(",", ":"))  # fmt: skip
 
 
 def get_feature(session: Session, code: str, as_of: dt.date | None = None) -> dict[str, Any] | None:
@@ -124,7 +136,39 @@ def get_feature(session: Session, code: str, as_of: dt.date | None = None) -> di
         text(f"SELECT {_feature(f)}::text {_FROM} WHERE p.code = :code"),
         {"code": code, "as_of": as_of},
     ).scalar()
-    return json.loads(row) if row else None
+    return _shown(json.loads(row)) if row else None
+
+
+def stages_summary(session: Session, f: ParcelFilter) -> dict[str, Any]:
+    """Parcels and mu at each acquisition stage (on ``f.as_of``, else now), every stage
+    listed, and their total: the figures of a map's legend, as the page around the map shows
+    them. A zone alone (no project or batch) takes the zone's figures by its rule
+    (zones.zone_summary: the parts inside its boundary in force that day); otherwise the
+    parcels ``f`` selects (project, batch, zone; not its stage or box), whole, or every
+    parcel. Each mu is an exact sum rounded once; the total is the rounded exact sum."""
+    day = f.as_of.isoformat() if f.as_of else None
+    if f.zone and f.project_id is None and f.batch_id is None:
+        from landmap.services import zones
+
+        found = zones.zone_summary(session, f.zone, f.as_of)
+        if found is not None:
+            figures = found.as_dict()
+            return {"as_of": day, "stages": figures["mu_by_stage"],
+                    "total": {"parcels": figures["parcel_count"],
+                              "mu": figures["parcels_mu_inside"]}}  # fmt: skip
+    clauses, params = filter_sql(ParcelFilter(zone=f.zone, project_id=f.project_id,
+                                              batch_id=f.batch_id, as_of=f.as_of))  # fmt: skip
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = session.execute(
+        text(f"""SELECT {state_sql("p", bool(f.as_of))["stage"]} AS stage, count(*) AS n,
+                        sum(p.area_mu) AS mu FROM parcel p {where} GROUP BY 1"""),
+        params,
+    ).all()
+    found_rows = {r.stage: r for r in rows}
+    stages = {s.value: {"parcels": found_rows[s.value].n, "mu": mu2(found_rows[s.value].mu)}
+              if s.value in found_rows else {"parcels": 0, "mu": 0.0} for s in Stage}  # fmt: skip
+    total = {"parcels": sum(r.n for r in rows), "mu": mu2(sum(r.mu for r in rows))}
+    return {"as_of": day, "stages": stages, "total": total}
 
 
 def search(session: Session, q: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -198,7 +242,7 @@ def table(session: Session, zone: str, offset: int, limit: int) -> tuple[list[di
         session.execute(
             text("""
         SELECT p.code, p.name, p.owner, p.land_use_code, p.land_use_name,
-               round(p.area_mu::numeric, 2) AS area_mu, p.area_mismatch, p.stage,
+               p.area_mu, p.area_mismatch, p.stage,
                pr.name AS project, b.name AS batch, count(*) OVER () AS total
         FROM parcel p JOIN zone z ON z.id = p.zone_id
         LEFT JOIN project pr ON pr.id = p.project_id
@@ -210,7 +254,7 @@ def table(session: Session, zone: str, offset: int, limit: int) -> tuple[list[di
         .all()
     )
     total = rows[0]["total"] if rows else 0
-    return [dict(r) for r in rows], total
+    return [{**r, "area_mu": mu2(r["area_mu"])} for r in rows], total
 
 
 def extent(session: Session, project_id: int, batch_id: int | None) -> list[float] | None:

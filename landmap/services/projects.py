@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from landmap.db.models import AcquisitionBatch, Project, ProjectTarget, Zone
 from landmap.domain import ProjectKind, ProjectStage
+from landmap.geo.units import mu2
 
 
 class CatalogError(ValueError):
@@ -130,8 +131,8 @@ def get_project(session: Session, project_id: int) -> dict[str, Any] | None:
         {
             "id": r.id,
             "name": r.name,
-            "area_mu": round(r.area_mu, 2),
-            "target_mu": float(r.target_mu),
+            "area_mu": mu2(r.area_mu),
+            "target_mu": mu2(r.target_mu),
             "due": r.due.isoformat(),
             "parcels": r.parcels,
         }
@@ -148,7 +149,7 @@ def get_project(session: Session, project_id: int) -> dict[str, Any] | None:
         {
             "label": r.label,
             "due": r.due.isoformat(),
-            "target_mu": float(r.target_mu) if r.target_mu is not None else None,
+            "target_mu": mu2(r.target_mu) if r.target_mu is not None else None,
         }
         for r in session.execute(
             text(
@@ -171,6 +172,6 @@ def _project(r) -> dict[str, Any]:
         "partner": r.partner,
         "financing": r.financing,
         "description": r.description,
-        "area_mu": round(float(r.area_mu), 2),
+        "area_mu": mu2(r.area_mu),
         "parcels": int(r.parcels),
     }

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from landmap import landuse
 from landmap.db.errors import pg_message
 from landmap.domain import MAX_MU
-from landmap.geo.units import MU_PER_HA
+from landmap.geo.units import MU_PER_HA, mu2
 from landmap.services import Refused
 from landmap.services.acquisition import event_day_problem, today
 
@@ -248,8 +248,8 @@ def _entry_rows(session: Session, where: str, params: dict[str, Any]) -> list[di
     ).mappings()
     return [
         {"id": r["id"], "year": r["year"], "source": r["source"], "kind": r["kind"],
-         "mu": float(r["mu"]), "granted": float(r["d_granted"]),
-         "reserved": float(r["d_reserved"]), "consumed": float(r["d_consumed"]),
+         "mu": mu2(r["mu"]), "granted": mu2(r["d_granted"]),
+         "reserved": mu2(r["d_reserved"]), "consumed": mu2(r["d_consumed"]),
          "project_id": r["project_id"], "project": r["project"], "batch_id": r["batch_id"],
          "batch": r["batch"], "reverses": r["reverses"], "reversed_by": r["reversed_by"],
          "ref": r["ref"], "note": r["note"], "user": r["recorded_by"],
@@ -270,33 +270,40 @@ def set_target(session: Session, year: int, target_mu: Decimal, note: str = "") 
     )
 
 
-def ledger(session: Session, year: int) -> dict[str, Any]:
-    """The year's books: target, the buckets in all and per source, the entries."""
+def ledger(session: Session, year: int, as_of: dt.date | None = None) -> dict[str, Any]:
+    """The year's books: target, the buckets in all and per source, the entries; with
+    ``as_of``, from the entries dated up to that day only (the books as they stood then)."""
     target = session.execute(
         text("SELECT target_mu FROM quota_year WHERE year = :y"), {"y": year}
     ).scalar()
-    rows = (
-        session.execute(
-            text("SELECT * FROM quota_balance WHERE year = :y ORDER BY source"), {"y": year}
-        )
-        .mappings()
-        .all()
-    )
+    if as_of is None:
+        sql = "SELECT * FROM quota_balance WHERE year = :y ORDER BY source"
+    else:
+        sql = """SELECT source, sum(d_granted) AS granted_mu, sum(d_reserved) AS reserved_mu,
+                        sum(d_consumed) AS consumed_mu,
+                        sum(d_granted - d_reserved - d_consumed) AS remaining_mu
+                 FROM quota_entry WHERE year = :y AND entry_date <= :d
+                 GROUP BY source ORDER BY source"""
+    rows = session.execute(text(sql), {"y": year, "d": as_of}).mappings().all()
 
     def sums(rs) -> dict[str, float]:
-        return {k: round(float(sum(r[f"{k}_mu"] for r in rs)), 2)
+        return {k: mu2(sum(r[f"{k}_mu"] for r in rs))
                 for k in ("granted", "reserved", "consumed", "remaining")}  # fmt: skip
 
     total = sums(rows)
     return {
         "year": year,
-        "target_mu": float(target) if target is not None else None,
+        "target_mu": mu2(target) if target is not None else None,
         "granted_mu": total["granted"],
         "reserved_mu": total["reserved"],
         "consumed_mu": total["consumed"],
         "remaining_mu": total["remaining"],
         "by_source": {r["source"]: sums([r]) for r in rows},
-        "entries": _entry_rows(session, "e.year = :y", {"y": year}),
+        "entries": _entry_rows(
+            session,
+            "e.year = :y AND e.entry_date <= coalesce(CAST(:d AS date), e.entry_date)",
+            {"y": year, "d": as_of},
+        ),
     }
 
 
@@ -312,8 +319,8 @@ def by_project(session: Session, year: int) -> list[dict[str, Any]]:
         ORDER BY z.code, p.name, b.name"""),
         {"y": year},
     ).mappings()
-    return [{**r, "reserved": round(float(r["reserved"]), 2),
-             "consumed": round(float(r["consumed"]), 2)} for r in rows]  # fmt: skip
+    return [{**r, "reserved": mu2(r["reserved"]), "consumed": mu2(r["consumed"])}
+            for r in rows]  # fmt: skip
 
 
 def monthly(session: Session, year: int) -> list[dict[str, Any]]:
@@ -328,7 +335,7 @@ def monthly(session: Session, year: int) -> list[dict[str, Any]]:
         GROUP BY m ORDER BY m"""),
         {"y": year},
     )
-    return [{"month": m, "granted": float(g), "reserved": float(r), "consumed": float(c)}
+    return [{"month": m, "granted": mu2(g), "reserved": mu2(r), "consumed": mu2(c)}
             for m, g, r, c in rows]  # fmt: skip
 
 
@@ -379,20 +386,20 @@ def demand(
         if landuse.is_cultivated(code):
             cultivated += mu
         classes.append({"code": code, "name": landuse.name_of(code), "category": kind,
-                        "mu": round(mu, 2)})  # fmt: skip
+                        "mu": mu2(mu)})  # fmt: skip
         if kind == "unknown":
-            unknown_codes.append({"code": code, "mu": round(mu, 2)})
+            unknown_codes.append({"code": code, "mu": mu2(mu)})
     covered = sum(totals.values())
     return {
         "parcels": parcels[0],
-        "parcels_mu": round(parcels[1], 2),
-        "agricultural_mu": round(totals["agricultural"], 2),
-        "cultivated_mu": round(cultivated, 2),
-        "construction_mu": round(totals["construction"], 2),
-        "other_mu": round(totals["other"], 2),
-        "unknown_mu": round(totals["unknown"], 2),
+        "parcels_mu": mu2(parcels[1]),
+        "agricultural_mu": mu2(totals["agricultural"]),
+        "cultivated_mu": mu2(cultivated),
+        "construction_mu": mu2(totals["construction"]),
+        "other_mu": mu2(totals["other"]),
+        "unknown_mu": mu2(totals["unknown"]),
         "unknown_codes": unknown_codes,
-        "not_surveyed_mu": round(max(parcels[1] - covered, 0.0), 2),
+        "not_surveyed_mu": mu2(max(parcels[1] - covered, 0.0)),
         "by_class": classes,
     }
 
@@ -428,6 +435,5 @@ def demand_vs_reserved(session: Session, year: int) -> list[dict[str, Any]]:
         ).one()
         out.append({**b, "agricultural_mu": need["agricultural_mu"],
                     "cultivated_mu": need["cultivated_mu"],
-                    "reserved_mu": round(float(booked[0]), 2),
-                    "consumed_mu": round(float(booked[1]), 2)})  # fmt: skip
+                    "reserved_mu": mu2(booked[0]), "consumed_mu": mu2(booked[1])})  # fmt: skip
     return out

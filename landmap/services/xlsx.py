@@ -17,13 +17,29 @@ re-import) would no longer get the text that was written. So instead:
 Numbers, dates and booleans are left as they are. A workbook that means to hold a formula
 must write it as an openpyxl formula object (``openpyxl.worksheet.formula.ArrayFormula``),
 never as a str, so that it is visible in the code; none of ours does.
+
+Every workbook also has one shape, made here (write_table, describe): a first sheet 说明 that
+says what the workbook is and as of which day (also the document's title and every printed
+page's header), then one table per sheet with its header in row 1, frozen and repeated on
+printed pages, data from row 2 with no gap, numbers and dates kept as such with a number
+format (mu ``0.00``, money ``#,##0.00``), columns as wide as their text with a CJK character
+counted as two. The title is not a row above the header: a sheet that is one table sorts,
+filters and re-imports as it is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+from unicodedata import east_asian_width
 
 from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
@@ -46,3 +62,102 @@ def to_bytes(wb: Workbook) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+# --- the one layout every workbook's tables share -----------------------------------------
+
+MU = "0.00"  # mu: two decimals, as every surface shows them (geo.units.mu2)
+MONEY = "#,##0.00"
+COUNT = "0"
+DATE = "yyyy-mm-dd"
+DATETIME = "yyyy-mm-dd hh:mm:ss"
+ABOUT = "说明"  # the first sheet: what the workbook is and as of when
+
+_BOLD = Font(bold=True)
+_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEAD_ALIGN = Alignment(wrap_text=True, vertical="center")
+_MIN_WIDTH, _MAX_WIDTH = 6, 60
+
+
+def text_width(value: Any) -> int:
+    """How many columns ``value`` takes as shown: a CJK (wide or full-width) character two."""
+    return sum(2 if east_asian_width(ch) in ("W", "F") else 1 for ch in str(value))
+
+
+def _shown(value: Any, fmt: str | None) -> str:
+    if isinstance(value, dt.datetime):
+        return "0000-00-00 00:00:00"
+    if isinstance(value, dt.date):
+        return "0000-00-00"
+    if _is_number(value) and fmt in (MU, MONEY):
+        return f"{value:,.2f}" if fmt == MONEY else f"{value:.2f}"
+    return "" if value is None else str(value)
+
+
+def write_table(
+    ws: Worksheet,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    formats: Sequence[str | None] = (),
+    totals: Iterable[Sequence[Any]] = (),
+) -> None:
+    """A table on an empty sheet: the header in row 1 (bold, frozen, repeated on every printed
+    page), the data from row 2 with no gap, then ``totals`` rows in bold. ``formats`` gives
+    each column's number format (MU, MONEY, COUNT or None; dates are DATE or DATETIME): numbers
+    and dates stay numbers and dates. Columns are as wide as their text (CJK counted twice)."""
+    ws.append(list(headers))
+    for cell in ws[1]:
+        cell.font, cell.fill, cell.alignment = _BOLD, _HEAD_FILL, _HEAD_ALIGN
+    widths = [text_width(h) for h in headers]
+
+    def put(row: Sequence[Any], bold: bool) -> None:
+        ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        for col, value in enumerate(row):
+            fmt = formats[col] if col < len(formats) else None
+            cell = ws.cell(row=ws.max_row, column=col + 1)
+            if isinstance(value, dt.datetime):
+                cell.number_format = DATETIME
+            elif isinstance(value, dt.date):
+                cell.number_format = DATE
+            elif fmt and _is_number(value):
+                cell.number_format = fmt
+            if bold:
+                cell.font = _BOLD
+            if col >= len(widths):
+                widths.append(0)
+            widths[col] = max(widths[col], text_width(_shown(value, fmt)))
+
+    for row in rows:
+        put(row, False)
+    for row in totals:
+        put(row, True)
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = min(max(w + 2, _MIN_WIDTH), _MAX_WIDTH)
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def describe(wb: Workbook, title: str, facts: Sequence[tuple[str, Any]]) -> None:
+    """Say what the workbook is and as of when, where a reader meets it: a first sheet 说明
+    (``title`` and ``facts``: label, value), the document's properties, and the header of
+    every printed page. The data sheets keep row 1 for their header and row 2 for data."""
+    ws = wb.create_sheet(ABOUT, 0)
+    write_table(ws, ["项目", "内容"], [["报表", title], *facts])
+    for cell in ws["B"][1:]:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for sheet in wb.worksheets:
+        sheet.sheet_view.tabSelected = sheet is ws
+        sheet.oddHeader.center.text = _header_text(f"{title} · {sheet.title}")
+        sheet.oddFooter.center.text = "&P / &N"
+    wb.active = 0
+    wb.properties.title = title[:250]
+    wb.properties.creator = "landmap"
+
+
+def _header_text(value: str) -> str:
+    """Text for a print header: '&' starts a code there, so it is doubled."""
+    return value[:200].replace("&", "&&")

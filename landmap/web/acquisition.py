@@ -110,11 +110,17 @@ def dispute(code: str):
 @bp.post("/api/parcels/select")
 @requires("view")
 def select():
-    """The parcels a drawn polygon (GeoJSON geometry, EPSG:4326) touches."""
+    """The parcels a drawn polygon (GeoJSON geometry, EPSG:4326) touches, or those of a list
+    of codes (``{"codes": [...]}``, pasted): codes, count, mu (and unknown codes)."""
     data = request.get_json(silent=True)
+    if isinstance(data, dict) and "codes" in data:
+        codes = data["codes"]
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ApiError("codes must be a list of parcel codes")
+        return jsonify(acquisition.parcels_named(get_session(), codes))
     geometry = data.get("geometry") if isinstance(data, dict) else None
     if not isinstance(geometry, dict):
-        raise ApiError('send {"geometry": <GeoJSON polygon>}')
+        raise ApiError('send {"geometry": <GeoJSON polygon>} or {"codes": [...]}')
     if "crs" in data:
         raise ApiError(_("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted."))
     return jsonify(acquisition.parcels_in(get_session(), geometry))
@@ -132,9 +138,13 @@ def history(code: str):
 @bp.get("/api/projects/<int:project_id>/progress")
 @requires("view")
 def progress(project_id: int):
+    """Without ``as_of``: as of the register's last day with data, which ``as_of`` says."""
     batch = parse_whole(request.args.get("batch"), "batch", 1, MAX_ID)
     as_of = parse_as_of(request.args.get("as_of"))
-    found = acquisition.progress(get_session(), project_id, batch, as_of)
+    session = get_session()
+    if as_of is None:
+        as_of = acquisition.last_day_with_data(session)
+    found = acquisition.progress(session, project_id, batch, as_of)
     if found is None:
         raise ApiError(f"no project {project_id}" + (f" with batch {batch}" if batch else ""), 404)
     if batch is None:
@@ -161,8 +171,10 @@ def document(doc_id: int):
 @bp.get("/projects/<int:project_id>/ledger.xlsx")
 @requires("view")
 def ledger(project_id: int):
-    as_of = parse_as_of(request.args.get("as_of")) or acquisition.today()
-    data = reports.acquisition_ledger(get_session(), project_id, as_of)
+    """As of ``as_of``, else of the register's last day with data (as the project page)."""
+    session = get_session()
+    as_of = parse_as_of(request.args.get("as_of")) or acquisition.last_day_with_data(session)
+    data = reports.acquisition_ledger(session, project_id, as_of)
     if data is None:
         abort(404)
     return workbook(data, f"ledger-{project_id}-{as_of}.xlsx")
@@ -181,15 +193,16 @@ def project_page(project_id: int):
     batch_id = parse_whole(request.args.get("batch"), "batch", 1, MAX_ID)
     if batch_id is not None and batch_id not in {b["id"] for b in project["batches"]}:
         abort(404, _("There is no such batch."))
-    day = as_of or acquisition.today()
+    day = as_of or acquisition.last_day_with_data(session)
     progress_rows = [acquisition.progress(session, project_id, b["id"], day)
                      for b in project["batches"]]  # fmt: skip
     overall = acquisition.progress(session, project_id, None, day)
     focus = next((p for p in progress_rows if p["batch_id"] == batch_id), overall)
     return render_template(
         "project.html", project=project, batch_id=batch_id, as_of=as_of, day=day,
+        today=acquisition.today(),
         progress=progress_rows, overall=overall, focus=focus,
-        map=project_map(project, batch_id, as_of, focus),
+        map=project_map(project, batch_id, as_of),
         zone_codes=zones.zone_codes(session), title=project["name"],
         stage_rows=[(s, focus["mu_by_stage"].get(s.value, 0)) for s in Stage],
         locale=locale(),

@@ -316,12 +316,21 @@ def parse_int(name: str, default: int, lo: int, hi: int) -> int:
 @bp.get("/api/zones")
 @requires("view")
 def zones_collection():
+    """The boundaries in force (now, or on ?as_of=), with the parcels' mu inside each."""
     as_of = parse_as_of(request.args.get("as_of"))
-    if as_of:
-        from landmap.services import adjustment
+    return _geojson(zones.feature_collection(get_session(), as_of))
 
-        return _geojson(adjustment.zones_as_of(get_session(), as_of))
-    return _geojson(zones.feature_collection(get_session()))
+
+@bp.get("/api/zones/<code>/summary")
+@requires("view")
+def zone_summary(code: str):
+    """A zone's figures (see landmap.services.zones): boundary mu, parcels' mu inside and
+    outside, by stage and land-use class, cross-boundary parcels; ?as_of= for a past day."""
+    as_of = parse_as_of(request.args.get("as_of"))
+    found = zones.zone_summary(get_session(), code.upper(), as_of)
+    if found is None:
+        raise ApiError(_("There is no zone %(code)s.", code=code), 404)
+    return jsonify(found.as_dict())
 
 
 @bp.get("/api/parcels")
@@ -382,3 +391,18 @@ def healthz():
     except SQLAlchemyError:
         return jsonify(status="unavailable", database=False), 503
     return jsonify(status="ok", database=True)
+
+
+@bp.get("/api/parcels/stages-summary")
+@requires("view")
+def stages_summary():
+    """Parcels and mu per acquisition stage, and their total, for a map's filter (zone=,
+    project=, batch=) on a day (as_of=, else now): what the map's legend shows."""
+    args = request.args
+    f = parcels.ParcelFilter(
+        zone=parse_zone(args.get("zone")),
+        project_id=parse_project(args.get("project")),
+        batch_id=parse_batch(args.get("batch")),
+        as_of=parse_as_of(args.get("as_of")),
+    )
+    return jsonify(parcels.stages_summary(get_session(), f))

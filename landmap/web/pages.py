@@ -81,6 +81,7 @@ def map_labels() -> dict[str, str]:
         "paste_codes": _("Or paste parcel codes"),
         "use_codes": _("Use these codes"),
         "selected": _("Selected"),
+        "unknown_codes": _("Unknown parcel codes"),
         "nothing_selected": _("Select parcels first"),
         "quota_legend_title": _("Quota status (mu)"),
         "audit": _("Audit trail"),
@@ -91,15 +92,21 @@ def _map_spec(
     bounds,
     params: dict,
     active_zone: str | None,
-    mu_by_stage,
+    mu_by_stage=None,
     as_of: dt.date | None = None,
     **extra,
 ) -> MapSpec:
+    """What a map page draws. ``params`` filter its parcels (zone, project, batch); ``as_of``
+    makes everything of that day: the parcels' stages, the zone boundaries in force, the
+    legend. The legend's figures are parcels.stages_summary of the same filter and day, which
+    the legend refreshes from after a stage move; ``mu_by_stage`` is not needed for them (it
+    is accepted for callers that pass it, and must hold the same figures)."""
     s = settings()
-    return MapSpec(
+    day = as_of.isoformat() if as_of else None
+    spec = MapSpec(
         parcels_url=url_for("api.parcels_collection"),
         tiles_url=url_for("tiles.tile", layer="parcels", z=0, x=0, y=0).removesuffix("/0/0/0.pbf"),
-        zones_url=url_for("api.zones_collection"),
+        zones_url=url_for("api.zones_collection", as_of=day),
         search_url=url_for("api.search"),
         static_url=lambda path: url_for("static", filename=path),
         labels=map_labels(),
@@ -108,10 +115,9 @@ def _map_spec(
         center=s.map_center,
         parcel_params=params,
         active_zone=active_zone,
-        mu_by_stage=mu_by_stage,
         basemap_url=s.basemap_url,
         basemap_attribution=s.basemap_attribution,
-        as_of=as_of.isoformat() if as_of else None,
+        as_of=day,
         editable=can("acquisition"),
         can_audit=can("audit"),
         csrf_token=generate_csrf(),
@@ -121,16 +127,23 @@ def _map_spec(
             "selectUrl": url_for("acquisition.select"),
             "documentsUrl": url_for("pages.index").rstrip("/") + "/documents",
             "auditUrl": url_for("audit.rows"),
+            "summaryUrl": url_for("api.stages_summary"),
         },
         **extra,
     )
+    if spec.style_by == "stage":
+        legend = parcels.stages_summary(get_session(), parcels.ParcelFilter(
+            zone=params.get("zone"), project_id=params.get("project"),
+            batch_id=params.get("batch"), as_of=as_of))  # fmt: skip
+        spec.mu_by_stage, spec.legend_total = legend["stages"], legend["total"]
+    return spec
 
 
 def _map(
     bounds,
     params: dict,
     active_zone: str | None,
-    mu_by_stage,
+    mu_by_stage=None,
     as_of: dt.date | None = None,
     **extra,
 ) -> dict[str, str]:
@@ -141,6 +154,7 @@ def _map(
 
 
 def as_of_arg() -> dt.date | None:
+    """The day a map page shows (``?as_of=``), None for now; 400 for a bad or future day."""
     return parse_as_of(request.args.get("as_of"))
 
 
@@ -157,20 +171,18 @@ def quota_map(batch: dict) -> dict[str, str]:
               for k, label in (("none", _("No quota booked")), ("reserved", _("Quota reserved")),
                                ("consumed", _("Quota consumed (approved)")))]  # fmt: skip
     return _map(parcels.extent(session, batch["project_id"], batch["id"]),
-                {"project": batch["project_id"], "batch": batch["id"]}, batch["zone"], {},
-                style_by="quota", quota_legend=legend)  # fmt: skip
+                {"project": batch["project_id"], "batch": batch["id"]}, batch["zone"], None,
+                style_by="quota", quota_legend=legend,
+                legend_total={"mu": area, "parcels": count})  # fmt: skip
 
 
-def project_map(project: dict, batch_id: int | None, as_of, progress: dict) -> dict[str, str]:
+def project_map(project: dict, batch_id: int | None, as_of: dt.date | None) -> dict[str, str]:
     """The thematic map of a project or batch: its parcels coloured by stage."""
-    session = get_session()
     params = {"project": project["id"]}
     if batch_id:
         params["batch"] = batch_id
-    bounds = parcels.extent(session, project["id"], batch_id)
-    counts = parcels.count_by_stage(session, project["id"], batch_id, as_of)
-    mu = {s: {"mu": v, "parcels": counts.get(s, 0)} for s, v in progress["mu_by_stage"].items()}
-    return _map(bounds, params, project["zone"], mu, as_of)
+    bounds = parcels.extent(get_session(), project["id"], batch_id)
+    return _map(bounds, params, project["zone"], None, as_of)
 
 
 def _all_bounds(session) -> list[float] | None:
@@ -194,8 +206,7 @@ def _all_bounds(session) -> list[float] | None:
 def index():
     session = get_session()
     as_of = as_of_arg()
-    by_stage = zones.mu_by_stage(session, None, as_of)
-    parts = _map(_all_bounds(session), {}, None, by_stage, as_of)
+    parts = _map(_all_bounds(session), {}, None, None, as_of)
     codes = zones.zone_codes(session)
     return render_template(
         "map.html", map=parts, zone_codes=codes, title=_("Zone map"), as_of=as_of
@@ -205,21 +216,19 @@ def index():
 @bp.get("/zones/<code>")
 @requires("view")
 def zone_page(code: str):
+    """A zone's figures from zones.zone_summary (parcels count with their part inside the
+    boundary in force, see landmap.services.zones), its projects and its parcels, paged."""
     session = get_session()
     zone = zones.get_zone(session, code.upper())
     if zone is None:
         abort(404, _("There is no zone %(code)s.", code=code))
     as_of = as_of_arg()
-    by_stage = zones.mu_by_stage(session, zone["code"], as_of)
+    figures = zones.zone_summary(session, zone["code"], as_of)
+    by_stage = figures.as_dict()["mu_by_stage"]
     parts = _map(zone["bbox"], {"zone": zone["code"]}, zone["code"], by_stage, as_of)
     loc = locale()
     stage_rows = [
-        {
-            "label": s.label(loc),
-            "color": STAGE_COLORS[s],
-            **by_stage.get(s.value, {"parcels": 0, "mu": 0}),
-        }
-        for s in Stage
+        {"label": s.label(loc), "color": STAGE_COLORS[s], **by_stage[s.value]} for s in Stage
     ]
     project_rows = [
         {
@@ -231,23 +240,41 @@ def zone_page(code: str):
     ]
     page = parse_int("page", 1, 1, MAX_PAGE)
     parcel_rows, total = parcels.table(session, zone["code"], (page - 1) * PAGE, PAGE)
+    pages = max(1, -(-total // PAGE))
     return render_template(
         "zone.html",
         map=parts,
         zone=zone,
+        figures=figures,
+        as_of=as_of,
         zone_codes=zones.zone_codes(session),
         parcels=parcel_rows,
         page=page,
-        pages=max(1, -(-total // PAGE)),
+        pages=pages,
+        page_links=page_links(page, pages),
         stages=stage_rows,
-        land_use=zones.mu_by_land_use(session, zone["code"]),
         projects=project_rows,
         title=zone["name"],
-        totals={
-            "parcels": sum(r["parcels"] for r in stage_rows),
-            "mu": round(sum(r["mu"] for r in stage_rows), 2),
-        },
     )
+
+
+PAGE_WINDOW = 2  # page links on each side of the current one
+
+
+def page_links(page: int, pages: int) -> list[tuple[str, int | None]]:
+    """The zone page's parcel-table links as (kind, page): first, previous, the pages around
+    the current one (a "gap" where pages are left out), next, last. At most
+    2 * PAGE_WINDOW + 7 links, whatever the number of pages."""
+    window = range(max(1, min(page, pages) - PAGE_WINDOW), min(pages, page + PAGE_WINDOW) + 1)
+    return [
+        ("first", 1),
+        ("previous", max(1, min(page, pages + 1) - 1)),
+        *([("gap", None)] if window.start > 1 else []),
+        *(("page", n) for n in window),
+        *([("gap", None)] if window.stop <= pages else []),
+        ("next", min(pages, page + 1)),
+        ("last", pages),
+    ]
 
 
 @bp.get("/lang/<lang>")
@@ -263,16 +290,9 @@ def stage_label(value: str) -> str:
     return Stage(value).label(locale())
 
 
-def _zone_geojson(code: str) -> dict:
-    import json
-
-    fc = json.loads(zones.feature_collection(get_session()))
-    return {"type": "FeatureCollection",
-            "features": [f for f in fc["features"] if f["properties"]["code"] == code]}  # fmt: skip
-
-
 BOUNDARY_STYLES = {
     "current": {"color": "#c62828", "weight": 3, "dashArray": "8 4", "fill": False},
+    "base": {"color": "#616161", "weight": 2, "dashArray": "2 4", "fill": False},
     "draft": {"color": "#1565c0", "weight": 3, "fill": False},
     "added": {"color": "#2e7d32", "weight": 1, "fillColor": "#66bb6a", "fillOpacity": 0.5},
     "removed": {"color": "#ef6c00", "weight": 1, "fillColor": "#ffa726", "fillOpacity": 0.5},
@@ -281,32 +301,40 @@ BOUNDARY_STYLES = {
                 "fillOpacity": 0.3},
     "default": {"color": "#555", "weight": 1},
 }  # fmt: skip
+# the draft editor's drawn shapes, by operation (services.adjustment.DraftOp)
+OP_COLORS = {"replace": "#1565c0", "add": "#2e7d32", "subtract": "#ef6c00"}
 
 
 def _boundary_labels() -> dict[str, str]:
     return {"current": _("Current boundary"), "draft": _("Draft boundary"),
+            "base": _("Boundary the draft was drawn on"),
             "added": _("Added"), "removed": _("Removed"),
             "farmland": _("Permanent basic farmland taken"),
             "overlap": _("Overlaps another zone")}  # fmt: skip
 
 
-def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
-    """Current (left) and draft (right) side by side, synced; the draft side shows what is
-    added and removed, the farmland and other zones it takes; cut parcels outlined."""
-    import json
+def _tiles_url(layer: str) -> str:
+    return url_for("tiles.tile", layer=layer, z=0, x=0, y=0).removesuffix("/0/0/0.pbf")
 
+
+def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
+    """The boundary the draft is checked against (left; a stale draft's also shows the current
+    boundary) and the draft (right) side by side, synced; the draft side shows what is added
+    and removed, the farmland and other zones it takes; cut parcels outlined."""
     from folium.plugins import DualMap
 
     from landmap.maps.builder import parcel_layer_options
     from landmap.maps.layers import OverlayLayer, ParcelLayer, ScaleBar
     from landmap.services import adjustment
 
+    session = get_session()
     labels = map_labels()
-    draft = adjustment.draft(get_session(), zone["code"], draft_id)
-    shapes = json.loads(adjustment.check_geojson(get_session(), draft_id))
-    current = _zone_geojson(zone["code"])
-    for f in current["features"]:
-        f["properties"]["kind"] = "current"
+    draft = adjustment.draft(session, zone["code"], draft_id)
+    shapes = adjustment.check_geojson(session, draft_id, figures["compared_with"])
+    left = [adjustment.boundary_geojson(session, figures["compared_with"],
+                                        "base" if figures["stale"] else "current")]  # fmt: skip
+    if figures["stale"] and figures["current_id"]:
+        left.append(adjustment.boundary_geojson(session, figures["current_id"], "current"))
     draft_fc = {
         "type": "FeatureCollection",
         "features": [
@@ -318,7 +346,7 @@ def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
     common = {"styles": BOUNDARY_STYLES, "labels": _boundary_labels(), "mu": _("mu")}
     spec = _map_spec(None, {}, None, {})
     spec.editable = False
-    for m, parts in ((dm.m1, [current]), (dm.m2, [shapes, draft_fc])):
+    for m, parts in ((dm.m1, left), (dm.m2, [shapes, draft_fc])):
         ScaleBar().add_to(m)
         opts = parcel_layer_options(spec, labels)
         ParcelLayer(labels["parcels"], {**opts, "highlight": cut}).add_to(m)
@@ -334,21 +362,40 @@ def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
 
 
 def draft_editor_map(zone: dict) -> dict[str, str]:
-    """A map to edit a copy of the zone's boundary (or draw one) and save it as a draft."""
+    """A map to edit a copy of the zone's current boundary, draw a new one, or draw a shape
+    to add to or subtract from it, and save that as a draft on this boundary version. Its
+    legend has the zone's mu by stage (from _map_spec, as on the zone's map; it once got an
+    empty dict and read 0 everywhere); the farmland and land-use layers can be switched on
+    while drawing. The editor's script is static/js/drafts.js."""
+    from landmap.maps.builder import farmland_overlay, landuse_overlay
     from landmap.maps.layers import DraftEditor
+    from landmap.services import adjustment
+    from landmap.web.adjustment import op_labels
 
-    spec = _map_spec(zone["bbox"], {"zone": zone["code"]}, zone["code"], {})
+    session = get_session()
+    spec = _map_spec(zone["bbox"], {"zone": zone["code"]}, zone["code"])  # legend: the zone's
     spec.editable = False
+    spec.tile_overlays = [
+        farmland_overlay(_("Permanent basic farmland"), _tiles_url("farmland")),
+        landuse_overlay(_("Land use (third national land survey)"), _tiles_url("landuse")),
+    ]
     m = build_map(spec)
+    base_id = adjustment.current_boundary_id(session, zone["code"])
+    compare = url_for("adjustment.compare_page", code=zone["code"], draft_id=0)
     DraftEditor({
-        "current": _zone_geojson(zone["code"]),
+        "current": (adjustment.boundary_geojson(session, base_id, "current") if base_id
+                    else {"type": "FeatureCollection", "features": []}),
+        "baseId": base_id,
         "url": url_for("adjustment.create", code=zone["code"]),
-        "compareUrl": url_for("adjustment.compare_page", code=zone["code"], draft_id=0)
-        .replace("/0", "/__ID__"),
+        "compareUrl": compare.removesuffix("/0") + "/__ID__",
         "edit": {"csrf": generate_csrf()},
+        "op": "replace",
+        "ops": [{"value": k, "label": v, "color": OP_COLORS[k]} for k, v in op_labels().items()],
         "labels": {"draft_title": _("New draft boundary"),
                    "draft_note": _("What this draft changes and why"),
-                   "save_draft": _("Save as a draft"), "nothing_drawn": _("Draw a boundary first")},
+                   "save_draft": _("Save as a draft"), "nothing_drawn": _("Draw a boundary first"),
+                   "op_hint": _("Add and subtract use only the shapes you draw, against the "
+                                "current boundary.")},
     }).add_to(m)  # fmt: skip
     localize(m, lambda path: url_for("static", filename=path))
     parts = render_parts(m)

@@ -240,7 +240,9 @@
     api(base + "/history", opts).then(function (entries) {
       hist.textContent = "";
       hist.appendChild(historyList(opts, entries));
-    }).catch(function (err) { hist.textContent = err.message; });
+    }).catch(function (err) { hist.textContent = err.message; }).then(function () {
+      box.dispatchEvent(new CustomEvent("landmap:grown", { bubbles: true }));
+    });
     if (p.stage === "state_owned") {
       box.appendChild(el("div", "lm-muted", L_.state_land));
       return box;
@@ -297,6 +299,22 @@
     };
   }
 
+  /* Popups stay inside the map and below whatever lies over its top (the as-of bar): Leaflet
+   * pans them into view, and they scroll when taller than the map leaves room for. */
+  function popupOptions(map) {
+    var box = map.getContainer().getBoundingClientRect();
+    var top = 10;
+    document.querySelectorAll(".lm-asof-bar").forEach(function (bar) {
+      var r = bar.getBoundingClientRect();
+      if (r.bottom > box.top && r.top < box.bottom && r.left < box.right && r.right > box.left) {
+        top = Math.max(top, Math.ceil(r.bottom - box.top) + 8);
+      }
+    });
+    return { maxWidth: 380, minWidth: 280, autoPan: true, autoPanPaddingTopLeft: [10, top],
+             autoPanPaddingBottomRight: [10, 10],
+             maxHeight: Math.max(160, Math.floor(box.height - top - 50)) };
+  }
+
   /* Parcels as vector tiles (Leaflet.VectorGrid, canvas): the page never holds the register.
    * A click fetches the parcel's facts from the API and opens the same escaped popup. */
   function parcelLayer(opts) {
@@ -339,9 +357,22 @@
             var b = L.geoJSON(f).getBounds();
             latlng = b.getCenter();
           }
-          popup = L.popup({ maxWidth: 360 }).setLatLng(latlng)
-            .setContent(parcelPopup(f.properties, opts)).openOn(map);
+          var content = parcelPopup(f.properties, opts);
+          var shown = L.popup(popupOptions(map)).setLatLng(latlng).setContent(content);
+          popup = shown.openOn(map);
           popup.landmapCode = code;
+          // a section opened or filled in: lay the popup out again (and pan it into view);
+          // update() puts the same content back, so only the focus needs restoring
+          var relayout = function () {
+            if (!shown.isOpen()) return;
+            var active = document.activeElement;
+            shown.update();
+            if (active && content.contains(active) && document.activeElement !== active) {
+              active.focus();
+            }
+          };
+          content.addEventListener("toggle", relayout, true);
+          content.addEventListener("landmap:grown", relayout);
         });
     }
 
@@ -388,9 +419,28 @@
     return layer;
   }
 
-  /* Legend: colour, stage, mu and parcels for each stage; commercial plot outline. */
+  /* Legend: colour, stage, mu and parcels for each stage; commercial plot outline. The
+   * figures come from the server; after a stage move (landmap:changed) it asks again. */
   function legend(map, opts) {
     var control = L.control({ position: "bottomright" });
+    var cells = {};
+    function put(key, figures) {
+      if (!cells[key] || !figures) return;
+      cells[key].mu.textContent = fmtMu(figures.mu);
+      cells[key].parcels.textContent = figures.parcels;
+    }
+    control.refresh = function () {
+      if (!opts.summaryUrl) return Promise.resolve();
+      var qs = query(opts.params);
+      return fetch(opts.summaryUrl + (qs ? "?" + qs : ""), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          Object.keys(data.stages).forEach(function (stage) { put(stage, data.stages[stage]); });
+          put("total", data.total);
+        });
+    };
+    if (opts.summaryUrl) map.on("landmap:changed", function () { control.refresh(); });
     control.onAdd = function () {
       var box = el("div", "lm-legend leaflet-bar");
       box.appendChild(el("div", "lm-legend-title", opts.title));
@@ -403,16 +453,20 @@
         sw.appendChild(swatch);
         tr.appendChild(sw);
         tr.appendChild(el("td", null, r.label));
-        tr.appendChild(el("td", "lm-num", fmtMu(r.mu)));
-        tr.appendChild(el("td", "lm-num lm-muted", r.parcels));
+        cells[r.stage] = { mu: el("td", "lm-num", fmtMu(r.mu)),
+                           parcels: el("td", "lm-num lm-muted", r.parcels) };
+        tr.appendChild(cells[r.stage].mu);
+        tr.appendChild(cells[r.stage].parcels);
         tr.dataset.stage = r.stage;
         table.appendChild(tr);
       });
       var total = el("tr", "lm-total");
       total.appendChild(el("td"));
       total.appendChild(el("td", null, opts.totalLabel));
-      total.appendChild(el("td", "lm-num", fmtMu(opts.totalMu)));
-      total.appendChild(el("td", "lm-num lm-muted", opts.totalParcels));
+      cells.total = { mu: el("td", "lm-num", fmtMu(opts.totalMu)),
+                      parcels: el("td", "lm-num lm-muted", opts.totalParcels) };
+      total.appendChild(cells.total.mu);
+      total.appendChild(cells.total.parcels);
       table.appendChild(total);
       box.appendChild(table);
       [[opts.commercialColor, opts.commercialLabel, "lm-swatch-commercial"],
@@ -513,10 +567,19 @@
 
     function show(result) {
       selected = result.codes;
+      summary.className = "lm-select-summary";
       summary.textContent = L_.selected + ": " + result.count + " · " +
         fmtMu(result.mu) + " " + L_.mu;
+      if (result.unknown && result.unknown.length) {
+        summary.className = "lm-select-summary lm-warn";
+        summary.textContent += " · " + L_.unknown_codes + ": " + result.unknown.join(" ");
+      }
       list.textContent = selected.slice(0, 200).join(" ");
       mark();
+    }
+    function failed(err) {
+      summary.className = "lm-select-summary lm-warn";
+      summary.textContent = err.message;
     }
 
     control.onAdd = function () {
@@ -538,8 +601,9 @@
       var usePaste = el("button", "btn btn-sm btn-outline-secondary", L_.use_codes);
       usePaste.type = "button";
       usePaste.addEventListener("click", function () {
-        var codes = paste.value.split(/[\s,;，；]+/).filter(Boolean);
-        show({ codes: codes, count: codes.length, mu: null });
+        var codes = paste.value.split(/[\s,;，；、]+/).filter(Boolean);
+        if (!codes.length) return;
+        api(opts.selectUrl, opts, { codes: codes }).then(show).catch(failed);
       });
       summary = el("div", "lm-select-summary", L_.selected + ": 0");
       list = el("div", "lm-select-list lm-muted");
@@ -572,7 +636,7 @@
       drawn.addLayer(e.layer);
       api(opts.selectUrl, opts, { geometry: e.layer.toGeoJSON().geometry })
         .then(show)
-        .catch(function (err) { summary.textContent = err.message; });
+        .catch(failed);
     });
     return control;
   }
@@ -590,65 +654,29 @@
     });
   }
 
-  /* Edit a copy of the zone's current boundary (or draw anew) and save it as a draft. */
-  function draftEditor(map, opts) {
-    var L_ = opts.labels;
-    var group = new L.FeatureGroup().addTo(map);
-    (opts.current.features || []).forEach(function (f) {
-      var g = f.geometry;
-      var polys = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
-      polys.forEach(function (rings) {
-        group.addLayer(L.polygon(rings.map(function (ring) {
-          return ring.map(function (c) { return [c[1], c[0]]; });
-        }), { color: "#1565c0", weight: 2 }));
-      });
-    });
-    if (group.getLayers().length) map.fitBounds(group.getBounds());
-    new L.Control.Draw({
-      edit: { featureGroup: group },
-      draw: { polygon: { shapeOptions: { color: "#1565c0" } }, polyline: false, rectangle: false,
-              circle: false, marker: false, circlemarker: false }
-    }).addTo(map);
-    map.on(L.Draw.Event.CREATED, function (e) { group.addLayer(e.layer); });
-    var control = L.control({ position: "topright" });
-    control.onAdd = function () {
-      var box = el("div", "lm-select leaflet-bar lm-draft-panel");
-      box.appendChild(el("div", "lm-section", L_.draft_title));
-      var note = el("textarea", "lm-paste");
-      note.placeholder = L_.draft_note;
-      var save = el("button", "btn btn-sm btn-primary", L_.save_draft);
-      save.type = "button";
-      var msg = el("div", "lm-msg");
-      save.addEventListener("click", function () {
-        var polys = group.getLayers().map(function (l) {
-          return l.toGeoJSON().geometry.coordinates;
-        });
-        if (!polys.length) { msg.textContent = L_.nothing_drawn; return; }
-        save.disabled = true;
-        api(opts.url, opts, { geometry: { type: "MultiPolygon", coordinates: polys },
-                              note: note.value })
-          .then(function (d) { window.location = opts.compareUrl.replace("__ID__", d.id); })
-          .catch(function (err) {
-            msg.className = "lm-msg lm-warn";
-            msg.textContent = err.message;
-            save.disabled = false;
-          });
-      });
-      box.appendChild(note);
-      box.appendChild(save);
-      box.appendChild(msg);
-      L.DomEvent.disableClickPropagation(box);
-      return box;
+  /* A vector-tile overlay (farmland, land use), styled by rules the server sends: one fill,
+   * or a colour per first two characters of a property (a GB/T 21010 class). */
+  function tileOverlay(opts) {
+    var styles = {};
+    styles[opts.layer] = function (p) {
+      var key = opts.fillBy ? String(p[opts.fillBy] || "").slice(0, 2) : "";
+      var fill = (opts.colors && opts.colors[key]) || opts.style.fillColor;
+      return Object.assign({ fill: true }, opts.style, { fillColor: fill });
     };
-    control.addTo(map);
-    window.LandMap.editor = { map: map, group: group };
-    return group;
+    return L.vectorGrid.protobuf(opts.url + "/{z}/{x}/{y}.pbf", {
+      rendererFactory: L.canvas.tile,
+      interactive: false,
+      maxNativeZoom: 20,
+      maxZoom: 22,
+      fetchOptions: { credentials: "same-origin" },
+      vectorTileLayerStyles: styles
+    });
   }
 
   window.LandMap = {
     esc: esc,
     overlay: overlay,
-    draftEditor: draftEditor,
+    tileOverlay: tileOverlay,
     selection: selection,
     parcelLayer: parcelLayer,
     zoneLayer: zoneLayer,

@@ -120,7 +120,8 @@ def test_the_audit_export_keeps_codes_user_names_and_notes_as_text(app, client, 
     dispute(officer, quote(code, safe=""), LEAK)
     wb = download(client, "/audit.xlsx", entity="parcel", key=code)
     assert_text_only(wb, code, name)
-    after = [json.loads(r[7]) for r in wb.active.iter_rows(min_row=2, values_only=True) if r[7]]
+    rows = wb["审计日志"].iter_rows(min_row=2, values_only=True)
+    after = [json.loads(r[7]) for r in rows if r[7]]
     assert {a.get("note") for a in after} >= set(notes)
     assert LEAK in {a.get("reason") for a in after}
 
