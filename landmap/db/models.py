@@ -1,56 +1,92 @@
-"""The land register's tables, mirrored from the migrations (which hold the constraints).
+"""Every table of the land register, mirrored from the migrations (which hold the constraints:
+CHECKs, triggers, exclusion constraints; tests/db/test_models.py keeps the two in step).
 
-Geometries are MultiPolygons in the storage SRID, fixed when the schema is created
-(LANDMAP_STORAGE_SRID, default EPSG:4546) and available in SQL as lm_storage_srid().
-Areas in mu come from the SQL function lm_area_mu(geom) (see landmap.geo.units).
+Geometries are in the storage SRID, fixed when the schema is created (LANDMAP_STORAGE_SRID,
+default EPSG:4546) and available in SQL as lm_storage_srid(); land layers are MultiPolygons.
+Areas in mu come from the SQL function lm_area_mu(geom) (see landmap.geo.units). Generated
+columns (Computed) are NULL when their inputs are, so they are typed ``X | None``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
+    CHAR,
+    BigInteger,
     Boolean,
     Computed,
     Date,
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     Numeric,
     String,
     Text,
+    UniqueConstraint,
+    Uuid,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+
 # The SRID lives in the column's typmod in the database; the ORM does not need to repeat it.
-MultiPolygon = Geometry("MULTIPOLYGON", spatial_index=False)
+# One Geometry per column: GeoAlchemy2 copies a column's nullability into its type (and from a
+# NOT NULL type into the next column that shares it).
+def multipolygon() -> Geometry:
+    return Geometry("MULTIPOLYGON", spatial_index=False)
+
+
+def polygon() -> Geometry:
+    return Geometry("POLYGON", spatial_index=False)
+
+
+Mu = Numeric(12, 2)  # a target in mu, as entered
+LedgerMu = Numeric(14, 4)  # an amount in the quota ledger, in mu
+AreaM2 = Numeric(14, 2)  # an area on a certificate or survey record, in m²
+Sha256 = CHAR(64)  # lower-case hex
+Timestamptz = DateTime(timezone=True)
 
 
 class Base(DeclarativeBase):
     pass
 
 
+# --- the register: zones, projects, parcels (0001, 0003, 0006, 0011) ----------------------
+
+
 class Zone(Base):
+    """A zone (区块) of the development area; its shape lives in its boundary versions."""
+
     __tablename__ = "zone"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(8), unique=True)
     name: Mapped[str] = mapped_column(Text)
-    name_en: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text, default="")
 
     boundaries: Mapped[list[ZoneBoundary]] = relationship(back_populates="zone")
 
 
 class ZoneBoundary(Base):
-    """A version of a zone's boundary: current (one per zone), superseded, or draft."""
+    """A version of a zone's boundary: current (one per zone, valid_from set, valid_to NULL),
+    superseded (valid_from < valid_to) or draft (no dates). Versions in force never overlap in
+    time. A draft is drawn on a base version of the same zone (set by a trigger when omitted)
+    and only a draft on the current boundary can be approved (lm_approve_draft); approved_by
+    and approved_at are set together."""
 
     __tablename__ = "zone_boundary"
+    __table_args__ = (
+        UniqueConstraint("id", "zone_id"),
+        ForeignKeyConstraint(["base_id", "zone_id"], ["zone_boundary.id", "zone_boundary.zone_id"]),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id"))
@@ -59,16 +95,26 @@ class ZoneBoundary(Base):
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    geom: Mapped[WKBElement] = mapped_column(MultiPolygon)
-    area_mu: Mapped[float] = mapped_column(Double, Computed("lm_area_mu(geom)"))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    geom: Mapped[WKBElement] = mapped_column(multipolygon())
+    area_mu: Mapped[float | None] = mapped_column(Double, Computed("lm_area_mu(geom)"))
+    approved_by: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[dt.datetime | None] = mapped_column(Timestamptz)
+    base_id: Mapped[int | None] = mapped_column(Integer)
+    # how geom was made from the base: replace (替换: geom is what was drawn),
+    # add (增加: base ∪ drawn) or subtract (减去: base − drawn)
+    op: Mapped[str] = mapped_column(String(16), default="replace")
+    # the shape drawn for an add or subtract draft (NULL for replace), kept for rebasing
+    drawn: Mapped[WKBElement | None] = mapped_column(multipolygon())
+    # the stale draft this one was rebased from
+    rebased_from: Mapped[int | None] = mapped_column(ForeignKey("zone_boundary.id"))
 
     zone: Mapped[Zone] = relationship(back_populates="boundaries")
 
 
 class Project(Base):
+    """A project (项目) that needs land: industrial, commercial, housing, infrastructure ..."""
+
     __tablename__ = "project"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,12 +139,13 @@ class ProjectTarget(Base):
     """A dated target of a project: start construction by, commission by, mu ready by..."""
 
     __tablename__ = "project_target"
+    __table_args__ = (UniqueConstraint("project_id", "label"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(Text)
     due: Mapped[dt.date] = mapped_column(Date)
-    target_mu: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    target_mu: Mapped[Decimal | None] = mapped_column(Mu)
 
     project: Mapped[Project] = relationship(back_populates="targets")
 
@@ -107,20 +154,29 @@ class AcquisitionBatch(Base):
     """An acquisition batch (批次) of a project: target mu, due date."""
 
     __tablename__ = "acquisition_batch"
+    __table_args__ = (UniqueConstraint("project_id", "name"), UniqueConstraint("id", "project_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
     name: Mapped[str] = mapped_column(Text)
-    target_mu: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    target_mu: Mapped[Decimal] = mapped_column(Mu)
     due: Mapped[dt.date] = mapped_column(Date)
 
     project: Mapped[Project] = relationship(back_populates="batches")
 
 
 class Parcel(Base):
-    """A cadastral parcel (宗地) or commercial plot, keyed by its code (ZDDM or plot number)."""
+    """A cadastral parcel (宗地) or commercial plot, keyed by its code (ZDDM or plot number).
+
+    stage and dispute change only through the parcel's history (StageChange); a batch, when
+    set, is one of the parcel's own project."""
 
     __tablename__ = "parcel"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["batch_id", "project_id"], ["acquisition_batch.id", "acquisition_batch.project_id"]
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
@@ -129,20 +185,23 @@ class Parcel(Base):
     location: Mapped[str] = mapped_column(Text, default="")
     land_use_code: Mapped[str] = mapped_column(String(16), default="")
     land_use_name: Mapped[str] = mapped_column(Text, default="")
-    official_area_m2: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    official_area_m2: Mapped[Decimal | None] = mapped_column(AreaM2)
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
     stage: Mapped[str] = mapped_column(String(24), default="not_started")
     project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"))
     batch_id: Mapped[int | None] = mapped_column(Integer)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    geom: Mapped[WKBElement] = mapped_column(MultiPolygon)
-    area_mu: Mapped[float] = mapped_column(Double, Computed("lm_area_mu(geom)"))
-    area_mismatch: Mapped[bool] = mapped_column(
+    geom: Mapped[WKBElement] = mapped_column(multipolygon())
+    area_mu: Mapped[float | None] = mapped_column(Double, Computed("lm_area_mu(geom)"))
+    # the computed area is more than 1% off official_area_m2
+    area_mismatch: Mapped[bool | None] = mapped_column(
         Boolean, Computed("lm_area_mismatch(geom, official_area_m2)")
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    # disputed (争议/钉子户): then dispute_reason is not blank
+    dispute: Mapped[bool] = mapped_column(Boolean, default=False)
+    dispute_reason: Mapped[str] = mapped_column(Text, default="")
 
     zone: Mapped[Zone | None] = relationship()
     project: Mapped[Project | None] = relationship()
@@ -150,7 +209,9 @@ class Parcel(Base):
 
 
 class CommercialPlot(Base):
-    """Facts of a parcel offered for commercial development (经营性用地), e.g. plot 2011-2."""
+    """Facts of a parcel offered for commercial development (经营性用地), e.g. plot 2011-2:
+    plot ratio (容积率, floor area / plot area), building density and green ratio in percent,
+    height in m, reserve price in 10,000 yuan (万元)."""
 
     __tablename__ = "commercial_plot"
 
@@ -177,9 +238,9 @@ class ImportRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     layer: Mapped[str] = mapped_column(String(16))
     file_name: Mapped[str] = mapped_column(Text)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(Sha256)
     run_by: Mapped[str] = mapped_column(Text)
-    run_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    run_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
     crs: Mapped[str] = mapped_column(Text)
     crs_reason: Mapped[str] = mapped_column(Text)
     encoding: Mapped[str] = mapped_column(Text)
@@ -190,3 +251,233 @@ class ImportRun(Base):
     rejected: Mapped[int] = mapped_column(Integer)
     total_mu: Mapped[float] = mapped_column(Double)
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+# --- reference layers (0002) -------------------------------------------------------------
+
+
+class LandusePatch(Base):
+    """A land-use patch of the third national land survey (三调 地类图斑, DLTB)."""
+
+    __tablename__ = "landuse_patch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    patch_no: Mapped[str] = mapped_column(Text, default="")
+    land_use_code: Mapped[str] = mapped_column(String(16))
+    land_use_name: Mapped[str] = mapped_column(Text, default="")
+    ownership: Mapped[str] = mapped_column(Text, default="")
+    owner_unit: Mapped[str] = mapped_column(Text, default="")
+    location_unit: Mapped[str] = mapped_column(Text, default="")
+    official_area_m2: Mapped[Decimal | None] = mapped_column(AreaM2)
+    deduction_m2: Mapped[Decimal | None] = mapped_column(AreaM2)
+    net_area_m2: Mapped[Decimal | None] = mapped_column(AreaM2)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    geom: Mapped[WKBElement] = mapped_column(multipolygon())
+    area_mu: Mapped[float | None] = mapped_column(Double, Computed("lm_area_mu(geom)"))
+    area_mismatch: Mapped[bool | None] = mapped_column(
+        Boolean, Computed("lm_area_mismatch(geom, official_area_m2)")
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+class Farmland(Base):
+    """A patch of permanent basic farmland (永久基本农田)."""
+
+    __tablename__ = "farmland"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    land_use_code: Mapped[str] = mapped_column(String(16), default="")
+    official_area_m2: Mapped[Decimal | None] = mapped_column(AreaM2)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    geom: Mapped[WKBElement] = mapped_column(multipolygon())
+    area_mu: Mapped[float | None] = mapped_column(Double, Computed("lm_area_mu(geom)"))
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+# --- acquisition history (0003): append-only ---------------------------------------------
+
+
+class StageChange(Base):
+    """An entry of a parcel's acquisition history (征地拆迁台账), append-only: kind 'stage'
+    moves the parcel from from_stage to to_stage, 'dispute' flags it (reason required),
+    'resolve' clears the flag. Entries of one parcel never go back in time (happened_on, a day
+    in China time, from 1949-10-01 to the day it was recorded); a mistake is put right by a
+    correcting entry (correction, with a reason)."""
+
+    __tablename__ = "stage_change"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"))
+    # the parcels moved together by one request, and the documents that back them
+    change_set: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(16))
+    from_stage: Mapped[str | None] = mapped_column(String(24))
+    to_stage: Mapped[str | None] = mapped_column(String(24))
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    correction: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    parcel: Mapped[Parcel] = relationship()
+
+
+class StageDocument(Base):
+    """An agreement scan or photo (PDF, JPEG, PNG) backing every entry of its change set,
+    append-only; the file is kept under LANDMAP_DOCUMENTS_DIR by its sha256."""
+
+    __tablename__ = "stage_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_set: Mapped[uuid.UUID] = mapped_column(Uuid)
+    file_name: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(Sha256)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+# --- the quota ledger (0004) -------------------------------------------------------------
+
+
+class QuotaYear(Base):
+    """A year's target of land-use quota to obtain, in mu (1990-2100)."""
+
+    __tablename__ = "quota_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    target_mu: Mapped[Decimal] = mapped_column(Mu)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class QuotaBalance(Base):
+    """A year's quota from one source (plan 年度计划指标, linkage 增减挂钩, other), in mu.
+    Moved only by the ledger's trigger, under a row lock; remaining_mu never goes below 0."""
+
+    __tablename__ = "quota_balance"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted_mu: Mapped[Decimal] = mapped_column(LedgerMu, default=Decimal(0))
+    reserved_mu: Mapped[Decimal] = mapped_column(LedgerMu, default=Decimal(0))
+    consumed_mu: Mapped[Decimal] = mapped_column(LedgerMu, default=Decimal(0))
+    remaining_mu: Mapped[Decimal | None] = mapped_column(
+        LedgerMu, Computed("granted_mu - reserved_mu - consumed_mu")
+    )
+
+
+class QuotaEntry(Base):
+    """An entry of the land-use quota ledger (用地指标台账), append-only; its d_* columns are
+    what it adds to the year's granted, reserved and consumed mu. A correction (冲正) exactly
+    reverses the entry it names. entry_date is the day of the document (grant, approval)."""
+
+    __tablename__ = "quota_entry"
+    __table_args__ = (
+        ForeignKeyConstraint(["year", "source"], ["quota_balance.year", "quota_balance.source"]),
+        ForeignKeyConstraint(
+            ["batch_id", "project_id"], ["acquisition_batch.id", "acquisition_batch.project_id"]
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    mu: Mapped[Decimal] = mapped_column(LedgerMu)
+    d_granted: Mapped[Decimal] = mapped_column(LedgerMu)
+    d_reserved: Mapped[Decimal] = mapped_column(LedgerMu)
+    d_consumed: Mapped[Decimal] = mapped_column(LedgerMu)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"))
+    batch_id: Mapped[int | None] = mapped_column(Integer)
+    reverses: Mapped[int | None] = mapped_column(ForeignKey("quota_entry.id"), unique=True)
+    ref: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    entry_date: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+# --- people, sessions, audit (0005, 0009) ------------------------------------------------
+
+
+class AppUser(Base):
+    """An account: role viewer, officer, planner or admin."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(Text, default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+class ApiToken(Base):
+    """An API token of an account, kept as the sha256 of the token; once revoked, it stays
+    revoked and its row is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    token_hash: Mapped[str] = mapped_column(Sha256, unique=True)
+    label: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamptz)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamptz)
+
+    user: Mapped[AppUser] = relationship()
+
+
+class UserSession(Base):
+    """A sign-in, keyed by the sha256 of the session id the browser holds; once ended, it
+    stays ended."""
+
+    __tablename__ = "user_session"
+
+    id_hash: Mapped[str] = mapped_column(Sha256, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(Timestamptz)
+    address: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[AppUser] = relationship()
+
+
+class AuditLog(Base):
+    """A change to the register, written by triggers in the same transaction; append-only.
+    before/after are the row without secrets, geometries as an md5 (``<column>_md5``)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    tx: Mapped[int] = mapped_column(BigInteger, server_default=func.txid_current())
+    actor: Mapped[str] = mapped_column(Text)
+    address: Mapped[str] = mapped_column(Text, default="")
+    entity: Mapped[str] = mapped_column(Text)
+    key: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+# --- map tiles (0007) --------------------------------------------------------------------
+
+
+class TileChange(Base):
+    """The extent a statement on a tiled layer touched (the rows' bounding rectangle grown by
+    1 m, a Polygon): a cached tile is served only while no new change lies under it."""
+
+    __tablename__ = "tile_change"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    layer: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    geom: Mapped[WKBElement] = mapped_column(polygon())
