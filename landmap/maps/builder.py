@@ -25,8 +25,12 @@ from landmap.maps.styles import (
     FARMLAND_STYLE,
     LANDUSE_CLASS_COLORS,
     LANDUSE_STYLE,
+    PARCEL_STYLES,
     QUOTA_COLORS,
     STAGE_COLORS,
+    UNKNOWN_FILL,
+    ZONE_ACTIVE_STYLE,
+    ZONE_STYLE,
 )
 from landmap.maps.vendor import localize
 
@@ -59,6 +63,10 @@ class MapSpec:
     today: str = ""
     csrf_token: str = ""
     can_audit: bool = False  # show the parcel's audit trail in its popup
+    # where a parcel at each stage may be moved: stage -> {"forward": [...], "correction":
+    # [...]}, the workflow's rule (services.acquisition.allowed_moves); a stage with neither
+    # is outside the workflow (state land in hand)
+    moves: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # endpoints of the acquisition forms (manyUrl, selectUrl, documentsUrl) and of the
     # legend's figures (summaryUrl)
     urls: dict[str, str] = field(default_factory=dict)
@@ -76,8 +84,28 @@ def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
 
 def landuse_overlay(name: str, tiles_url: str) -> dict[str, Any]:
     """三调 land-use patches, filled by first-level GB/T 21010 class."""
-    return {"name": name, "url": tiles_url, "layer": "landuse", "style": LANDUSE_STYLE,
-            "fillBy": "land_use_code", "colors": LANDUSE_CLASS_COLORS}  # fmt: skip
+    return {
+        "name": name,
+        "url": tiles_url,
+        "layer": "landuse",
+        "style": LANDUSE_STYLE,
+        "fillBy": "land_use_code",
+        "colors": LANDUSE_CLASS_COLORS,
+    }
+
+
+def quota_legend(status: str, labels: dict[str, str], mu: float, parcels: int) -> list[dict]:
+    """The quota map's legend rows (key, label, mu, parcels): every quota status, in
+    QUOTA_COLORS' order, with the batch's mu and parcels at the one it stands at."""
+    return [
+        {
+            "key": key,
+            "label": labels[key],
+            "mu": mu if key == status else 0,
+            "parcels": parcels if key == status else 0,
+        }
+        for key in QUOTA_COLORS
+    ]
 
 
 def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any]:
@@ -88,8 +116,8 @@ def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any
         "tileUrl": spec.tiles_url,
         "params": spec.parcel_params,
         "colors": {s.value: c for s, c in STAGE_COLORS.items()},
-        "commercialColor": COMMERCIAL_COLOR,
-        "disputeColor": DISPUTE_COLOR,
+        "styles": PARCEL_STYLES,
+        "unknownFill": UNKNOWN_FILL,
         "styleBy": spec.style_by,
         "quotaColors": QUOTA_COLORS,
         "stageLabels": stage_labels,
@@ -103,10 +131,55 @@ def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any
         "edit": {
             "enabled": spec.editable and not spec.as_of,
             "workflow": [s.value for s in Stage.workflow()],
+            "moves": spec.moves,
             "today": spec.today,
             "csrf": spec.csrf_token,
             "canAudit": spec.can_audit,
         },
+    }
+
+
+def _legend_rows(spec: MapSpec) -> list[dict[str, Any]]:
+    """Colour, label, mu and parcels of each quota status (a quota map) or each stage."""
+    if spec.style_by == "quota":
+        return [
+            {
+                "stage": r["key"],
+                "label": r["label"],
+                "color": QUOTA_COLORS[r["key"]],
+                "mu": r["mu"],
+                "parcels": r["parcels"],
+            }
+            for r in spec.quota_legend
+        ]
+    return [
+        {
+            "stage": s.value,
+            "label": s.label(spec.locale),
+            "color": STAGE_COLORS[s],
+            "mu": spec.mu_by_stage.get(s.value, {}).get("mu", 0),
+            "parcels": spec.mu_by_stage.get(s.value, {}).get("parcels", 0),
+        }
+        for s in Stage
+    ]
+
+
+def _legend_options(spec: MapSpec) -> dict[str, Any]:
+    labels = spec.labels
+    return {
+        "title": labels["quota_legend_title" if spec.style_by == "quota" else "legend_title"],
+        "rows": _legend_rows(spec),
+        "totalLabel": labels["total"],
+        "totalMu": spec.legend_total["mu"],
+        "totalParcels": spec.legend_total["parcels"],
+        "commercialLabel": labels["commercial_plot"],
+        "commercialColor": COMMERCIAL_COLOR,
+        "disputeLabel": labels["dispute_legend"],
+        "disputeColor": DISPUTE_COLOR,
+        "hintId": "lm-hint",
+        # after a stage move the stage legend fetches its figures again from here
+        "summaryUrl": spec.urls.get("summaryUrl") if spec.style_by == "stage" else None,
+        "params": {**spec.parcel_params, "as_of": spec.as_of},
     }
 
 
@@ -121,52 +194,18 @@ def build_map(spec: MapSpec) -> folium.Map:
             max_zoom=19,
         ).add_to(m)
     labels = spec.labels
-    stage_labels = {s.value: s.label(spec.locale) for s in Stage}
-    ZoneLayer(labels["zones"], {"url": spec.zones_url, "active": spec.active_zone}).add_to(m)
+    zones = {
+        "url": spec.zones_url,
+        "active": spec.active_zone,
+        "style": ZONE_STYLE,
+        "activeStyle": ZONE_ACTIVE_STYLE,
+    }
+    ZoneLayer(labels["zones"], zones).add_to(m)
     parcels = ParcelLayer(labels["parcels"], parcel_layer_options(spec, labels))
     parcels.add_to(m)
     if spec.editable and not spec.as_of:
         SelectionTool(parcels, {"labels": labels}).add_to(m)
-    rows = (
-        [
-            {
-                "stage": r["key"],
-                "label": r["label"],
-                "color": QUOTA_COLORS[r["key"]],
-                "mu": r["mu"],
-                "parcels": r["parcels"],
-            }
-            for r in spec.quota_legend
-        ]
-        if spec.style_by == "quota"
-        else [
-            {
-                "stage": s.value,
-                "label": stage_labels[s.value],
-                "color": STAGE_COLORS[s],
-                "mu": spec.mu_by_stage.get(s.value, {}).get("mu", 0),
-                "parcels": spec.mu_by_stage.get(s.value, {}).get("parcels", 0),
-            }
-            for s in Stage
-        ]
-    )
-    Legend(
-        {
-            "title": labels["quota_legend_title" if spec.style_by == "quota" else "legend_title"],
-            "rows": rows,
-            "totalLabel": labels["total"],
-            "totalMu": spec.legend_total["mu"],
-            "totalParcels": spec.legend_total["parcels"],
-            "commercialLabel": labels["commercial_plot"],
-            "commercialColor": COMMERCIAL_COLOR,
-            "disputeLabel": labels["dispute_legend"],
-            "disputeColor": DISPUTE_COLOR,
-            "hintId": "lm-hint",
-            # after a stage move the stage legend fetches its figures again from here
-            "summaryUrl": spec.urls.get("summaryUrl") if spec.style_by == "stage" else None,
-            "params": {**spec.parcel_params, "as_of": spec.as_of},
-        }
-    ).add_to(m)
+    Legend(_legend_options(spec)).add_to(m)
     Search(
         parcels,
         {

@@ -1,4 +1,6 @@
-"""How land is drawn: one colour per acquisition stage, one outline for commercial plots."""
+"""How land is drawn: one colour per acquisition stage, one outline for commercial plots, the
+zone outlines, the draft boundaries. Every colour the browser draws with comes from here: the
+map's script is told them in its layers' options."""
 
 from __future__ import annotations
 
@@ -17,6 +19,47 @@ STAGE_COLORS: dict[Stage, str] = {
 }
 COMMERCIAL_COLOR = "#6a1b9a"
 DISPUTE_COLOR = "#d50000"
+# a parcel's look by what it is (its fill is its stage's or quota status's colour, else
+# UNKNOWN_FILL): a plain parcel, a commercial plot, a disputed one, one of the parcels a
+# compare map outlines (cut by a draft, filled by stage); "cut" and "selected" are laid over
+# the tiles' own style (the outlined parcels, the parcels selected to move together)
+UNKNOWN_FILL = "#ccc"
+PARCEL_STYLES: dict[str, dict] = {
+    "plain": {"color": "#555", "weight": 1, "dashArray": None, "fillOpacity": 0.7},
+    "commercial": {"color": COMMERCIAL_COLOR, "weight": 3, "dashArray": "6 3", "fillOpacity": 0.7},
+    "dispute": {"color": DISPUTE_COLOR, "weight": 3, "dashArray": None, "fillOpacity": 0.7},
+    "highlight": {"color": "#000", "weight": 3, "dashArray": None, "fillOpacity": 0.5},
+    "cut": {"fill": True, "color": "#000", "weight": 3, "fillOpacity": 0.5, "fillColor": "#ffffff"},
+    "selected": {
+        "fill": True,
+        "color": "#1565c0",
+        "weight": 3,
+        "fillColor": "#90caf9",
+        "fillOpacity": 0.6,
+    },
+}
+# zone boundaries in force; the zone a page is about is drawn heavier
+ZONE_STYLE = {"color": "#c62828", "weight": 2, "dashArray": "8 4", "fill": False}
+ZONE_ACTIVE_STYLE = {**ZONE_STYLE, "weight": 3}
+# a draft's compare map: boundaries and the check's shapes, by each feature's kind
+BOUNDARY_STYLES: dict[str, dict] = {
+    "current": ZONE_ACTIVE_STYLE,
+    "base": {"color": "#616161", "weight": 2, "dashArray": "2 4", "fill": False},
+    "draft": {"color": "#1565c0", "weight": 3, "fill": False},
+    "added": {"color": "#2e7d32", "weight": 1, "fillColor": "#66bb6a", "fillOpacity": 0.5},
+    "removed": {"color": "#ef6c00", "weight": 1, "fillColor": "#ffa726", "fillOpacity": 0.5},
+    "farmland": {"color": "#b71c1c", "weight": 2, "fillColor": "#e53935", "fillOpacity": 0.6},
+    "overlap": {
+        "color": "#b71c1c",
+        "weight": 2,
+        "dashArray": "4 3",
+        "fillColor": "#e53935",
+        "fillOpacity": 0.3,
+    },
+    "default": {"color": "#555", "weight": 1},
+}
+# the draft editor's drawn shapes, by operation (services.adjustment.DraftOp)
+OP_COLORS = {"replace": "#1565c0", "add": "#2e7d32", "subtract": "#ef6c00"}
 # quota status of a parcel's project or batch in the ledger
 QUOTA_COLORS = {"none": "#e0e0e0", "reserved": "#ff7f00", "consumed": "#33a02c"}
 # overlays of the draft editor: permanent basic farmland (永久基本农田), and the 三调 land-use

@@ -1,4 +1,7 @@
-"""Map pages: the whole zone (/) and one zone with its summary tables (/zones/<code>)."""
+"""Map pages: the whole zone (/) and one zone with its summary tables (/zones/<code>); and
+what every map of the app is drawn from, gathered here for landmap.maps: its texts (through
+the catalogue), URLs, the user's rights, the workflow's moves and the figures (through the
+services). The other blueprints' pages get their maps from here."""
 
 from __future__ import annotations
 
@@ -8,11 +11,20 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
-from landmap.domain import ProjectKind, ProjectStage, Stage
-from landmap.maps.builder import MapSpec, build_map, render_parts
+from landmap.domain import ProjectKind, ProjectStage, Stage, today
+from landmap.maps import drafts as drafts_maps
+from landmap.maps.builder import (
+    MapSpec,
+    build_map,
+    farmland_overlay,
+    landuse_overlay,
+    quota_legend,
+    render_parts,
+)
+from landmap.maps.drafts import CompareSpec, EditorSpec
 from landmap.maps.styles import STAGE_COLORS
-from landmap.maps.vendor import localize
-from landmap.services import acquisition, parcels, projects, zones
+from landmap.services import adjustment, parcels, projects, zones
+from landmap.services.acquisition import allowed_moves
 from landmap.web.api import parse_as_of, parse_int
 from landmap.web.auth import PUBLIC, can, requires
 from landmap.web.db import get_session, settings
@@ -26,10 +38,31 @@ MAX_PAGE = 1_000_000  # of PAGE parcels each
 
 def map_labels() -> dict[str, str]:
     """Every text the map's script shows, in the user's language."""
+    return {**_layer_labels(), **_popup_labels(), **_edit_labels()}
+
+
+def _layer_labels() -> dict[str, str]:
+    """The layers, the legend and the search box."""
     return {
         "zones": _("Zone boundaries"),
         "parcels": _("Parcels"),
         "basemap": _("Basemap"),
+        "legend_title": _("Acquisition stage (mu)"),
+        "quota_legend_title": _("Quota status (mu)"),
+        "total": _("Total"),
+        "commercial_plot": _("Commercial plot"),
+        "dispute_legend": _("Disputed / holdout"),
+        "search_placeholder": _("Parcel code or project"),
+        "no_hits": _("Nothing found"),
+        "zoom_in": _("Zoom in to see parcels"),
+        "truncated": _("Too many parcels here: zoom in to see them all"),
+        "load_failed": _("Parcels could not be loaded"),
+    }
+
+
+def _popup_labels() -> dict[str, str]:
+    """A parcel's facts and its history."""
+    return {
         "zone": _("Zone"),
         "owner": _("Owner"),
         "location": _("Location"),
@@ -45,25 +78,23 @@ def map_labels() -> dict[str, str]:
         "plot_ratio": _("Max plot ratio"),
         "transfer": _("Transfer"),
         "transfer_date": _("Transfer date"),
-        "legend_title": _("Acquisition stage (mu)"),
-        "total": _("Total"),
-        "commercial_plot": _("Commercial plot"),
-        "search_placeholder": _("Parcel code or project"),
-        "no_hits": _("Nothing found"),
-        "zoom_in": _("Zoom in to see parcels"),
-        "truncated": _("Too many parcels here: zoom in to see them all"),
-        "load_failed": _("Parcels could not be loaded"),
-        "dispute": _("Dispute"),
-        "disputed": _("Disputed"),
-        "dispute_legend": _("Disputed / holdout"),
-        "dispute_resolved": _("Dispute resolved"),
-        "dispute_reason": _("Reason for the dispute"),
-        "dispute_flag": _("Flag a dispute"),
-        "dispute_resolve": _("Resolve the dispute"),
         "as_of_note": _("Stages as they were on"),
         "history": _("History"),
         "no_history": _("No changes recorded"),
         "loading": _("Loading…"),
+        "audit": _("Audit trail"),
+    }
+
+
+def _edit_labels() -> dict[str, str]:
+    """The forms that move parcels on, flag disputes and select parcels."""
+    return {
+        "dispute": _("Dispute"),
+        "disputed": _("Disputed"),
+        "dispute_resolved": _("Dispute resolved"),
+        "dispute_reason": _("Reason for the dispute"),
+        "dispute_flag": _("Flag a dispute"),
+        "dispute_resolve": _("Resolve the dispute"),
         "move": _("Move on"),
         "move_to": _("New stage"),
         "forward": _("Forward"),
@@ -83,32 +114,36 @@ def map_labels() -> dict[str, str]:
         "selected": _("Selected"),
         "unknown_codes": _("Unknown parcel codes"),
         "nothing_selected": _("Select parcels first"),
-        "quota_legend_title": _("Quota status (mu)"),
-        "audit": _("Audit trail"),
     }
 
 
-def _map_spec(
-    bounds,
+def workflow_moves() -> dict[str, dict[str, list[str]]]:
+    """Where a parcel at each stage may be moved (the workflow's rule), for the map's forms."""
+    return {
+        stage.value: {way: [s.value for s in to] for way, to in allowed_moves(stage).items()}
+        for stage in Stage
+    }
+
+
+def map_spec(
+    bounds: list[float] | None,
     params: dict,
     active_zone: str | None,
-    mu_by_stage=None,
     as_of: dt.date | None = None,
     **extra,
 ) -> MapSpec:
-    """What a map page draws. ``params`` filter its parcels (zone, project, batch); ``as_of``
-    makes everything of that day: the parcels' stages, the zone boundaries in force, the
-    legend. The legend's figures are parcels.stages_summary of the same filter and day, which
-    the legend refreshes from after a stage move; ``mu_by_stage`` is not needed for them (it
-    is accepted for callers that pass it, and must hold the same figures)."""
+    """What a map page draws, gathered for the maps builder: its URLs, texts, the user's
+    rights and the workflow's moves; ``extra`` sets any other MapSpec field. ``params``
+    filter its parcels (zone, project, batch); ``as_of`` makes everything of that day: the
+    parcels' stages, the zone boundaries in force, the legend (see stage_legend)."""
     s = settings()
     day = as_of.isoformat() if as_of else None
-    spec = MapSpec(
+    fields = dict(
         parcels_url=url_for("api.parcels_collection"),
-        tiles_url=url_for("tiles.tile", layer="parcels", z=0, x=0, y=0).removesuffix("/0/0/0.pbf"),
+        tiles_url=_tiles_url("parcels"),
         zones_url=url_for("api.zones_collection", as_of=day),
         search_url=url_for("api.search"),
-        static_url=lambda path: url_for("static", filename=path),
+        static_url=_static_url,
         labels=map_labels(),
         locale=locale(),
         bounds=bounds,
@@ -121,7 +156,8 @@ def _map_spec(
         editable=can("acquisition"),
         can_audit=can("audit"),
         csrf_token=generate_csrf(),
-        today=acquisition.today().isoformat(),
+        today=today().isoformat(),
+        moves=workflow_moves(),
         urls={
             "manyUrl": url_for("acquisition.move_many"),
             "selectUrl": url_for("acquisition.select"),
@@ -129,28 +165,49 @@ def _map_spec(
             "auditUrl": url_for("audit.rows"),
             "summaryUrl": url_for("api.stages_summary"),
         },
-        **extra,
     )
+    return MapSpec(**{**fields, **extra})
+
+
+def stage_legend(spec: MapSpec, as_of: dt.date | None) -> MapSpec:
+    """``spec`` with its stage legend's figures: parcels.stages_summary of the map's parcels
+    on its day, which the legend refreshes from after a stage move."""
     if spec.style_by == "stage":
-        legend = parcels.stages_summary(get_session(), parcels.ParcelFilter(
-            zone=params.get("zone"), project_id=params.get("project"),
-            batch_id=params.get("batch"), as_of=as_of))  # fmt: skip
+        params = spec.parcel_params
+        shown = parcels.ParcelFilter(
+            zone=params.get("zone"),
+            project_id=params.get("project"),
+            batch_id=params.get("batch"),
+            as_of=as_of,
+        )
+        legend = parcels.stages_summary(get_session(), shown)
         spec.mu_by_stage, spec.legend_total = legend["stages"], legend["total"]
     return spec
 
 
-def _map(
-    bounds,
+def _static_url(path: str) -> str:
+    return url_for("static", filename=path)
+
+
+def _tiles_url(layer: str) -> str:
+    return url_for("tiles.tile", layer=layer, z=0, x=0, y=0).removesuffix("/0/0/0.pbf")
+
+
+def _for_page(parts: dict[str, str]) -> dict[str, str]:
+    """A map's parts (maps.builder.render_parts) with the page's nonce on its inline parts."""
+    return {**parts, "header": with_nonce(parts["header"])}
+
+
+def page_map(
+    bounds: list[float] | None,
     params: dict,
     active_zone: str | None,
-    mu_by_stage=None,
     as_of: dt.date | None = None,
     **extra,
 ) -> dict[str, str]:
-    parts = render_parts(build_map(_map_spec(bounds, params, active_zone, mu_by_stage, as_of,
-                                             **extra)))  # fmt: skip
-    parts["header"] = with_nonce(parts["header"])
-    return parts
+    """The map of a page (see map_spec), with its legend, ready to place in its template."""
+    spec = stage_legend(map_spec(bounds, params, active_zone, as_of, **extra), as_of)
+    return _for_page(render_parts(build_map(spec)))
 
 
 def as_of_arg() -> dt.date | None:
@@ -159,21 +216,22 @@ def as_of_arg() -> dt.date | None:
 
 
 def quota_map(batch: dict) -> dict[str, str]:
-    """The parcels of a batch coloured by where the batch stands in the quota ledger."""
-    session = get_session()
-    status = "consumed" if batch["consumed_mu"] > 0 else (
-        "reserved" if batch["reserved_mu"] > 0 else "none")  # fmt: skip
-    count = sum(parcels.count_by_stage(session, batch["project_id"], batch["id"], None).values())
-    info = projects.get_project(session, batch["project_id"]) or {}
-    area = next((b["area_mu"] for b in info.get("batches", []) if b["id"] == batch["id"]), 0)
-    legend = [{"key": k, "label": label, "mu": area if k == status else 0,
-               "parcels": count if k == status else 0}
-              for k, label in (("none", _("No quota booked")), ("reserved", _("Quota reserved")),
-                               ("consumed", _("Quota consumed (approved)")))]  # fmt: skip
-    return _map(parcels.extent(session, batch["project_id"], batch["id"]),
-                {"project": batch["project_id"], "batch": batch["id"]}, batch["zone"], None,
-                style_by="quota", quota_legend=legend,
-                legend_total={"mu": area, "parcels": count})  # fmt: skip
+    """The parcels of a batch (services.quota.BatchQuota) coloured by where the batch stands
+    in the quota ledger; the legend has its parcels and mu at its status."""
+    labels = {
+        "none": _("No quota booked"),
+        "reserved": _("Quota reserved"),
+        "consumed": _("Quota consumed (approved)"),
+    }
+    area, count = batch["area_mu"], batch["parcels"]
+    return page_map(
+        parcels.extent(get_session(), batch["project_id"], batch["id"]),
+        {"project": batch["project_id"], "batch": batch["id"], "year": batch["year"]},
+        batch["zone"],
+        style_by="quota",
+        quota_legend=quota_legend(batch["status"], labels, area, count),
+        legend_total={"mu": area, "parcels": count},
+    )
 
 
 def project_map(project: dict, batch_id: int | None, as_of: dt.date | None) -> dict[str, str]:
@@ -182,7 +240,7 @@ def project_map(project: dict, batch_id: int | None, as_of: dt.date | None) -> d
     if batch_id:
         params["batch"] = batch_id
     bounds = parcels.extent(get_session(), project["id"], batch_id)
-    return _map(bounds, params, project["zone"], None, as_of)
+    return page_map(bounds, params, project["zone"], as_of)
 
 
 def _all_bounds(session) -> list[float] | None:
@@ -206,7 +264,7 @@ def _all_bounds(session) -> list[float] | None:
 def index():
     session = get_session()
     as_of = as_of_arg()
-    parts = _map(_all_bounds(session), {}, None, None, as_of)
+    parts = page_map(_all_bounds(session), {}, None, as_of)
     codes = zones.zone_codes(session)
     return render_template(
         "map.html", map=parts, zone_codes=codes, title=_("Zone map"), as_of=as_of
@@ -225,7 +283,7 @@ def zone_page(code: str):
     as_of = as_of_arg()
     figures = zones.zone_summary(session, zone["code"], as_of)
     by_stage = figures.as_dict()["mu_by_stage"]
-    parts = _map(zone["bbox"], {"zone": zone["code"]}, zone["code"], by_stage, as_of)
+    parts = page_map(zone["bbox"], {"zone": zone["code"]}, zone["code"], as_of)
     loc = locale()
     stage_rows = [
         {"label": s.label(loc), "color": STAGE_COLORS[s], **by_stage[s.value]} for s in Stage
@@ -290,114 +348,69 @@ def stage_label(value: str) -> str:
     return Stage(value).label(locale())
 
 
-BOUNDARY_STYLES = {
-    "current": {"color": "#c62828", "weight": 3, "dashArray": "8 4", "fill": False},
-    "base": {"color": "#616161", "weight": 2, "dashArray": "2 4", "fill": False},
-    "draft": {"color": "#1565c0", "weight": 3, "fill": False},
-    "added": {"color": "#2e7d32", "weight": 1, "fillColor": "#66bb6a", "fillOpacity": 0.5},
-    "removed": {"color": "#ef6c00", "weight": 1, "fillColor": "#ffa726", "fillOpacity": 0.5},
-    "farmland": {"color": "#b71c1c", "weight": 2, "fillColor": "#e53935", "fillOpacity": 0.6},
-    "overlap": {"color": "#b71c1c", "weight": 2, "dashArray": "4 3", "fillColor": "#e53935",
-                "fillOpacity": 0.3},
-    "default": {"color": "#555", "weight": 1},
-}  # fmt: skip
-# the draft editor's drawn shapes, by operation (services.adjustment.DraftOp)
-OP_COLORS = {"replace": "#1565c0", "add": "#2e7d32", "subtract": "#ef6c00"}
-
-
 def _boundary_labels() -> dict[str, str]:
-    return {"current": _("Current boundary"), "draft": _("Draft boundary"),
-            "base": _("Boundary the draft was drawn on"),
-            "added": _("Added"), "removed": _("Removed"),
-            "farmland": _("Permanent basic farmland taken"),
-            "overlap": _("Overlaps another zone")}  # fmt: skip
-
-
-def _tiles_url(layer: str) -> str:
-    return url_for("tiles.tile", layer=layer, z=0, x=0, y=0).removesuffix("/0/0/0.pbf")
+    return {
+        "current": _("Current boundary"),
+        "draft": _("Draft boundary"),
+        "base": _("Boundary the draft was drawn on"),
+        "added": _("Added"),
+        "removed": _("Removed"),
+        "farmland": _("Permanent basic farmland taken"),
+        "overlap": _("Overlaps another zone"),
+    }
 
 
 def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
-    """The boundary the draft is checked against (left; a stale draft's also shows the current
-    boundary) and the draft (right) side by side, synced; the draft side shows what is added
-    and removed, the farmland and other zones it takes; cut parcels outlined."""
-    from folium.plugins import DualMap
-
-    from landmap.maps.builder import parcel_layer_options
-    from landmap.maps.layers import OverlayLayer, ParcelLayer, ScaleBar
-    from landmap.services import adjustment
-
+    """A draft beside the boundary it is checked against (a stale draft's also shows the
+    current boundary): what it adds and removes, the farmland and other zones it takes, the
+    parcels it cuts (figures is the draft's check, services.adjustment.check)."""
     session = get_session()
-    labels = map_labels()
-    draft = adjustment.draft(session, zone["code"], draft_id)
-    shapes = adjustment.check_geojson(session, draft_id, figures["compared_with"])
-    left = [adjustment.boundary_geojson(session, figures["compared_with"],
-                                        "base" if figures["stale"] else "current")]  # fmt: skip
+    checked = figures["compared_with"]
+    left = [
+        adjustment.boundary_geojson(session, checked, "base" if figures["stale"] else "current")
+    ]
     if figures["stale"] and figures["current_id"]:
         left.append(adjustment.boundary_geojson(session, figures["current_id"], "current"))
-    draft_fc = {
-        "type": "FeatureCollection",
-        "features": [
-            {"type": "Feature", "geometry": draft["geometry"], "properties": {"kind": "draft"}}
-        ],
-    }
-    cut = [p["code"] for p in figures["parcels_cut"]]
-    dm = DualMap(location=list(settings().map_center), tiles=None, zoom_start=13)
-    common = {"styles": BOUNDARY_STYLES, "labels": _boundary_labels(), "mu": _("mu")}
-    spec = _map_spec(None, {}, None, {})
-    spec.editable = False
-    for m, parts in ((dm.m1, left), (dm.m2, [shapes, draft_fc])):
-        ScaleBar().add_to(m)
-        opts = parcel_layer_options(spec, labels)
-        ParcelLayer(labels["parcels"], {**opts, "highlight": cut}).add_to(m)
-        for i, data in enumerate(parts):
-            OverlayLayer(f"{labels['zones']} {i}", {**common, "data": data}).add_to(m)
-    if zone["bbox"]:
-        x0, y0, x1, y1 = zone["bbox"]
-        dm.fit_bounds([[y0, x0], [y1, x1]])
-    localize(dm.get_root(), lambda path: url_for("static", filename=path))
-    parts = render_parts(dm)
-    parts["header"] = with_nonce(parts["header"])
-    return parts
+    spec = map_spec(zone["bbox"], {}, None, editable=False)  # no legend
+    compare = CompareSpec(
+        left=left,
+        draft=adjustment.draft(session, zone["code"], draft_id)["geometry"],
+        shapes=adjustment.check_geojson(session, draft_id, checked),
+        cut=[p["code"] for p in figures["parcels_cut"]],
+        boundary_labels=_boundary_labels(),
+    )
+    return _for_page(render_parts(drafts_maps.compare_map(spec, compare)))
 
 
-def draft_editor_map(zone: dict) -> dict[str, str]:
-    """A map to edit a copy of the zone's current boundary, draw a new one, or draw a shape
-    to add to or subtract from it, and save that as a draft on this boundary version. Its
-    legend has the zone's mu by stage (from _map_spec, as on the zone's map; it once got an
-    empty dict and read 0 everywhere); the farmland and land-use layers can be switched on
-    while drawing. The editor's script is static/js/drafts.js."""
-    from landmap.maps.builder import farmland_overlay, landuse_overlay
-    from landmap.maps.layers import DraftEditor
-    from landmap.services import adjustment
-    from landmap.web.adjustment import op_labels
-
+def draft_editor_map(zone: dict, op_labels: dict[str, str]) -> dict[str, str]:
+    """The zone's map (its legend has the zone's mu by stage, as on the zone page) with the
+    draft editor on it, the farmland and land-use layers to switch on while drawing; a draft
+    is saved on the boundary version in force now. ``op_labels``: the ways to make a draft."""
     session = get_session()
-    spec = _map_spec(zone["bbox"], {"zone": zone["code"]}, zone["code"])  # legend: the zone's
-    spec.editable = False
-    spec.tile_overlays = [
+    overlays = [
         farmland_overlay(_("Permanent basic farmland"), _tiles_url("farmland")),
         landuse_overlay(_("Land use (third national land survey)"), _tiles_url("landuse")),
     ]
-    m = build_map(spec)
+    spec = map_spec(
+        zone["bbox"], {"zone": zone["code"]}, zone["code"], editable=False, tile_overlays=overlays
+    )
+    stage_legend(spec, None)  # the zone's mu by stage, as on the zone's map
     base_id = adjustment.current_boundary_id(session, zone["code"])
     compare = url_for("adjustment.compare_page", code=zone["code"], draft_id=0)
-    DraftEditor({
-        "current": (adjustment.boundary_geojson(session, base_id, "current") if base_id
-                    else {"type": "FeatureCollection", "features": []}),
-        "baseId": base_id,
-        "url": url_for("adjustment.create", code=zone["code"]),
-        "compareUrl": compare.removesuffix("/0") + "/__ID__",
-        "edit": {"csrf": generate_csrf()},
-        "op": "replace",
-        "ops": [{"value": k, "label": v, "color": OP_COLORS[k]} for k, v in op_labels().items()],
-        "labels": {"draft_title": _("New draft boundary"),
-                   "draft_note": _("What this draft changes and why"),
-                   "save_draft": _("Save as a draft"), "nothing_drawn": _("Draw a boundary first"),
-                   "op_hint": _("Add and subtract use only the shapes you draw, against the "
-                                "current boundary.")},
-    }).add_to(m)  # fmt: skip
-    localize(m, lambda path: url_for("static", filename=path))
-    parts = render_parts(m)
-    parts["header"] = with_nonce(parts["header"])
-    return parts
+    editor = EditorSpec(
+        current=adjustment.boundary_geojson(session, base_id, "current") if base_id else None,
+        base_id=base_id,
+        save_url=url_for("adjustment.create", code=zone["code"]),
+        compare_url=compare.removesuffix("/0") + "/__ID__",
+        op_labels=op_labels,
+        labels={
+            "draft_title": _("New draft boundary"),
+            "draft_note": _("What this draft changes and why"),
+            "save_draft": _("Save as a draft"),
+            "nothing_drawn": _("Draw a boundary first"),
+            "op_hint": _(
+                "Add and subtract use only the shapes you draw, against the current boundary."
+            ),
+        },
+    )
+    return _for_page(render_parts(drafts_maps.draft_editor_map(spec, editor)))

@@ -1,43 +1,14 @@
 /* The zone-draft pages (扩区/调区): the draft editor on /zones/<code>/drafts, the upload form,
  * and the approve and rebase buttons of a draft's compare page. Texts and URLs come from the
  * server (the editor's options, the elements' data- attributes); user data reaches the page
- * only through textContent. Loaded after landmap.js and before the map's own script.
+ * only through textContent. Loaded after landmap.js (whose LandMap.api makes every API call
+ * and LandMap.el every element) and before the map's own script.
  */
 (function () {
   "use strict";
 
   var LandMap = window.LandMap = window.LandMap || {};
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = String(text);
-    return node;
-  }
-
-  function csrfToken() {
-    var meta = document.querySelector("meta[name=csrf-token]");
-    return meta ? meta.content : "";
-  }
-
-  /* POST JSON (or a FormData) with the CSRF token; resolves with the answer's JSON, rejects
-   * with its error message. */
-  function post(url, body) {
-    var init = { method: "POST", credentials: "same-origin",
-                 headers: { "X-CSRFToken": csrfToken() } };
-    if (body instanceof FormData) {
-      init.body = body;
-    } else {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body || {});
-    }
-    return fetch(url, init).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) {
-        if (!r.ok) throw new Error(data.error || ("HTTP " + r.status));
-        return data;
-      });
-    });
-  }
+  var el = LandMap.el;
 
   function warn(node, message) {
     node.className = "lm-msg lm-warn";
@@ -122,8 +93,8 @@
         layers.forEach(function (l) { coords.push.apply(coords, polygons(l)); });
         if (!coords.length) { warn(msg, L_.nothing_drawn); return; }
         save.disabled = true;
-        post(opts.url, { geometry: { type: "MultiPolygon", coordinates: coords },
-                         note: note.value, op: op, base_id: opts.baseId })
+        LandMap.api(opts.url, opts, { geometry: { type: "MultiPolygon", coordinates: coords },
+                                      note: note.value, op: op, base_id: opts.baseId })
           .then(function (d) { window.location = opts.compareUrl.replace("__ID__", d.id); })
           .catch(function (err) {
             warn(msg, err.message);
@@ -151,7 +122,7 @@
     var msg = document.getElementById("upload-msg");
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      post(form.dataset.url, new FormData(form))
+      LandMap.api(form.dataset.url, null, new FormData(form))
         .then(function (d) { goToDraft(form.dataset.compare, d.id); })
         .catch(function (err) { warn(msg, err.message); });
     });
@@ -162,7 +133,7 @@
     button.addEventListener("click", function () {
       if (!window.confirm(button.dataset.confirm)) return;
       button.disabled = true;
-      post(button.dataset.url, {})
+      LandMap.api(button.dataset.url, null, {})
         .then(function () { window.location.reload(); })
         .catch(function (err) { warn(msg, err.message); button.disabled = false; });
     });
@@ -172,7 +143,7 @@
     var msg = document.getElementById("draft-msg");
     button.addEventListener("click", function () {
       button.disabled = true;
-      post(button.dataset.url, {})
+      LandMap.api(button.dataset.url, null, {})
         .then(function (d) { goToDraft(button.dataset.compare, d.id); })
         .catch(function (err) { warn(msg, err.message); button.disabled = false; });
     });

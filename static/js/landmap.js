@@ -89,9 +89,19 @@
 
   /* --- acquisition: history and the forms that move parcels on ------------------------ */
 
+  /* The page's CSRF token: the map's (opts.edit.csrf), else the page's <meta name=csrf-token>. */
+  function csrfToken(opts) {
+    if (opts && opts.edit && opts.edit.csrf) return opts.edit.csrf;
+    var meta = document.querySelector("meta[name=csrf-token]");
+    return meta ? meta.content : "";
+  }
+
+  /* GET (no body) or POST JSON (or a FormData) with the CSRF token; resolves with the answer's
+   * JSON, rejects with its error message. Every call to the API from landmap's pages. */
   function api(url, opts, body) {
     var init = { method: body ? "POST" : "GET", credentials: "same-origin", headers: {} };
-    if (opts.edit && opts.edit.csrf) init.headers["X-CSRFToken"] = opts.edit.csrf;
+    var token = csrfToken(opts);
+    if (token) init.headers["X-CSRFToken"] = token;
     if (body instanceof FormData) {
       init.body = body;
     } else if (body) {
@@ -122,24 +132,30 @@
     return i;
   }
 
+  /* Where a parcel at ``current`` may go, as the server's workflow rule says (opts.edit.moves):
+   * forward, or back as a correction; parcels selected together (current null) may go to any
+   * stage of the workflow, and the server checks each. */
+  function movesFrom(opts, current) {
+    if (current == null) return { forward: opts.edit.workflow, correction: [] };
+    return opts.edit.moves[current] || { forward: [], correction: [] };
+  }
+
   function stageSelect(opts, current) {
     var L_ = opts.labels;
-    var flow = opts.edit.workflow;
-    var at = flow.indexOf(current);
+    var moves = movesFrom(opts, current);
     var select = el("select");
     select.name = "stage";
-    var fwd = el("optgroup");
-    fwd.label = L_.forward;
-    var back = el("optgroup");
-    back.label = L_.correction_group;
-    flow.forEach(function (stage, i) {
-      if (current != null && i === at) return;
-      var o = el("option", null, opts.stageLabels[stage]);
-      o.value = stage;
-      (current == null || i > at ? fwd : back).appendChild(o);
+    [[moves.forward, L_.forward], [moves.correction, L_.correction_group]].forEach(function (g) {
+      if (!g[0].length) return;
+      var group = el("optgroup");
+      group.label = g[1];
+      g[0].forEach(function (stage) {
+        var o = el("option", null, opts.stageLabels[stage]);
+        o.value = stage;
+        group.appendChild(o);
+      });
+      select.appendChild(group);
     });
-    if (fwd.children.length) select.appendChild(fwd);
-    if (back.children.length) select.appendChild(back);
     return select;
   }
 
@@ -155,9 +171,9 @@
     var files = field(form, L_.documents, input("file", "documents"));
     files.multiple = true;
     files.accept = "application/pdf,image/jpeg,image/png";
+    var backwards = movesFrom(opts, current).correction;
     function sync() {
-      var flow = opts.edit.workflow;
-      var back = current != null && flow.indexOf(stage.value) < flow.indexOf(current);
+      var back = backwards.indexOf(stage.value) >= 0;
       corr.checked = back || corr.checked;
       corrLabel.style.display = current == null ? "" : (back ? "" : "none");
       reason.parentNode.style.display = corr.checked ? "" : "none";
@@ -243,7 +259,8 @@
     }).catch(function (err) { hist.textContent = err.message; }).then(function () {
       box.dispatchEvent(new CustomEvent("landmap:grown", { bubbles: true }));
     });
-    if (p.stage === "state_owned") {
+    var moves = movesFrom(opts, p.stage);
+    if (!moves.forward.length && !moves.correction.length) {  // outside the workflow
       box.appendChild(el("div", "lm-muted", L_.state_land));
       return box;
     }
@@ -279,24 +296,17 @@
     return box;
   }
 
+  /* A parcel's look from the styles the server sends: outlined (a compare map's cut parcels,
+   * filled by stage), disputed, a commercial plot or plain; filled by stage or quota status. */
   function parcelStyle(opts, p) {
-    var commercial = !!p.commercial;
-    if (opts.highlight && opts.highlight.indexOf(p.code) >= 0) {
-      return { color: "#000", weight: 3, dashArray: null, fillColor: opts.colors[p.stage] || "#ccc",
-               fillOpacity: 0.5 };
-    }
+    var s = opts.styles;
     var fill = opts.styleBy === "quota" ? opts.quotaColors[p.quota] : opts.colors[p.stage];
-    if (p.dispute) {
-      return { color: opts.disputeColor, weight: 3, dashArray: null,
-               fillColor: fill || "#ccc", fillOpacity: 0.7 };
+    var look = p.dispute ? s.dispute : (p.commercial ? s.commercial : s.plain);
+    if (opts.highlight && opts.highlight.indexOf(p.code) >= 0) {
+      look = s.highlight;
+      fill = opts.colors[p.stage];
     }
-    return {
-      color: commercial ? opts.commercialColor : "#555",
-      weight: commercial ? 3 : 1,
-      dashArray: commercial ? "6 3" : null,
-      fillColor: fill || "#ccc",
-      fillOpacity: 0.7
-    };
+    return Object.assign({}, look, { fillColor: fill || opts.unknownFill });
   }
 
   /* Popups stay inside the map and below whatever lies over its top (the as-of bar): Leaflet
@@ -386,8 +396,7 @@
       window.LandMap.current = { map: map, parcels: layer };
     });
     (opts.highlight || []).forEach(function (code) {
-      layer.setFeatureStyle(code, { fill: true, color: "#000", weight: 3, fillOpacity: 0.5,
-                                    fillColor: "#ffffff" });
+      layer.setFeatureStyle(code, opts.styles.cut);
     });
     layer.landmap.show = function (code) { return show(code, null); };
     layer.landmap.featureUrl = featureUrl;
@@ -407,7 +416,7 @@
     var layer = L.geoJSON(null, {
       style: function (f) {
         var active = opts.active && f.properties.code === opts.active;
-        return { color: "#c62828", weight: active ? 3 : 2, dashArray: "8 4", fill: false };
+        return active ? opts.activeStyle : opts.style;
       },
       onEachFeature: function (f, l) {
         l.bindTooltip(esc(f.properties.name), { permanent: false, sticky: true });
@@ -559,8 +568,7 @@
     function mark() {
       marked.forEach(function (code) { parcels.resetFeatureStyle(code); });
       selected.forEach(function (code) {
-        parcels.setFeatureStyle(code, { fill: true, color: "#1565c0", weight: 3,
-                                        fillColor: "#90caf9", fillOpacity: 0.6 });
+        parcels.setFeatureStyle(code, opts.styles.selected);
       });
       marked = selected.slice();
     }
@@ -594,7 +602,7 @@
       var draw = el("button", "btn btn-sm btn-outline-primary", L_.draw_polygon);
       draw.type = "button";
       draw.addEventListener("click", function () {
-        new L.Draw.Polygon(map, { shapeOptions: { color: "#1565c0" } }).enable();
+        new L.Draw.Polygon(map, { shapeOptions: { color: opts.styles.selected.color } }).enable();
       });
       paste = el("textarea", "lm-paste");
       paste.placeholder = L_.paste_codes;
@@ -675,6 +683,8 @@
 
   window.LandMap = {
     esc: esc,
+    el: el,
+    api: api,
     overlay: overlay,
     tileOverlay: tileOverlay,
     selection: selection,
