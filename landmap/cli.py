@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from landmap.config import ConfigError, Settings
 from landmap.db import make_engine, make_sessionmaker, migrate, session_scope
-from landmap.domain import Role
+from landmap.domain import Refused, Role
 
 
 class Ctx:
@@ -41,7 +41,18 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx, ensure=True)
 
 
-@click.group()
+class Commands(click.Group):
+    """The command group: a refusal (landmap.services.Refused) by any command is printed as
+    its message, not as a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Refused as exc:
+            raise click.ClickException(f"refused: {exc}") from exc
+
+
+@click.group(cls=Commands)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """landmap: the land register and maps of the development zone."""
@@ -79,21 +90,17 @@ def db_downgrade(ctx: Ctx, revision: str) -> None:
 def demo(ctx: Ctx) -> None:
     """Load the illustrative demo zone (data/demo/); running it again changes nothing."""
     from landmap.demo import load_demo
-    from landmap.loaders import LoadRefused
 
-    try:
-        with ctx.session() as session:
-            result = load_demo(session, ctx.settings)
-    except LoadRefused as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.session() as session:
+        result = load_demo(session, ctx.settings)
     if not result.changed:
         click.echo("demo zone already loaded: nothing changed")
         return
-    p, z = result.parcels, result.zones
+    parcels, zones = result.parcels, result.zones
     click.echo(
         f"demo zone loaded: {result.catalogue_changes} zone/project rows, "
-        f"{z.inserted} zone boundaries, parcels {p.inserted} new, {p.updated} updated, "
-        f"{p.total_mu:.2f} mu"
+        f"{zones.inserted} zone boundaries, parcels {parcels.inserted} new, "
+        f"{parcels.updated} updated, {parcels.total_mu:.2f} mu"
     )
 
 
@@ -108,10 +115,11 @@ def info(ctx: Ctx) -> None:
         rows = zones.summary(session)
         outside = zones.outside_every_zone(session)
     click.echo(f"{'zone':<6}{'boundary mu':>14}{'parcels':>10}{'parcels mu':>14}  name")
-    for r in rows:
-        zone_mu = f"{r.area_mu:.2f}" if r.area_mu is not None else "-"
+    for zone in rows:
+        zone_mu = f"{zone.area_mu:.2f}" if zone.area_mu is not None else "-"
         click.echo(
-            f"{r.code:<6}{zone_mu:>14}{r.parcel_count:>10}{r.parcels_mu_inside:>14.2f}  {r.name}"
+            f"{zone.code:<6}{zone_mu:>14}{zone.parcel_count:>10}"
+            f"{zone.parcels_mu_inside:>14.2f}  {zone.name}"
         )
     if outside[0]:
         click.echo(f"{'-':<6}{'-':>14}{outside[0]:>10}{outside[1]:>14.2f}  outside every zone")
@@ -143,10 +151,10 @@ def _print_report(report) -> None:
         f"{report.updated} updated, {report.unchanged} unchanged, {len(report.rejected)} rejected"
     )
     click.echo(f"  area      {report.total_mu:.2f} mu")
-    for p in report.repaired:
-        click.echo(f"  repaired  {p}")
-    for p in report.rejected:
-        click.echo(f"  set aside {p}")
+    for problem in report.repaired:
+        click.echo(f"  repaired  {problem}")
+    for problem in report.rejected:
+        click.echo(f"  set aside {problem}")
     if report.rejects_path:
         click.echo(f"  rejects written to {report.rejects_path}")
     if report.mismatches:
@@ -184,7 +192,7 @@ def _run_load(ctx: Ctx, kind: str, path: str, **kw) -> None:
     from rich.progress import Progress
 
     from landmap import loaders
-    from landmap.loaders import LoadOptions, LoadRefused
+    from landmap.loaders import LoadOptions
 
     options = LoadOptions(
         srs=kw.get("srs"),
@@ -205,11 +213,8 @@ def _run_load(ctx: Ctx, kind: str, path: str, **kw) -> None:
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        try:
-            with ctx.session() as session:
-                report = loaders.load(session, ctx.settings, kind, path, options, progress)
-        except LoadRefused as exc:
-            raise click.ClickException(f"refused: {exc}") from exc
+        with ctx.session() as session:
+            report = loaders.load(session, ctx.settings, kind, path, options, progress)
     _print_report(report)
 
 
@@ -228,10 +233,12 @@ def _load_command(kind: str, doc: str) -> None:
 
 
 _load_command("parcels", "Cadastral parcels (宗地) and commercial plots, matched by code.")
-_load_command("landuse", "Land-use patches of the third national land survey (三调 DLTB), "
-                         "matched by BSM.")  # fmt: skip
-_load_command("farmland", "Permanent basic farmland (永久基本农田) patches, matched by their "
-                          "identifier.")  # fmt: skip
+_load_command(
+    "landuse", "Land-use patches of the third national land survey (三调 DLTB), matched by BSM."
+)
+_load_command(
+    "farmland", "Permanent basic farmland (永久基本农田) patches, matched by their identifier."
+)
 
 
 @load.command("zones")
@@ -272,11 +279,8 @@ def users_add(ctx: Ctx, name: str, role: str, display_name: str) -> None:
     """Add an account; the password comes from LANDMAP_PASSWORD or a prompt."""
     from landmap.services import users
 
-    try:
-        with ctx.session() as session:
-            users.add(session, name, role, _password(), display_name)
-    except users.UserError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.session() as session:
+        users.add(session, name, role, _password(), display_name)
     click.echo(f"user {name} added ({role})")
 
 
@@ -287,11 +291,8 @@ def users_passwd(ctx: Ctx, name: str) -> None:
     """Set a new password (LANDMAP_PASSWORD or a prompt); the user's sessions end."""
     from landmap.services import users
 
-    try:
-        with ctx.session() as session:
-            users.set_password(session, name, _password())
-    except users.UserError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.session() as session:
+        users.set_password(session, name, _password())
     click.echo(f"password of {name} changed")
 
 
@@ -303,11 +304,8 @@ def users_token(ctx: Ctx, name: str, label: str) -> None:
     """Print a new API token for NAME (shown once; send it as 'Authorization: Bearer ...')."""
     from landmap.services import users
 
-    try:
-        with ctx.session() as session:
-            token = users.new_token(session, name, label)
-    except users.UserError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.session() as session:
+        token = users.new_token(session, name, label)
     click.echo(token)
 
 
@@ -333,10 +331,11 @@ def users_list(ctx: Ctx) -> None:
     with ctx.session() as session:
         rows = users.list_users(session)
     click.echo(f"{'name':<16}{'role':<10}{'active':<8}{'tokens':>6}  display name")
-    for r in rows:
-        active = "yes" if r["active"] else "no"
+    for user in rows:
+        active = "yes" if user["active"] else "no"
         click.echo(
-            f"{r['name']:<16}{r['role']:<10}{active:<8}{r['tokens']:>6}  {r['display_name']}"
+            f"{user['name']:<16}{user['role']:<10}{active:<8}{user['tokens']:>6}  "
+            f"{user['display_name']}"
         )
 
 
@@ -347,11 +346,8 @@ def users_disable(ctx: Ctx, name: str) -> None:
     """Disable an account: its sessions end and its tokens stop working."""
     from landmap.services import users
 
-    try:
-        with ctx.session() as session:
-            users.disable(session, name)
-    except users.UserError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.session() as session:
+        users.disable(session, name)
     click.echo(f"user {name} disabled")
 
 

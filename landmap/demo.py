@@ -96,13 +96,35 @@ def _quota(session: Session, book: dict) -> int:
         ).scalar()
         day = dt.date.fromisoformat(e["date"]) if e.get("date") else None
         if e["kind"] == "reserve_demand":
-            quota.reserve_demand(session, e["year"], e["source"], project, batch, "demo",
-                                 e.get("ref", ""), e.get("note", ""), day)  # fmt: skip
+            quota.reserve_demand(
+                session,
+                e["year"],
+                e["source"],
+                project,
+                batch,
+                "demo",
+                e.get("ref", ""),
+                e.get("note", ""),
+                day,
+            )
         else:
             mu = quota.to_mu(e.get("mu"), e.get("ha"))
-            quota.record(session, quota.Entry(e["year"], e["kind"], e["source"], mu, project,
-                                              batch, None, e.get("ref", ""),
-                                              e.get("note", ""), day), "demo")  # fmt: skip
+            quota.record(
+                session,
+                quota.Entry(
+                    e["year"],
+                    e["kind"],
+                    e["source"],
+                    mu,
+                    project,
+                    batch,
+                    None,
+                    e.get("ref", ""),
+                    e.get("note", ""),
+                    day,
+                ),
+                "demo",
+            )
         count += 1
     return count
 
@@ -112,9 +134,11 @@ def _history(session: Session, path: Path) -> int:
     have no history yet."""
     with path.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    done = set(session.execute(text(
-        "SELECT DISTINCT p.code FROM parcel p JOIN stage_change c ON c.parcel_id = p.id"
-    )).scalars())  # fmt: skip
+    done = set(
+        session.execute(
+            text("SELECT DISTINCT p.code FROM parcel p JOIN stage_change c ON c.parcel_id = p.id")
+        ).scalars()
+    )
     count = 0
     for r in rows:
         if r["ZDDM"] in done:

@@ -1,6 +1,7 @@
-"""The land register's vocabulary: enums with their Chinese and English labels.
+"""The land register's vocabulary: enums with their Chinese and English labels, the zone's
+today, and the refusal every rule raises.
 
-Used by the database models (CHECK constraints), services, map styling and the API.
+Used by the database models (CHECK constraints), services, loaders, map styling and the API.
 """
 
 from __future__ import annotations
@@ -8,6 +9,32 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> dt.date:
+    """The date in the zone (China time): the one today of the register. Nothing is recorded
+    as happening after it; a boundary loaded without a date is in force from it."""
+    return dt.datetime.now(CHINA).date()
+
+
+class Refused(ValueError):
+    """A request the rules refuse: ``message`` says why, ``status`` is the HTTP status the web
+    answers with, ``extra`` goes into the JSON answer beside the message. Nothing was changed.
+    Every refusal a user can get derives from it (also as ``landmap.services.Refused``): the
+    web answers each with its message and status, the CLI prints the message."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, **extra) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.extra = extra
+
 
 # The earliest day anything in the register can have happened (the founding of the People's
 # Republic, 1949-10-01): events, as-of days and report periods lie from it to today.
@@ -199,4 +226,46 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "import": frozenset({Role.ADMIN}),
     "users": frozenset({Role.ADMIN}),
     "audit": frozenset({Role.ADMIN}),
+}
+
+
+class QuotaSource(LabelledEnum):
+    """Where land-use quota (用地指标) comes from."""
+
+    PLAN = "plan"  # 年度计划指标
+    LINKAGE = "linkage"  # 增减挂钩节余
+    OTHER = "other"  # 其他
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _QUOTA_SOURCE_LABELS
+
+
+_QUOTA_SOURCE_LABELS = {
+    QuotaSource.PLAN: ("年度计划指标", "Annual plan quota"),
+    QuotaSource.LINKAGE: ("增减挂钩节余", "Linkage savings"),
+    QuotaSource.OTHER: ("其他", "Other"),
+}
+
+
+class QuotaKind(LabelledEnum):
+    """What a quota ledger entry does (see landmap.services.quota)."""
+
+    GRANT = "grant"  # 下达
+    RESERVE = "reserve"  # 预留
+    CONSUME = "consume"  # 报批使用
+    RELEASE = "release"  # 释放
+    CORRECT = "correct"  # 冲正
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _QUOTA_KIND_LABELS
+
+
+_QUOTA_KIND_LABELS = {
+    QuotaKind.GRANT: ("下达", "Grant"),
+    QuotaKind.RESERVE: ("预留", "Reserve"),
+    QuotaKind.CONSUME: ("报批使用", "Consume"),
+    QuotaKind.RELEASE: ("释放", "Release"),
+    QuotaKind.CORRECT: ("冲正", "Correction"),
 }

@@ -93,8 +93,18 @@ CODE_RE = re.compile(r"^\d{2}(\d{2}|[A-Z]\d?)?[A-Z0-9]*$")
 # 农用地: classes 01-04 and these second-level classes
 _AGRICULTURAL_EXTRA = {"1006", "1103", "1104", "1107", "1202", "1203"}
 # 建设用地: 05-09 and these second-level classes
-_CONSTRUCTION_EXTRA = {"1001", "1002", "1003", "1004", "1005", "1007", "1008", "1009", "1109",
-                       "1201"}  # fmt: skip
+_CONSTRUCTION_EXTRA = {
+    "1001",
+    "1002",
+    "1003",
+    "1004",
+    "1005",
+    "1007",
+    "1008",
+    "1009",
+    "1109",
+    "1201",
+}
 _NAME_TO_CODE = {name: code for code, name in CLASSES.items()}
 
 

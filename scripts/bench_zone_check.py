@@ -123,9 +123,9 @@ def main() -> int:
             changed, added_m2 = s.execute(text(PLAIN)).one()
             plains.append(time.perf_counter() - t)
     engine.dispose()
-    print(f"check: added {c['added_mu']} mu, removed {c['removed_mu']} mu, "
-          f"{len(c['parcels_entering'])} entering, {len(c['parcels_leaving'])} leaving, "
-          f"{len(c['parcels_cut'])} cut; plain: {changed} parcels changed, "
+    print(f"check: added {c.added_mu} mu, removed {c.removed_mu} mu, "
+          f"{len(c.parcels_entering)} entering, {len(c.parcels_leaving)} leaving, "
+          f"{len(c.parcels_cut)} cut; plain: {changed} parcels changed, "
           f"{m2_to_mu(added_m2):.2f} mu of patches added")  # fmt: skip
     check_s, plain_s = statistics.median(checks), statistics.median(plains)
     print(f"check {check_s:.3f} s (runs {', '.join(f'{x:.3f}' for x in checks)}), "

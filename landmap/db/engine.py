@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from landmap.config import ConfigError, Settings
@@ -69,10 +70,25 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-# who is acting and from where, for the audit trail (transaction-local settings)
-set_actor_sql = (
-    "SELECT set_config('landmap.user', :user, true), set_config('landmap.address', :address, true)"
-)
+def set_actor(connection: Connection, user: str, address: str) -> None:
+    """Tell the database who is acting and from where, for the audit trail: settings local
+    to the connection's transaction."""
+    connection.execute(
+        text(
+            "SELECT set_config('landmap.user', :user, true), "
+            "set_config('landmap.address', :address, true)"
+        ),
+        {"user": user, "address": address},
+    )
+
+
+def database_answers(session: Session) -> bool:
+    """Whether the database answers a trivial query through ``session``."""
+    try:
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 @contextmanager
@@ -81,8 +97,11 @@ def session_scope(factory: sessionmaker[Session], actor: str | None = None) -> I
     in the audit trail as who made the changes."""
     session = factory()
     if actor:
-        event.listen(session, "after_begin", lambda s, t, conn: conn.execute(
-            text(set_actor_sql), {"user": actor, "address": "localhost"}))  # fmt: skip
+
+        def record_actor(session: Session, transaction, connection: Connection) -> None:
+            set_actor(connection, actor, "localhost")
+
+        event.listen(session, "after_begin", record_actor)
     try:
         yield session
         session.commit()

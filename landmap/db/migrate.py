@@ -6,8 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection, text
 
 from landmap.config import Settings
+from landmap.db.engine import make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -32,68 +34,88 @@ def grant_app_role(settings: Settings) -> bool:
     audit_log INSERT and SELECT; on quota_balance no amount (the ledger's trigger moves them,
     as the owner); TRUNCATE nowhere. Created (NOLOGIN) when missing and the migrating role
     may create roles; scripts/localdb.sh makes it a LOGIN role. Returns whether it exists."""
-    from sqlalchemy import text
-
-    from landmap.db.engine import make_engine
-
     engine = make_engine(settings.with_(db_role=""))
     schema = settings.db_schema
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(f"""
-            DO $$ BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                    BEGIN
-                        CREATE ROLE {APP_ROLE} NOLOGIN;
-                    EXCEPTION WHEN insufficient_privilege THEN
-                        RAISE NOTICE 'cannot create role {APP_ROLE}';
-                    END;
-                END IF;
-            END $$""")
-            )
-            if not conn.execute(
-                text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE}
-            ).first():
+            if not _app_role_exists(conn):
                 return False
-            conn.execute(
-                text(f"""
-                GRANT USAGE ON SCHEMA "{schema}" TO {APP_ROLE};
-                REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {APP_ROLE};
-                REVOKE ALL ON ALL SEQUENCES IN SCHEMA "{schema}" FROM {APP_ROLE};
-                GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}"
-                    TO {APP_ROLE};
-                GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {APP_ROLE};
-            """)
-            )
-            if conn.execute(
-                text("SELECT to_regclass(:t)"), {"t": f'"{schema}".audit_log'}
-            ).scalar():
-                conn.execute(text(f'REVOKE UPDATE, DELETE ON "{schema}".audit_log FROM {APP_ROLE}'))
-            ledger = f'"{schema}".lm_apply_quota_entry()'
-            if conn.execute(  # the ledger's trigger moves balances as the owner (0009 on)
-                text("SELECT prosecdef FROM pg_proc WHERE oid = to_regprocedure(:f)"),
-                {"f": ledger},
-            ).scalar():
-                # services.quota opens a year's balance at zero (INSERT ... ON CONFLICT DO
-                # NOTHING) and locks it (FOR UPDATE needs UPDATE on a column): the keys only,
-                # which a trigger keeps from changing
-                conn.execute(
-                    text(f"""
-                    REVOKE INSERT, UPDATE, DELETE ON "{schema}".quota_balance FROM {APP_ROLE};
-                    GRANT INSERT (year, source), UPDATE (year, source)
-                        ON "{schema}".quota_balance TO {APP_ROLE};
-                """)
-                )
-            if settings.db_role == APP_ROLE and not conn.execute(
-                text("SELECT rolsuper OR pg_has_role(current_user, :r, 'MEMBER') "
-                     "FROM pg_roles WHERE rolname = current_user"), {"r": APP_ROLE},
-            ).scalar():  # fmt: skip
-                # only for working as it by SET ROLE (no app URL); never the other way round
-                conn.execute(text(f"GRANT {APP_ROLE} TO CURRENT_USER"))
+            _grant_tables(conn, schema)
+            _keep_audit_append_only(conn, schema)
+            _keep_quota_amounts_to_the_ledger(conn, schema)
+            if settings.db_role == APP_ROLE:
+                _let_owner_become_app_role(conn)
     finally:
         engine.dispose()
     return True
+
+
+def _app_role_exists(conn: Connection) -> bool:
+    """Create the app's role when it is missing and the migrating role may; whether it is."""
+    conn.execute(
+        text(f"""
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                BEGIN
+                    CREATE ROLE {APP_ROLE} NOLOGIN;
+                EXCEPTION WHEN insufficient_privilege THEN
+                    RAISE NOTICE 'cannot create role {APP_ROLE}';
+                END;
+            END IF;
+        END $$""")
+    )
+    found = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
+    return found.first() is not None
+
+
+def _grant_tables(conn: Connection, schema: str) -> None:
+    """Reading and writing rows of every table, and using its sequences; nothing more."""
+    conn.execute(
+        text(f"""
+        GRANT USAGE ON SCHEMA "{schema}" TO {APP_ROLE};
+        REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {APP_ROLE};
+        REVOKE ALL ON ALL SEQUENCES IN SCHEMA "{schema}" FROM {APP_ROLE};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {APP_ROLE};
+        GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {APP_ROLE};
+    """)
+    )
+
+
+def _keep_audit_append_only(conn: Connection, schema: str) -> None:
+    if conn.execute(text("SELECT to_regclass(:t)"), {"t": f'"{schema}".audit_log'}).scalar():
+        conn.execute(text(f'REVOKE UPDATE, DELETE ON "{schema}".audit_log FROM {APP_ROLE}'))
+
+
+def _keep_quota_amounts_to_the_ledger(conn: Connection, schema: str) -> None:
+    """Once the ledger's trigger moves balances as the owner (0009 on): services.quota opens
+    a year's balance at zero (INSERT ... ON CONFLICT DO NOTHING) and locks it (FOR UPDATE
+    needs UPDATE on a column): the keys only, which a trigger keeps from changing."""
+    ledger = f'"{schema}".lm_apply_quota_entry()'
+    definer = conn.execute(
+        text("SELECT prosecdef FROM pg_proc WHERE oid = to_regprocedure(:f)"), {"f": ledger}
+    ).scalar()
+    if definer:
+        conn.execute(
+            text(f"""
+            REVOKE INSERT, UPDATE, DELETE ON "{schema}".quota_balance FROM {APP_ROLE};
+            GRANT INSERT (year, source), UPDATE (year, source)
+                ON "{schema}".quota_balance TO {APP_ROLE};
+        """)
+        )
+
+
+def _let_owner_become_app_role(conn: Connection) -> None:
+    """For working as the app's role by SET ROLE (no app URL): the owner is made a member of
+    it, unless it is one already (or a superuser); never the other way round."""
+    member = conn.execute(
+        text(
+            "SELECT rolsuper OR pg_has_role(current_user, :r, 'MEMBER') "
+            "FROM pg_roles WHERE rolname = current_user"
+        ),
+        {"r": APP_ROLE},
+    ).scalar()
+    if not member:
+        conn.execute(text(f"GRANT {APP_ROLE} TO CURRENT_USER"))
 
 
 def downgrade(settings: Settings, revision: str = "base") -> None:
@@ -109,8 +131,6 @@ def head(settings: Settings) -> str | None:
 
 def current(settings: Settings) -> str | None:
     from alembic.runtime.migration import MigrationContext
-
-    from landmap.db.engine import make_engine
 
     engine = make_engine(settings)
     try:

@@ -22,8 +22,10 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as _ProjCRSError
 
+from landmap.domain import Refused
 
-class CRSError(ValueError):
+
+class CRSError(Refused):
     """The file's CRS is unknown or wrong; the message names --srs."""
 
 

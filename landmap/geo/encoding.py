@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from landmap.domain import Refused
 
-class EncodingError(ValueError):
+
+class EncodingError(Refused):
     """The DBF's text cannot be decoded safely; the message says what to pass."""
 
 

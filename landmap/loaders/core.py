@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -24,19 +25,21 @@ from landmap.geo import crs as crs_mod
 from landmap.geo import encoding as enc_mod
 from landmap.loaders import reader
 from landmap.loaders.profiles import Profile
-from landmap.loaders.reader import Chunk, Problem
+from landmap.loaders.reader import Chunk, Problem, Reading, ReadPlan
 from landmap.loaders.source import SourceError, open_source
+from landmap.services import Refused
 
 
-class LoadRefused(Exception):
-    """The file was not loaded; ``problems`` lists every bad record."""
+class LoadRefused(Refused):
+    """The file was not loaded; ``problems`` lists every bad record (``str()`` lists them
+    under the message)."""
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
 
     def __str__(self) -> str:
-        lines = [self.args[0]] + [f"  - {p}" for p in self.problems]
+        lines = [self.message] + [f"  - {problem}" for problem in self.problems]
         return "\n".join(lines)
 
 
@@ -78,6 +81,9 @@ class LoadReport:
     dry_run: bool = False
     import_id: int | None = None
     rejects_path: Path | None = None
+    # the rows the load made that a caller needs: a zone's new boundary version or draft
+    # (none on a dry run)
+    created_ids: tuple[int, ...] = ()
 
     @property
     def unchanged(self) -> int:
@@ -94,6 +100,15 @@ class Context:
     attributes_sql: str = "'{}'::jsonb"  # the JSONB attributes of a staged row ``s``
 
 
+class Merged(NamedTuple):
+    """What a layer's merge did: rows inserted and updated, and the ids of the rows it made
+    that a caller needs (a zone's new boundary version or draft)."""
+
+    inserted: int
+    updated: int
+    created_ids: tuple[int, ...] = ()
+
+
 @dataclass
 class Layer:
     """What differs between layers: profile, staging columns, row building, checks, merge."""
@@ -105,7 +120,7 @@ class Layer:
     # layer appends a problem for each one it sets aside)
     rows: Callable[[Chunk, Context], tuple[pa.Table, np.ndarray]]
     checks: Callable[[Session, Context], list[Problem]]
-    merge: Callable[[Session, Context], tuple[int, int]]
+    merge: Callable[[Session, Context], Merged]
     summary: Callable[[Session], tuple[float, list[tuple[str, float, float]]]]
 
 
@@ -137,10 +152,12 @@ class Staging:
         cols = [f"{n} {t}" for n, t in self.layer.staging_columns]
         cols += [f"x{i} {_pg_type(f.type)}" for i, f in enumerate(extras)]
         self.session.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
-        self.session.execute(text(
-            f"CREATE TEMP TABLE {STAGING} (rec integer NOT NULL, {', '.join(cols)}, "
-            f"geom geometry(Geometry, {self.srid}) NOT NULL)"
-        ))  # fmt: skip
+        self.session.execute(
+            text(
+                f"CREATE TEMP TABLE {STAGING} (rec integer NOT NULL, {', '.join(cols)}, "
+                f"geom geometry(Geometry, {self.srid}) NOT NULL)"
+            )
+        )
 
     @property
     def attributes_sql(self) -> str:
@@ -149,8 +166,7 @@ class Staging:
         if not pairs:
             return "'{}'::jsonb"
         groups = [pairs[i : i + 50] for i in range(0, len(pairs), 50)]  # 100 arguments at most
-        return " || ".join(f"jsonb_strip_nulls(jsonb_build_object({', '.join(g)}))"
-                           for g in groups)  # fmt: skip
+        return " || ".join(f"jsonb_strip_nulls(jsonb_build_object({', '.join(g)}))" for g in groups)
 
     def copy(self, chunk: Chunk, values: pa.Table, keep: np.ndarray) -> None:
         if self.extras is None:
@@ -193,28 +209,30 @@ def duplicate_codes(session: Session) -> list[Problem]:
     return found
 
 
-def upsert(session: Session, insert_sql: str) -> tuple[int, int]:
-    """Run an INSERT ... ON CONFLICT DO UPDATE; return (rows inserted, rows updated)."""
-    row = session.execute(text(f"""
+def upsert(session: Session, insert_sql: str) -> Merged:
+    """Run an INSERT ... ON CONFLICT DO UPDATE; return the rows inserted and updated."""
+    inserted, updated = session.execute(
+        text(f"""
         WITH merged AS ({insert_sql} RETURNING (xmax = 0) AS inserted)
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
         FROM merged
-    """)).one()  # fmt: skip
-    return int(row[0]), int(row[1])
+    """)
+    ).one()
+    return Merged(int(inserted), int(updated))
 
 
 def drop_records(session: Session, problems: Iterable[Problem]) -> None:
-    recs = sorted({p.record for p in problems})
-    if recs:
-        session.execute(text(f"DELETE FROM {STAGING} WHERE rec = ANY(:r)"), {"r": recs})
+    records = sorted({problem.record for problem in problems})
+    if records:
+        session.execute(text(f"DELETE FROM {STAGING} WHERE rec = ANY(:r)"), {"r": records})
 
 
 def _write_rejects(path: Path, problems: list[Problem]) -> None:
-    with path.open("w", newline="", encoding="utf-8-sig") as f:
-        w = csv.writer(f)
-        w.writerow(["record", "code", "reason"])
-        for p in sorted(problems, key=lambda p: p.record):
-            w.writerow([p.record, p.code, p.reason])
+    with path.open("w", newline="", encoding="utf-8-sig") as out:
+        writer = csv.writer(out)
+        writer.writerow(["record", "code", "reason"])
+        for problem in sorted(problems, key=lambda problem: problem.record):
+            writer.writerow([problem.record, problem.code, problem.reason])
 
 
 def run(
@@ -229,7 +247,7 @@ def run(
     """Load one file into the register or raise LoadRefused; the caller commits."""
     try:
         with open_source(path, options.layer, options.file_name) as src:
-            rp = reader.plan(
+            read_plan = reader.plan(
                 src,
                 layer.profile,
                 encoding=options.encoding,
@@ -237,67 +255,61 @@ def run(
                 central_meridian=options.central_meridian,
             )
             srid = session.execute(text("SELECT lm_storage_srid()")).scalar_one()
-            return _run(session, layer, rp, options, srid, region_bbox, progress)
+            job = Job(session, layer, read_plan, options, srid, region_bbox, progress)
+            return _run(job)
     except (SourceError, enc_mod.EncodingError, crs_mod.CRSError) as exc:
         raise LoadRefused(str(exc)) from exc
 
 
-def _run(session, layer, rp, options, srid, region_bbox, progress) -> LoadReport:
-    enc = rp.encoding or enc_mod.Decision("utf-8", f"{rp.source.kind} text is UTF-8")
-    report = LoadReport(
-        layer.name,
-        rp.source.name,
-        rp.source.sha256,
-        rp.crs.label,
-        rp.crs.reason,
-        enc.value,
-        enc.reason,
-        dry_run=options.dry_run,
-    )
-    reproject = crs_mod.Reprojector(rp.crs.crs, srid)
-    region = crs_mod.region_in(srid, region_bbox)
-    problems: list[Problem] = []
-    samples: list[str] = []
-    ctx = Context(options, rp.columns, problems)
+@dataclass
+class Job:
+    """One load under way: the file's read plan, how and where it is loaded (the storage
+    SRID, the region its features must lie in, lon/lat), whom to tell how far it has got
+    (records read, records in all), and what the layer's steps have found so far."""
+
+    session: Session
+    layer: Layer
+    read_plan: ReadPlan
+    options: LoadOptions
+    srid: int
+    region_bbox: tuple[float, float, float, float]
+    progress: Callable[[int, int], None] | None = None
+    ctx: Context = field(init=False)
+    report: LoadReport = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ctx = Context(self.options, self.read_plan.columns, [])
+        source = self.read_plan.source
+        encoding = self.read_plan.encoding or enc_mod.Decision(
+            "utf-8", f"{source.kind} text is UTF-8"
+        )
+        self.report = LoadReport(
+            self.layer.name,
+            source.name,
+            source.sha256,
+            self.read_plan.crs.label,
+            self.read_plan.crs.reason,
+            encoding.value,
+            encoding.reason,
+            dry_run=self.options.dry_run,
+        )
+
+
+def _run(job: Job) -> LoadReport:
+    """Read, check and merge in a savepoint: kept unless refused or a dry run."""
+    session, report, options = job.session, job.report, job.options
     savepoint = session.begin_nested()
     try:
-        staging = Staging(session, layer, srid)
-        for chunk in reader.read_chunks(
-            rp, reproject, region, repair=options.repair, problems=problems, text_samples=samples
-        ):
-            report.repaired += chunk.repaired
-            staging.copy(chunk, *layer.rows(chunk, ctx))
-            report.records_read = chunk.read_upto
-            if progress:
-                progress(report.records_read, rp.count)
-        report.records_read = rp.count
-        if staging.extras is None:  # an empty file
-            staging.create(pa.schema([]))
-        ctx.attributes_sql = staging.attributes_sql
-        if rp.encoding:
-            enc_mod.check_not_mojibake(rp.encoding, samples, rp.source.sidecar(".dbf"))
-        outside = [p for p in problems if p.reason.startswith("outside the zone's region")]
-        if outside:
-            raise LoadRefused(
-                f"{len(outside)} of {rp.count} features fall outside the region "
-                f"{region_bbox} after reprojection from {rp.crs.label} ({rp.crs.reason}): the "
-                "CRS is probably wrong; pass --srs EPSG:N",
-                outside[:20],
-            )
-        problems += layer.checks(session, ctx)
-        if problems and not options.repair:
-            raise LoadRefused(
-                f"{rp.source.name}: {len(problems)} bad record(s); nothing was loaded. Fix them, "
-                "or load with --repair to make valid what can be and set the rest aside",
-                sorted(problems, key=lambda p: p.record),
-            )
-        drop_records(session, problems)
-        report.rejected = sorted(problems, key=lambda p: p.record)
-        report.inserted, report.updated = layer.merge(session, ctx)
-        report.total_mu, report.mismatches = layer.summary(session)
+        _stage(job)
+        _refuse_what_is_wrong(job)
+        drop_records(session, job.ctx.problems)
+        report.rejected = sorted(job.ctx.problems, key=lambda problem: problem.record)
+        report.inserted, report.updated, report.created_ids = job.layer.merge(session, job.ctx)
+        report.total_mu, report.mismatches = job.layer.summary(session)
         session.execute(text(f"DROP TABLE {STAGING}"))
         if options.dry_run:
             savepoint.rollback()
+            report.created_ids = ()
         else:
             report.import_id = _record(session, report, options)
             savepoint.commit()
@@ -307,10 +319,58 @@ def _run(session, layer, rp, options, srid, region_bbox, progress) -> LoadReport
         raise
     if report.rejected and options.repair:
         report.rejects_path = options.rejects_path or Path(
-            f"{Path(rp.source.name).stem}.rejects.csv"
+            f"{Path(job.read_plan.source.name).stem}.rejects.csv"
         )
         _write_rejects(report.rejects_path, report.rejected)
     return report
+
+
+def _stage(job: Job) -> None:
+    """Read the file chunk by chunk into the staging table; the records set aside go to the
+    job's problems, text samples to the mojibake check."""
+    read_plan, report = job.read_plan, job.report
+    reading = Reading(
+        reproject=crs_mod.Reprojector(read_plan.crs.crs, job.srid),
+        region=crs_mod.region_in(job.srid, job.region_bbox),
+        repair=job.options.repair,
+        problems=job.ctx.problems,
+    )
+    staging = Staging(job.session, job.layer, job.srid)
+    for chunk in reader.read_chunks(read_plan, reading):
+        report.repaired += chunk.repaired
+        staging.copy(chunk, *job.layer.rows(chunk, job.ctx))
+        report.records_read = chunk.read_upto
+        if job.progress:
+            job.progress(report.records_read, read_plan.count)
+    report.records_read = read_plan.count
+    if staging.extras is None:  # an empty file
+        staging.create(pa.schema([]))
+    job.ctx.attributes_sql = staging.attributes_sql
+    if read_plan.encoding:
+        enc_mod.check_not_mojibake(
+            read_plan.encoding, reading.text_samples, read_plan.source.sidecar(".dbf")
+        )
+
+
+def _refuse_what_is_wrong(job: Job) -> None:
+    """LoadRefused when features fall outside the region (the CRS is wrong) or, unless
+    repairing, when any record is bad; the layer's own checks add their problems."""
+    read_plan, problems = job.read_plan, job.ctx.problems
+    outside = [p for p in problems if p.reason.startswith("outside the zone's region")]
+    if outside:
+        raise LoadRefused(
+            f"{len(outside)} of {read_plan.count} features fall outside the region "
+            f"{job.region_bbox} after reprojection from {read_plan.crs.label} "
+            f"({read_plan.crs.reason}): the CRS is probably wrong; pass --srs EPSG:N",
+            outside[:20],
+        )
+    problems += job.layer.checks(job.session, job.ctx)
+    if problems and not job.options.repair:
+        raise LoadRefused(
+            f"{read_plan.source.name}: {len(problems)} bad record(s); nothing was loaded. "
+            "Fix them, or load with --repair to make valid what can be and set the rest aside",
+            sorted(problems, key=lambda problem: problem.record),
+        )
 
 
 def _record(session: Session, report: LoadReport, options: LoadOptions) -> int:

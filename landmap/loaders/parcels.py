@@ -15,26 +15,45 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.domain import STATE_LAND_CODE, Stage, TransferStatus
-from landmap.loaders.core import STAGING, Context, Layer, duplicate_codes, upsert
+from landmap.loaders.core import STAGING, Context, Layer, Merged, duplicate_codes, upsert
 from landmap.loaders.profiles import PARCELS
 from landmap.loaders.reader import Chunk, Problem, map_unique
 
 COMMERCIAL = (
-    ("planned_use", "text"), ("plot_ratio_max", "numeric"), ("building_density_max", "numeric"),
-    ("green_ratio_min", "numeric"), ("height_limit_m", "numeric"), ("transfer_status", "text"),
-    ("transfer_date", "date"), ("reserve_price_wan", "numeric"),
-)  # fmt: skip
+    ("planned_use", "text"),
+    ("plot_ratio_max", "numeric"),
+    ("building_density_max", "numeric"),
+    ("green_ratio_min", "numeric"),
+    ("height_limit_m", "numeric"),
+    ("transfer_status", "text"),
+    ("transfer_date", "date"),
+    ("reserve_price_wan", "numeric"),
+)
 # register columns a file may set (the staging column has the same name)
 UPDATABLE = (
-    "name", "owner", "location", "land_use_code", "land_use_name", "official_area_m2",
-    "project", "batch",
-)  # fmt: skip
+    "name",
+    "owner",
+    "location",
+    "land_use_code",
+    "land_use_name",
+    "official_area_m2",
+    "project",
+    "batch",
+)
 
 STAGING_COLUMNS = (
-    ("code", "text"), ("name", "text"), ("owner", "text"), ("location", "text"),
-    ("land_use_code", "text"), ("land_use_name", "text"), ("official_area_m2", "numeric"),
-    ("project", "text"), ("batch", "text"), ("stage", "text"), *COMMERCIAL,
-)  # fmt: skip
+    ("code", "text"),
+    ("name", "text"),
+    ("owner", "text"),
+    ("location", "text"),
+    ("land_use_code", "text"),
+    ("land_use_name", "text"),
+    ("official_area_m2", "numeric"),
+    ("project", "text"),
+    ("batch", "text"),
+    ("stage", "text"),
+    *COMMERCIAL,
+)
 
 
 def _land_use(value: str | None) -> tuple[str, str]:
@@ -67,12 +86,16 @@ def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
     for i in np.flatnonzero(bad_code.to_numpy(zero_copy_only=False)):
         problems[int(i)] = "the code has spaces or is longer than 40 characters"
     # stage: the file's, else where a new parcel of this code starts
-    stage = pc.if_else(pc.match_substring_regex(code, STATE_LAND_CODE),
-                       Stage.STATE_OWNED.value, Stage.NOT_STARTED.value)  # fmt: skip
+    stage = pc.if_else(
+        pc.match_substring_regex(code, STATE_LAND_CODE),
+        Stage.STATE_OWNED.value,
+        Stage.NOT_STARTED.value,
+    )
     if "stage" in v:
         parsed = map_unique(v["stage"], lambda x: _parse(Stage, x), pa.string())
-        for i in np.flatnonzero(pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(
-                zero_copy_only=False)):  # fmt: skip
+        for i in np.flatnonzero(
+            pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(zero_copy_only=False)
+        ):
             problems.setdefault(int(i), parsed[int(i)].as_py()[1:])
         stage = pc.coalesce(parsed, stage)
     commercial = {}
@@ -80,8 +103,9 @@ def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
         commercial[name] = v.get(name, pa.nulls(n, _ARROW[kind]))
     if "transfer_status" in v:
         parsed = map_unique(v["transfer_status"], lambda x: _parse(TransferStatus, x), pa.string())
-        for i in np.flatnonzero(pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(
-                zero_copy_only=False)):  # fmt: skip
+        for i in np.flatnonzero(
+            pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(zero_copy_only=False)
+        ):
             problems.setdefault(int(i), parsed[int(i)].as_py()[1:])
         commercial["transfer_status"] = parsed
     use = v.get("land_use", nulls)
@@ -97,13 +121,21 @@ def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
     for i, reason in problems.items():
         keep[i] = False
         ctx.problems.append(Problem(int(chunk.records[i]), code[i].as_py(), reason))
-    table = pa.table({
-        "code": code, "name": v.get("name", nulls), "owner": v.get("owner", nulls),
-        "location": v.get("location", nulls), "land_use_code": use_code,
-        "land_use_name": use_name, "official_area_m2": area,
-        "project": _blank_to_null(v.get("project", nulls)),
-        "batch": _blank_to_null(v.get("batch", nulls)), "stage": stage, **commercial,
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "code": code,
+            "name": v.get("name", nulls),
+            "owner": v.get("owner", nulls),
+            "location": v.get("location", nulls),
+            "land_use_code": use_code,
+            "land_use_name": use_name,
+            "official_area_m2": area,
+            "project": _blank_to_null(v.get("project", nulls)),
+            "batch": _blank_to_null(v.get("batch", nulls)),
+            "stage": stage,
+            **commercial,
+        }
+    )
     return table, keep
 
 
@@ -141,7 +173,7 @@ def checks(session: Session, ctx: Context) -> list[Problem]:
     return found
 
 
-def merge(session: Session, ctx: Context) -> tuple[int, int]:
+def merge(session: Session, ctx: Context) -> Merged:
     present = set(ctx.columns)
     if "land_use" in present or "land_use_name" in present:
         present |= {"land_use_code", "land_use_name"}

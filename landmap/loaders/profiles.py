@@ -28,15 +28,15 @@ class Profile:
         """target -> source column, for the columns present."""
         upper = {c.upper(): c for c in columns}
         found: dict[str, str] = {}
-        for f in self.fields:
-            for alias in f.aliases:
+        for spec in self.fields:
+            for alias in spec.aliases:
                 if alias in upper:
-                    found[f.target] = upper[alias]
+                    found[spec.target] = upper[alias]
                     break
         return found
 
     def missing(self, matched: dict[str, str]) -> list[Field]:
-        return [f for f in self.fields if f.required and f.target not in matched]
+        return [spec for spec in self.fields if spec.required and spec.target not in matched]
 
 
 # 宗地 (cadastral parcels) and commercial plots

@@ -145,7 +145,7 @@ def plan(
     matched = profile.match(columns)
     missing = profile.missing(matched)
     if missing:
-        names = ", ".join(f"{f.target} ({'/'.join(f.aliases)})" for f in missing)
+        names = ", ".join(f"{spec.target} ({'/'.join(spec.aliases)})" for spec in missing)
         raise SourceError(
             f"{src.name} lacks the {profile.name} field(s) {names}; its fields are: "
             f"{', '.join(columns)}"
@@ -251,90 +251,105 @@ def _polygonal_part(g):
     return shapely.MultiPolygon(polys) if polys else None
 
 
-def read_chunks(
-    rp: ReadPlan,
-    reproject: crs_mod.Reprojector,
-    region,
-    *,
-    repair: bool,
-    problems: list[Problem],
-    text_samples: list[str],
-) -> Iterator[Chunk]:
-    """Yield checked chunks; problems (records set aside) are appended to ``problems``."""
+@dataclass
+class Reading:
+    """How a source's records are read: reprojected to the storage CRS, kept to the region
+    (in that CRS), made valid (``repair``) or set aside. Records set aside are appended to
+    ``problems``; text of the name, owner and location fields to ``text_samples`` (for the
+    mojibake check)."""
+
+    reproject: crs_mod.Reprojector
+    region: Any  # a shapely geometry in the storage CRS
+    repair: bool
+    problems: list[Problem]
+    text_samples: list[str] = field(default_factory=list)
+
+
+def read_chunks(read_plan: ReadPlan, reading: Reading) -> Iterator[Chunk]:
+    """Yield checked chunks; the records set aside are appended to ``reading.problems``."""
     try:
         stream = gdal.pyogrio().open_arrow(
-            rp.source.path,
-            layer=rp.source.layer,
-            encoding=rp.encoding.value if rp.encoding else None,
+            read_plan.source.path,
+            layer=read_plan.source.layer,
+            encoding=read_plan.encoding.value if read_plan.encoding else None,
             batch_size=CHUNK,
             use_pyarrow=True,
         )
-        meta, reader = stream.__enter__()
+        meta, batches = stream.__enter__()
     except (DataSourceError, DataLayerError) as exc:
-        raise _unreadable(rp.source, exc) from exc
+        raise _unreadable(read_plan.source, exc) from exc
     try:
-        yield from _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples)
+        geometry_column = meta["geometry_name"] or "wkb_geometry"
+        start = 1
+        for batch in batches:
+            yield _chunk(read_plan, reading, batch, geometry_column, start)
+            start += batch.num_rows
     finally:
         stream.__exit__(None, None, None)
 
 
-def _chunks(rp, meta, reader, reproject, region, repair, problems, text_samples):
-    targets = {f.target: f for f in rp.profile.fields}
-    stored = {c for t, c in rp.columns.items() if targets[t].stored}
-    code_col = rp.columns.get("code")
-    code_required = targets["code"].required
-    geom_col = meta["geometry_name"] or "wkb_geometry"
-    rx0, ry0, rx1, ry1 = region.bounds
-    start = 1
-    for batch in reader:
-        n = batch.num_rows
-        records = np.arange(start, start + n)
-        start += n
-        codes = (
-            pc.fill_null(_as_text(batch.column(code_col)), "") if code_col else pa.array([""] * n)
-        )
-        with np.errstate(invalid="ignore"):  # NaN coordinates are reported, not warned about
-            wkb = batch.column(geom_col).to_numpy(zero_copy_only=False)
-            geoms = shapely.force_2d(shapely.from_wkb(wkb, on_invalid="ignore"))
-            bad = _geometry_problems(geoms)
-        ok = np.ones(n, dtype=bool)
-        ok[list(bad)] = False
-        geoms[ok] = reproject(geoms[ok])
-        repaired: list[Problem] = []
-        for i in np.flatnonzero(ok & ~shapely.is_valid(geoms)):
-            reason = shapely.is_valid_reason(geoms[i])
-            if repair:
-                fixed = _polygonal_part(shapely.make_valid(geoms[i]))
-                if fixed is not None and fixed.is_valid:
-                    geoms[i] = fixed
-                    repaired.append(
-                        Problem(int(records[i]), codes[i].as_py(), f"repaired: {reason}")
-                    )
-                    continue
-            bad[int(i)] = f"invalid geometry: {reason}"
-            ok[i] = False
-        # in the region: the bounds of every shape inside the region's envelope
-        b = shapely.bounds(geoms[ok])
-        inside = (b[:, 0] >= rx0) & (b[:, 1] >= ry0) & (b[:, 2] <= rx1) & (b[:, 3] <= ry1)
-        for i in np.flatnonzero(ok)[~inside]:
-            bad[int(i)] = "outside the zone's region after reprojection"
-        if code_required:
-            for i in np.flatnonzero(pc.equal(codes, "").to_numpy(zero_copy_only=False)):
-                bad.setdefault(int(i), f"no code ({code_col})")
-        for i, reason in sorted(bad.items()):
-            problems.append(Problem(int(records[i]), codes[i].as_py(), reason))
-        keep = np.ones(n, dtype=bool)
-        keep[list(bad)] = False
-        mask = pa.array(keep)
-        values = {
-            t: CLEAN[targets[t].kind](pc.filter(batch.column(c), mask))
-            for t, c in rp.columns.items()
-        }
-        if "code" in values:
-            values["code"] = pc.fill_null(values["code"], "")
-        extra = [c for c in batch.schema.names if c not in stored and c != geom_col]
-        extras = pa.table({c: plain(pc.filter(batch.column(c), mask)) for c in extra})
-        for t in ("name", "owner", "location"):
-            if t in values:
-                text_samples.extend(v for v in values[t].slice(0, 200).to_pylist() if v)
-        yield Chunk(records[keep], values, extras, geoms[keep], start - 1, repaired)
+def _checked_geometries(
+    reading: Reading, records: np.ndarray, codes: pa.Array, wkb: np.ndarray
+) -> tuple[np.ndarray, dict[int, str], list[Problem]]:
+    """A batch's geometries, 2D, reprojected, made valid where ``reading.repair`` may;
+    the index -> reason of those to set aside; the repairs made."""
+    with np.errstate(invalid="ignore"):  # NaN coordinates are reported, not warned about
+        geoms = shapely.force_2d(shapely.from_wkb(wkb, on_invalid="ignore"))
+        bad = _geometry_problems(geoms)
+    ok = np.ones(len(geoms), dtype=bool)
+    ok[list(bad)] = False
+    geoms[ok] = reading.reproject(geoms[ok])
+    repaired: list[Problem] = []
+    for i in np.flatnonzero(ok & ~shapely.is_valid(geoms)):
+        reason = shapely.is_valid_reason(geoms[i])
+        fixed = _polygonal_part(shapely.make_valid(geoms[i])) if reading.repair else None
+        if fixed is not None and fixed.is_valid:
+            geoms[i] = fixed
+            repaired.append(Problem(int(records[i]), codes[i].as_py(), f"repaired: {reason}"))
+            continue
+        bad[int(i)] = f"invalid geometry: {reason}"
+        ok[i] = False
+    # in the region: the bounds of every shape inside the region's envelope
+    x0, y0, x1, y1 = reading.region.bounds
+    box = shapely.bounds(geoms[ok])
+    inside = (box[:, 0] >= x0) & (box[:, 1] >= y0) & (box[:, 2] <= x1) & (box[:, 3] <= y1)
+    for i in np.flatnonzero(ok)[~inside]:
+        bad[int(i)] = "outside the zone's region after reprojection"
+    return geoms, bad, repaired
+
+
+def _chunk(
+    read_plan: ReadPlan, reading: Reading, batch: pa.RecordBatch, geometry_column: str, start: int
+) -> Chunk:
+    """One batch of records, checked and cleaned; ``start`` is its first record's number."""
+    targets = {spec.target: spec for spec in read_plan.profile.fields}
+    n = batch.num_rows
+    records = np.arange(start, start + n)
+    code_column = read_plan.columns.get("code")
+    codes = (
+        pc.fill_null(_as_text(batch.column(code_column)), "") if code_column else pa.array([""] * n)
+    )
+    wkb = batch.column(geometry_column).to_numpy(zero_copy_only=False)
+    geoms, bad, repaired = _checked_geometries(reading, records, codes, wkb)
+    if targets["code"].required:
+        for i in np.flatnonzero(pc.equal(codes, "").to_numpy(zero_copy_only=False)):
+            bad.setdefault(int(i), f"no code ({code_column})")
+    for i, reason in sorted(bad.items()):
+        reading.problems.append(Problem(int(records[i]), codes[i].as_py(), reason))
+    keep = np.ones(n, dtype=bool)
+    keep[list(bad)] = False
+    mask = pa.array(keep)
+    values = {
+        target: CLEAN[targets[target].kind](pc.filter(batch.column(column), mask))
+        for target, column in read_plan.columns.items()
+    }
+    if "code" in values:
+        values["code"] = pc.fill_null(values["code"], "")
+    stored = {column for target, column in read_plan.columns.items() if targets[target].stored}
+    extra = [c for c in batch.schema.names if c not in stored and c != geometry_column]
+    extras = pa.table({c: plain(pc.filter(batch.column(c), mask)) for c in extra})
+    for target in ("name", "owner", "location"):
+        if target in values:
+            samples = values[target].slice(0, 200).to_pylist()
+            reading.text_samples.extend(v for v in samples if v)
+    return Chunk(records[keep], values, extras, geoms[keep], start + n - 1, repaired)

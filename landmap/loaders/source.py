@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+from landmap.services import Refused
+
 MAX_ZIP_MEMBERS = 200
 MAX_ZIP_BYTES = 4 << 30  # uncompressed
 MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member and overall
@@ -46,7 +48,7 @@ _FORBIDDEN_SQL = re.compile(
 )
 
 
-class SourceError(ValueError):
+class SourceError(Refused):
     """The path is not a file landmap can read; the message says why."""
 
 
@@ -194,8 +196,12 @@ def open_source(
         raise SourceError(f"{shown}: not a .shp, folder, .zip, .gpkg or .geojson file")
 
 
-_KIND_NAMES = {"zip": "zip archive", "gpkg": "GeoPackage", "geojson": "GeoJSON file",
-               "shapefile": "shapefile"}  # fmt: skip
+_KIND_NAMES = {
+    "zip": "zip archive",
+    "gpkg": "GeoPackage",
+    "geojson": "GeoJSON file",
+    "shapefile": "shapefile",
+}
 
 
 def content_kind(path: Path) -> str | None:
@@ -277,8 +283,9 @@ def _check_geojson(path: Path, shown: str) -> None:
     features = data.get("features") if kind == "FeatureCollection" else [data]
     if not isinstance(features, list):
         raise SourceError(f"{shown}: its features are not a list")
-    widest = max((len(f.get("properties") or {}) for f in features if isinstance(f, dict)),
-                 default=0)  # fmt: skip
+    widest = max(
+        (len(f.get("properties") or {}) for f in features if isinstance(f, dict)), default=0
+    )
     if widest > MAX_FIELDS:
         raise SourceError(f"{shown}: a feature has {widest} properties; at most {MAX_FIELDS}")
 

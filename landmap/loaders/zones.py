@@ -3,8 +3,6 @@ version, current from a date (the previous one kept as superseded) or a planner'
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,7 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from landmap.db.errors import pg_message
-from landmap.loaders.core import STAGING, Context, Layer, LoadRefused
+from landmap.domain import today
+from landmap.loaders.core import STAGING, Context, Layer, LoadOptions, LoadRefused, Merged
 from landmap.loaders.profiles import ZONES
 from landmap.loaders.reader import Chunk, Problem
 
@@ -45,23 +44,21 @@ def checks(session: Session, ctx: Context) -> list[Problem]:
     ]
 
 
-def merge(session: Session, ctx: Context) -> tuple[int, int]:
-    opts = ctx.options
+def merge(session: Session, ctx: Context) -> Merged:
+    """Each zone's features as one MultiPolygon: a draft on the zone's current boundary, or
+    its new current boundary from ``valid_from`` (today, China time, by default; SQL
+    lm_set_current_boundary, which keeps an unchanged boundary as it is)."""
+    options = ctx.options
     merged = session.execute(
         text(f"""
         SELECT z.id, z.code, ST_Multi(ST_CollectionExtract(ST_Union(s.geom), 3)) AS geom
         FROM {STAGING} s JOIN zone z ON z.code = s.zone GROUP BY z.id, z.code ORDER BY z.code
     """)
     ).all()
-    inserted = 0
+    created = []
     for zone_id, code, geom in merged:
-        if opts.draft:
-            session.execute(
-                text("""INSERT INTO zone_boundary (zone_id, status, note, created_by, geom)
-                        VALUES (:z, 'draft', :note, :by, :g)"""),
-                {"z": zone_id, "note": opts.note, "by": opts.run_by, "g": geom},
-            )
-            inserted += 1
+        if options.draft:
+            created.append(_insert_draft(session, zone_id, geom, options))
             continue
         before = session.execute(
             text("SELECT id FROM zone_boundary WHERE zone_id = :z AND status = 'current'"),
@@ -74,15 +71,24 @@ def merge(session: Session, ctx: Context) -> tuple[int, int]:
                     {
                         "z": zone_id,
                         "g": geom,
-                        "d": opts.valid_from or dt.date.today(),
-                        "by": opts.run_by,
-                        "note": opts.note,
+                        "d": options.valid_from or today(),
+                        "by": options.run_by,
+                        "note": options.note,
                     },
                 ).scalar_one()
         except DBAPIError as exc:
             raise LoadRefused(f"zone {code}: {pg_message(exc)}") from exc
-        inserted += int(new_id != before)
-    return inserted, 0
+        if new_id != before:
+            created.append(new_id)
+    return Merged(len(created), 0, tuple(created))
+
+
+def _insert_draft(session: Session, zone_id: int, geom, options: LoadOptions) -> int:
+    return session.execute(
+        text("""INSERT INTO zone_boundary (zone_id, status, note, created_by, geom)
+                VALUES (:z, 'draft', :note, :by, :g) RETURNING id"""),
+        {"z": zone_id, "note": options.note, "by": options.run_by, "g": geom},
+    ).scalar_one()
 
 
 def summary(session: Session) -> tuple[float, list]:

@@ -9,34 +9,28 @@ parcel's current stage with it, and refuses dates before a parcel's last change.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from landmap.db.errors import pg_message
-from landmap.domain import EARLIEST_DATE, Stage
+from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.geo.units import mu2
-from landmap.services import Refused
+from landmap.services import Refused, Result
 from landmap.services.documents import StoredDocument
-from landmap.services.parcels import lonlat_polygon
+from landmap.services.parcels import ParcelFilter, by_stage, filter_sql, lonlat_polygon
 
-CHINA = ZoneInfo("Asia/Shanghai")
 PACE_WINDOW_DAYS = 90
 SERIES_YEARS = 20  # the progress series covers at most this many years before its end
 PROJECTION_YEARS = 100  # a completion further off than this is not projected
 MAX_SELECTION_VERTICES = 10_000  # in a polygon drawn to select parcels
-
-
-def today() -> dt.date:
-    """The date in the zone (China time); nothing is recorded as happening after it."""
-    return dt.datetime.now(CHINA).date()
 
 
 def event_day_problem(day: dt.date) -> str | None:
@@ -143,11 +137,17 @@ def _insert(session: Session, change_set: uuid.UUID, rows: list[dict[str, Any]])
 
 
 def _attach(session: Session, change_set: uuid.UUID, documents: Sequence[StoredDocument]) -> None:
-    for d in documents:
+    for document in documents:
         session.execute(
             text("""INSERT INTO stage_document (change_set, file_name, content_type,
                         size_bytes, sha256) VALUES (:s, :n, :t, :b, :h)"""),
-            {"s": change_set, "n": d.file_name, "t": d.content_type, "b": d.size, "h": d.sha256},
+            {
+                "s": change_set,
+                "n": document.file_name,
+                "t": document.content_type,
+                "b": document.size,
+                "h": document.sha256,
+            },
         )
 
 
@@ -160,29 +160,38 @@ def move(
 ) -> dict[str, Any]:
     """Move every parcel in ``codes`` to ``move.stage``, all or none; returns the change set."""
     _check_day(move.day)
-    rows = _lock(session, codes)
+    parcels = _lock(session, codes)
     problems = []
-    for r in rows:
-        why = check_move(Stage(r.stage), move)
-        if why is None and r.last and move.day < r.last:
-            why = f"{move.day} is before its last recorded change ({r.last})"
+    for parcel in parcels:
+        why = check_move(Stage(parcel.stage), move)
+        if why is None and parcel.last and move.day < parcel.last:
+            why = f"{move.day} is before its last recorded change ({parcel.last})"
         if why:
-            problems.append(f"{r.code}: {why}")
+            problems.append(f"{parcel.code}: {why}")
     if problems:
         raise MoveRefused("; ".join(problems) + "; nothing was changed", 409, problems)
     change_set = uuid.uuid4()
-    _insert(session, change_set, [
-        {"parcel_id": r.id, "kind": "stage", "from_stage": r.stage, "to_stage": move.stage.value,
-         "day": move.day, "user": user, "note": move.note, "correction": move.correction,
-         "reason": move.reason.strip()}
-        for r in rows
-    ])  # fmt: skip
+    changes = [
+        {
+            "parcel_id": parcel.id,
+            "kind": "stage",
+            "from_stage": parcel.stage,
+            "to_stage": move.stage.value,
+            "day": move.day,
+            "user": user,
+            "note": move.note,
+            "correction": move.correction,
+            "reason": move.reason.strip(),
+        }
+        for parcel in parcels
+    ]
+    _insert(session, change_set, changes)
     _attach(session, change_set, documents)
     return {
         "change_set": str(change_set),
         "stage": move.stage.value,
         "date": move.day.isoformat(),
-        "parcels": [r.code for r in rows],
+        "parcels": [parcel.code for parcel in parcels],
     }
 
 
@@ -200,11 +209,23 @@ def set_dispute(
     if row.last and day < row.last:
         raise MoveRefused(f"{code}: {day} is before its last recorded change ({row.last})", 409)
     change_set = uuid.uuid4()
-    _insert(session, change_set, [{
-        "parcel_id": row.id, "kind": "dispute" if disputed else "resolve", "from_stage": None,
-        "to_stage": None, "day": day, "user": user, "note": "", "correction": False,
-        "reason": reason.strip(),
-    }])  # fmt: skip
+    _insert(
+        session,
+        change_set,
+        [
+            {
+                "parcel_id": row.id,
+                "kind": "dispute" if disputed else "resolve",
+                "from_stage": None,
+                "to_stage": None,
+                "day": day,
+                "user": user,
+                "note": "",
+                "correction": False,
+                "reason": reason.strip(),
+            }
+        ],
+    )
     return {"change_set": str(change_set), "parcel": code, "dispute": disputed}
 
 
@@ -226,23 +247,70 @@ def history(session: Session, code: str) -> list[dict[str, Any]] | None:
     ).mappings()
     return [
         {
-            "kind": r["kind"], "stage": r["to_stage"], "from_stage": r["from_stage"],
-            "date": r["happened_on"].isoformat(), "recorded_at": r["recorded_at"].isoformat(),
-            "user": r["recorded_by"], "note": r["note"], "correction": r["correction"],
-            "reason": r["reason"], "change_set": str(r["change_set"]),
+            "kind": r["kind"],
+            "stage": r["to_stage"],
+            "from_stage": r["from_stage"],
+            "date": r["happened_on"].isoformat(),
+            "recorded_at": r["recorded_at"].isoformat(),
+            "user": r["recorded_by"],
+            "note": r["note"],
+            "correction": r["correction"],
+            "reason": r["reason"],
+            "change_set": str(r["change_set"]),
             "documents": r["documents"],
         }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 # --- progress ----------------------------------------------------------------------------
 
 
-def _scope(project_id: int, batch_id: int | None) -> tuple[str, dict[str, Any]]:
-    if batch_id is not None:
-        return "p.batch_id = :batch", {"batch": batch_id}
-    return "p.project_id = :project", {"project": project_id}
+@dataclass(frozen=True)
+class Disputes(Result):
+    parcels: int
+    mu: float
+
+
+@dataclass(frozen=True)
+class ClearedOn(Result):
+    """A point of the progress series: mu cleared on a day."""
+
+    date: dt.date
+    cleared_mu: float
+
+
+@dataclass(frozen=True)
+class Progress(Result):
+    """A project's or a batch's acquisition as of a day (see progress). Mu rounded once with
+    mu2; a total is the rounded exact sum."""
+
+    project_id: int
+    project: str
+    batch_id: int | None  # None: the whole project
+    batch: str | None
+    target_mu: float  # the batches' targets (a project without any: its parcels' mu)
+    due: dt.date | None  # the last batch's due date for a project
+    as_of: dt.date
+    area_mu: float
+    cleared_mu: float
+    mu_by_stage: dict[str, float]  # every stage, in order
+    disputes: Disputes
+    pace_mu_per_day: float
+    projected_completion: dt.date | None  # None: not at this pace within PROJECTION_YEARS
+    on_track: bool  # projected by the due date
+    started: dt.date  # the first recorded change (as_of when there is none)
+    series: tuple[ClearedOn, ...]  # cleared mu at each month end up to as_of
+
+
+@dataclass(frozen=True)
+class _Target:
+    project_id: int
+    project: str
+    batch_id: int | None
+    batch: str | None
+    target_mu: float
+    due: dt.date | None
 
 
 def last_day_with_data(session: Session) -> dt.date:
@@ -256,44 +324,64 @@ def last_day_with_data(session: Session) -> dt.date:
     return min(last, today()) if last else today()
 
 
-def mu_by_stage_as_of(
-    session: Session, where: str, params: dict[str, Any], day: dt.date
-) -> dict[str, float]:
-    """Stage -> exact mu (not rounded: callers round what they show)."""
-    rows = session.execute(
-        text(f"""SELECT lm_stage_as_of(p.id, p.stage, :day) AS s, sum(p.area_mu) AS mu
-                 FROM parcel p WHERE {where} GROUP BY 1"""),
-        {**params, "day": day},
-    )
-    return {s: mu for s, mu in rows}
-
-
-def _series(session, where, params, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
-    """Cleared mu at each month end from start to end (and on end itself); at most
-    SERIES_YEARS of months, whatever the data: an earlier start is cut off."""
-    days, d = [], max(start, dt.date(max(end.year - SERIES_YEARS, 1), end.month, 1))
-    while d < end:
-        nxt = (d.replace(day=1) + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-        days.append(min(nxt, end))
-        d = nxt + dt.timedelta(days=1)
+def _month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Each month's last day from start to end, and end itself; at most SERIES_YEARS of
+    months, whatever the data: an earlier start is cut off."""
+    days, day = [], max(start, dt.date(max(end.year - SERIES_YEARS, 1), end.month, 1))
+    while day < end:
+        next_month = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        month_end = next_month - dt.timedelta(days=1)
+        days.append(min(month_end, end))
+        day = month_end + dt.timedelta(days=1)
     if not days or days[-1] != end:
         days.append(end)
+    return days
+
+
+def _series(session, where, params, start: dt.date, end: dt.date) -> list[ClearedOn]:
+    """Exact cleared mu at each of _month_ends(start, end)."""
     rows = session.execute(
         text(f"""
         SELECT d::date AS day, coalesce(sum(p.area_mu) FILTER (
                    WHERE lm_stage_as_of(p.id, p.stage, d::date) = 'cleared'), 0) AS mu
         FROM unnest(CAST(:days AS date[])) AS d CROSS JOIN parcel p
         WHERE {where} GROUP BY d ORDER BY d"""),
-        {**params, "days": days},
+        {**params, "days": _month_ends(start, end)},
     )
-    return [{"date": r.day.isoformat(), "cleared_mu": r.mu} for r in rows]
+    return [ClearedOn(row.day, row.mu) for row in rows]
+
+
+def _pace(
+    series: list[ClearedOn], cleared: float, first_cleared: dt.date | None, as_of: dt.date
+) -> float:
+    """Exact cleared mu a day: gained over the PACE_WINDOW_DAYS before ``as_of``; if none
+    was, the average since the first parcel was cleared."""
+    window_start = as_of - dt.timedelta(days=PACE_WINDOW_DAYS)
+    before = next(
+        (point.cleared_mu for point in reversed(series) if point.date <= window_start), 0.0
+    )
+    pace = (cleared - before) / PACE_WINDOW_DAYS
+    if pace <= 0 and first_cleared and first_cleared < as_of:
+        pace = cleared / (as_of - first_cleared).days
+    return pace
+
+
+def _projection(target: float, cleared: float, pace: float, as_of: dt.date) -> dt.date | None:
+    """The day ``pace`` reaches ``target``; None when it does not within PROJECTION_YEARS."""
+    remaining = max(target - cleared, 0.0)
+    if remaining <= 0.005:
+        return as_of
+    if pace > 0 and remaining / pace <= PROJECTION_YEARS * 365:
+        return as_of + dt.timedelta(days=math.ceil(remaining / pace))
+    return None
 
 
 def progress(
     session: Session, project_id: int, batch_id: int | None = None, as_of: dt.date | None = None
-) -> dict[str, Any] | None:
+) -> Progress | None:
     """Target, mu at each stage, cleared mu, the pace and where it leads, as of a date (by
-    default the register's last day with data, see last_day_with_data).
+    default the register's last day with data, see last_day_with_data); None for an unknown
+    project, or a batch not of it.
 
     Pace: cleared mu gained over the PACE_WINDOW_DAYS before ``as_of`` (per day); if none was
     gained then, the average since the first parcel was cleared. The projected completion is
@@ -305,107 +393,87 @@ def progress(
     head = _target(session, project_id, batch_id)
     if head is None:
         return None
-    where, params = _scope(project_id, batch_id)
-    by_stage = mu_by_stage_as_of(session, where, params, as_of)
-    cleared = by_stage.get(Stage.CLEARED.value, 0.0)
-    started = session.execute(
+    selection = ParcelFilter(project_id=project_id, batch_id=batch_id, as_of=as_of)
+    stages = by_stage(session, selection)
+    cleared = stages[Stage.CLEARED.value].mu
+    clauses, params = filter_sql(selection)
+    where = " AND ".join(clauses)
+    first_event, first_cleared = session.execute(
         text(f"""SELECT min(c.happened_on), min(c.happened_on) FILTER (
                      WHERE c.to_stage = 'cleared')
                  FROM stage_change c JOIN parcel p ON p.id = c.parcel_id
-                 WHERE {where} AND c.happened_on <= :day"""),
-        {**params, "day": as_of},
+                 WHERE {where} AND c.happened_on <= :as_of"""),
+        params,
     ).one()
-    first_event, first_cleared = started
     start = first_event or as_of
     series = _series(session, where, params, start, as_of)
     if series:  # its last day is as_of: the same sum as the stage's, to the last bit
-        series[-1]["cleared_mu"] = cleared
-    window_start = as_of - dt.timedelta(days=PACE_WINDOW_DAYS)
-    before = next((s["cleared_mu"] for s in reversed(series)
-                   if dt.date.fromisoformat(s["date"]) <= window_start), 0.0)  # fmt: skip
-    pace = (cleared - before) / PACE_WINDOW_DAYS if first_event else 0.0
-    if pace <= 0 and first_cleared and first_cleared < as_of:
-        pace = cleared / (as_of - first_cleared).days
-    target = head["target_mu"]
-    remaining = max(target - cleared, 0.0)
-    if remaining <= 0.005:
-        projected = as_of
-    elif pace > 0 and remaining / pace <= PROJECTION_YEARS * 365:
-        projected = as_of + dt.timedelta(days=math.ceil(remaining / pace))
-    else:
-        projected = None
+        series[-1] = ClearedOn(as_of, cleared)
+    pace = _pace(series, cleared, first_cleared, as_of) if first_event else 0.0
+    projected = _projection(head.target_mu, cleared, pace, as_of)
     disputes = session.execute(
         text(f"""SELECT count(*), coalesce(sum(p.area_mu), 0) FROM parcel p
-                 WHERE {where} AND lm_dispute_as_of(p.id, p.dispute, :day)"""),
-        {**params, "day": as_of},
+                 WHERE {where} AND lm_dispute_as_of(p.id, p.dispute, :as_of)"""),
+        params,
     ).one()
-    return {
-        **head,
-        "target_mu": mu2(target),
-        "as_of": as_of.isoformat(),
-        "area_mu": mu2(sum(by_stage.values())),
-        "cleared_mu": mu2(cleared),
-        "mu_by_stage": {s.value: mu2(by_stage.get(s.value, 0.0)) for s in Stage},
-        "disputes": {"parcels": disputes[0], "mu": mu2(disputes[1])},
-        "pace_mu_per_day": round(pace, 3),
-        "projected_completion": projected.isoformat() if projected else None,
-        "on_track": bool(projected and head["due"] and projected <= dt.date.fromisoformat(
-            head["due"])),
-        "started": start.isoformat(),
-        "series": [{**p, "cleared_mu": mu2(p["cleared_mu"])} for p in series],
-    }  # fmt: skip
+    return Progress(
+        project_id=head.project_id,
+        project=head.project,
+        batch_id=head.batch_id,
+        batch=head.batch,
+        target_mu=mu2(head.target_mu),
+        due=head.due,
+        as_of=as_of,
+        area_mu=mu2(sum(figure.mu for figure in stages.values())),
+        cleared_mu=mu2(cleared),
+        mu_by_stage={stage: mu2(figure.mu) for stage, figure in stages.items()},
+        disputes=Disputes(disputes[0], mu2(disputes[1])),
+        pace_mu_per_day=round(pace, 3),
+        projected_completion=projected,
+        on_track=bool(projected and head.due and projected <= head.due),
+        started=start,
+        series=tuple(ClearedOn(point.date, mu2(point.cleared_mu)) for point in series),
+    )
 
 
-def _target(session: Session, project_id: int, batch_id: int | None) -> dict[str, Any] | None:
+def _target(session: Session, project_id: int, batch_id: int | None) -> _Target | None:
     if batch_id is not None:
-        row = (
-            session.execute(
-                text("""SELECT b.id, b.name, b.target_mu, b.due, p.id AS project_id,
+        row = session.execute(
+            text("""SELECT b.id, b.name, b.target_mu, b.due, p.id AS project_id,
                            p.name AS project FROM acquisition_batch b
                     JOIN project p ON p.id = b.project_id
                     WHERE b.id = :b AND b.project_id = :p"""),
-                {"b": batch_id, "p": project_id},
-            )
-            .mappings()
-            .first()
-        )
+            {"b": batch_id, "p": project_id},
+        ).first()
         if row is None:
             return None
-        return {"project_id": row["project_id"], "project": row["project"],
-                "batch_id": row["id"], "batch": row["name"],
-                "target_mu": float(row["target_mu"]), "due": row["due"].isoformat()}  # fmt: skip
-    row = (
-        session.execute(
-            text("""SELECT p.id, p.name, sum(b.target_mu) AS target, max(b.due) AS due,
-                       (SELECT sum(area_mu) FROM parcel WHERE project_id = p.id) AS mu
-                FROM project p LEFT JOIN acquisition_batch b ON b.project_id = p.id
-                WHERE p.id = :p GROUP BY p.id"""),
-            {"p": project_id},
-        )
-        .mappings()
-        .first()
-    )
+        return _Target(row.project_id, row.project, row.id, row.name, float(row.target_mu), row.due)
+    row = session.execute(
+        text("""SELECT p.id, p.name, sum(b.target_mu) AS target, max(b.due) AS due,
+                   (SELECT sum(area_mu) FROM parcel WHERE project_id = p.id) AS mu
+            FROM project p LEFT JOIN acquisition_batch b ON b.project_id = p.id
+            WHERE p.id = :p GROUP BY p.id"""),
+        {"p": project_id},
+    ).first()
     if row is None:
         return None
-    target = float(row["target"]) if row["target"] is not None else float(row["mu"] or 0)
-    return {"project_id": row["id"], "project": row["name"], "batch_id": None, "batch": None,
-            "target_mu": target,
-            "due": row["due"].isoformat() if row["due"] else None}  # fmt: skip
+    target = float(row.target) if row.target is not None else float(row.mu or 0)
+    return _Target(row.id, row.name, None, None, target, row.due)
 
 
 def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
     """The parcels a drawn polygon (GeoJSON geometry in EPSG:4326) touches; Refused (400)
     for anything but a valid polygon of at most MAX_SELECTION_VERTICES positions."""
-    import json
-
     lonlat_polygon(geometry, MAX_SELECTION_VERTICES)
     try:
         with session.begin_nested():
             valid, reason = session.execute(
-                text("SELECT ST_IsValid(g), ST_IsValidReason(g) "
-                     "FROM ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g"),
+                text(
+                    "SELECT ST_IsValid(g), ST_IsValidReason(g) "
+                    "FROM ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326) AS g"
+                ),
                 {"g": json.dumps(geometry)},
-            ).one()  # fmt: skip
+            ).one()
             if not valid:
                 raise Refused(f"the polygon is not valid: {reason}")
             rows = session.execute(
@@ -421,8 +489,11 @@ def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
         raise Refused(f"not a usable polygon: {pg_message(exc)}") from exc
     if len(rows) > 5000:
         raise Refused("the polygon takes in more than 5000 parcels: draw a smaller one")
-    return {"codes": [r.code for r in rows], "count": len(rows),
-            "mu": mu2(sum(r.area_mu for r in rows))}  # fmt: skip
+    return {
+        "codes": [r.code for r in rows],
+        "count": len(rows),
+        "mu": mu2(sum(r.area_mu for r in rows)),
+    }
 
 
 def parcels_named(session: Session, codes: Sequence[str]) -> dict[str, Any]:
@@ -437,9 +508,12 @@ def parcels_named(session: Session, codes: Sequence[str]) -> dict[str, Any]:
         text("SELECT code, area_mu FROM parcel WHERE code = ANY(:c) ORDER BY code"), {"c": wanted}
     ).all()
     found = {r.code for r in rows}
-    return {"codes": [r.code for r in rows], "count": len(rows),
-            "mu": mu2(sum(r.area_mu for r in rows)),
-            "unknown": [c for c in wanted if c not in found]}  # fmt: skip
+    return {
+        "codes": [r.code for r in rows],
+        "count": len(rows),
+        "mu": mu2(sum(r.area_mu for r in rows)),
+        "unknown": [c for c in wanted if c not in found],
+    }
 
 
 def document(session: Session, doc_id: int) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -21,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.db.errors import pg_message
+from landmap.domain import CHINA, today
 from landmap.geo.units import mu2
-from landmap.services import Refused, quota
-from landmap.services.acquisition import CHINA, event_day_problem, today
+from landmap.services import Refused, Result, quota
+from landmap.services.acquisition import event_day_problem
 from landmap.services.parcels import lonlat_polygon
 
 # a parcel counts as wholly in or out when less than this share of it is on the other side
@@ -48,6 +50,138 @@ class DraftOp(StrEnum):
 
 class DraftRefused(Refused):
     pass
+
+
+# --- typed results ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Supersession(Result):
+    """Why a draft is stale: the version of the zone's boundary it was drawn on
+    (``base_version``, counted from 1 by date; None when it was drawn on none) and what
+    replaced that version: ``id``, whether it was an approved ``draft`` (else a boundary
+    loaded as current), ``by`` whom, ``on`` which day (China time), in force ``valid_from``.
+    ``id`` is None when the zone has no boundary in force now."""
+
+    base_id: int | None
+    base_version: int | None
+    id: int | None
+    draft: bool
+    by: str
+    on: dt.date | None
+    valid_from: dt.date | None
+
+
+class StaleDraft(DraftRefused):
+    """A draft whose base another boundary has replaced: it cannot be approved (409)."""
+
+    def __init__(self, draft_id: int, why: Supersession) -> None:
+        super().__init__(
+            stale_message(draft_id, why), 409, code="stale_draft", superseded_by=why.as_dict()
+        )
+        self.why = why
+
+
+@dataclass(frozen=True)
+class ParcelAcross(Result):
+    """A parcel the new line moves across: its mu inside the draft and outside it."""
+
+    code: str
+    name: str
+    owner: str
+    project: str | None
+    area_mu: float
+    inside_mu: float
+    outside_mu: float
+
+
+@dataclass(frozen=True)
+class ZoneOverlap(Result):
+    zone: str
+    mu: float
+
+
+@dataclass(frozen=True)
+class FarmlandTaken(Result):
+    """A permanent basic farmland patch inside the draft (in the added area or not)."""
+
+    code: str
+    mu: float
+    in_added_area: bool
+
+
+@dataclass(frozen=True)
+class LandUseAdded(Result):
+    """Land of one land-use class the draft adds to the zone."""
+
+    code: str
+    name: str | None
+    category: str  # landuse.category: agricultural, construction, other, unknown
+    mu: float
+
+
+_OPTIONAL = {"omit_if_none": True}  # not in the JSON when None
+
+
+@dataclass(frozen=True)
+class CheckProblem(Result):
+    """Something the approval meeting must see: ``kind`` (invalid, holes, multipart,
+    sliver_draft, sliver_change, farmland, overlap), a message, a count or mu if it has one."""
+
+    kind: str
+    message: str
+    count: int | None = field(default=None, metadata=_OPTIONAL)
+    mu: float | None = field(default=None, metadata=_OPTIONAL)
+
+
+@dataclass(frozen=True)
+class CheckFigures(Result):
+    """What a draft changes against one boundary version, in mu rounded once with mu2;
+    totals are rounded exact sums."""
+
+    area_before_mu: float
+    area_after_mu: float
+    added_mu: float
+    removed_mu: float
+    parcels_entering: tuple[ParcelAcross, ...]
+    parcels_leaving: tuple[ParcelAcross, ...]
+    parcels_cut: tuple[ParcelAcross, ...]
+    projects: tuple[str, ...]  # of the parcels entering, leaving or cut
+    overlap_other_zones_mu: float
+    overlap_other_zones: tuple[ZoneOverlap, ...]
+    farmland_conflict_mu: float
+    farmland_patches: tuple[FarmlandTaken, ...]
+    added_by_land_use: tuple[LandUseAdded, ...]
+    agricultural_added_mu: float
+    cultivated_added_mu: float
+    unknown_codes: tuple[str, ...]  # land-use codes of the added area outside GB/T 21010
+    quota_needed_mu: float  # the agricultural land added
+    quota_year: int
+    quota_remaining_mu: float
+    quota_enough: bool
+    valid: bool
+    problems: tuple[CheckProblem, ...]
+
+
+@dataclass(frozen=True)
+class DraftCheck(CheckFigures):
+    """The check of a draft (see check): the figures against ``compared_with``, the draft,
+    and for a stale draft why it is stale and the figures against the current boundary."""
+
+    zone: str
+    draft_id: int
+    draft_status: str
+    author: str
+    note: str
+    op: str
+    base_id: int | None
+    compared_with: int
+    current_id: int | None
+    stale: bool
+    superseded_by: Supersession | None
+    rebased_from: int | None
+    rebased_as: tuple[int, ...]
+    against_current: CheckFigures | None
 
 
 def _zone(session: Session, code: str) -> tuple[int, int | None]:
@@ -91,9 +225,15 @@ def _base(session: Session, zone_id: int, current_id: int | None, base_id: Any) 
 
 
 def create_draft(
-    session: Session, zone_code: str, geometry: dict[str, Any], note: str, user: str,
-    region_bbox: tuple[float, float, float, float], op: Any = None, base_id: Any = None,
-) -> dict[str, Any]:  # fmt: skip
+    session: Session,
+    zone_code: str,
+    geometry: dict[str, Any],
+    note: str,
+    user: str,
+    region_bbox: tuple[float, float, float, float],
+    op: Any = None,
+    base_id: Any = None,
+) -> dict[str, Any]:
     """A draft from a GeoJSON geometry in EPSG:4326 (RFC 7946): the boundary itself (op
     replace), or a shape to add to or subtract from the boundary it is drawn on (``base_id``,
     by default the current one). See _make for snapping and what is refused."""
@@ -107,8 +247,9 @@ def create_draft(
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, y0, x1, y1 = region_bbox
     if not (x0 <= min(xs) and max(xs) <= x1 and y0 <= min(ys) and max(ys) <= y1):
-        raise DraftRefused(f"the draft lies outside the region {region_bbox}: is it in the "
-                           "right CRS?")  # fmt: skip
+        raise DraftRefused(
+            f"the draft lies outside the region {region_bbox}: is it in the right CRS?"
+        )
     _check_input(session, geometry, how)
     raw = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), lm_storage_srid())"
     draft_id = _make(session, zone_id, base, how, raw, {"g": json.dumps(geometry)}, note, user)
@@ -134,8 +275,10 @@ def _check_input(session: Session, geometry: dict[str, Any], how: DraftOp) -> No
     if part_reason:
         raise DraftRefused(f"the draft geometry is not valid: {part_reason}")
     if not valid and how is DraftOp.REPLACE:
-        raise DraftRefused(f"the draft geometry is not valid: {reason} (its polygons overlap; "
-                           'to add a drawn polygon to the boundary send "op": "add")')  # fmt: skip
+        raise DraftRefused(
+            f"the draft geometry is not valid: {reason} (its polygons overlap; "
+            'to add a drawn polygon to the boundary send "op": "add")'
+        )
 
 
 _MAKE_SQL = """
@@ -165,9 +308,16 @@ def _snap(geom: str) -> str:
 
 
 def _make(
-    session: Session, zone_id: int, base_id: int | None, how: DraftOp, raw_sql: str,
-    params: dict[str, Any], note: str, user: str, rebased_from: int | None = None,
-) -> int:  # fmt: skip
+    session: Session,
+    zone_id: int,
+    base_id: int | None,
+    how: DraftOp,
+    raw_sql: str,
+    params: dict[str, Any],
+    note: str,
+    user: str,
+    rebased_from: int | None = None,
+) -> int:
     """Make and store a draft on ``base_id`` (in the storage SRID, all in PostGIS): the drawn
     shape (``raw_sql``) snapped to the base within SNAP_TOLERANCE_M and made valid; for add and
     subtract, united with or cut from the base; the result made valid, a MultiPolygon. Refused
@@ -182,8 +332,11 @@ def _make(
     if made.drawn_empty and how is DraftOp.REPLACE:
         raise DraftRefused("the draft geometry is empty")
     if made.empty:
-        raise DraftRefused("subtracting this shape leaves nothing of the zone"
-                           if how is DraftOp.SUBTRACT else "the draft is empty")  # fmt: skip
+        raise DraftRefused(
+            "subtracting this shape leaves nothing of the zone"
+            if how is DraftOp.SUBTRACT
+            else "the draft is empty"
+        )
     if how is not DraftOp.REPLACE and (made.drawn_empty or made.changed_m2 < NO_CHANGE_M2):
         raise DraftRefused(
             "adding this shape changes nothing: it lies within the boundary"
@@ -196,10 +349,17 @@ def _make(
                 VALUES (:z, 'draft', :note, :user, CAST(:geom AS geometry), :base, :op,
                         CAST(:drawn AS geometry), :rebased_from)
                 RETURNING id"""),
-        {"z": zone_id, "note": note, "user": user, "geom": made.geom, "base": base_id,
-         "op": how.value, "drawn": None if how is DraftOp.REPLACE else made.drawn,
-         "rebased_from": rebased_from},
-    ).scalar_one()  # fmt: skip
+        {
+            "z": zone_id,
+            "note": note,
+            "user": user,
+            "geom": made.geom,
+            "base": base_id,
+            "op": how.value,
+            "drawn": None if how is DraftOp.REPLACE else made.drawn,
+            "rebased_from": rebased_from,
+        },
+    ).scalar_one()
 
 
 def snap_loaded(session: Session, zone_code: str, draft_id: int) -> dict[str, Any]:
@@ -236,18 +396,31 @@ def rebase(session: Session, zone_code: str, draft_id: int, user: str) -> dict[s
     how = DraftOp(found["op"])
     column = "geom" if how is DraftOp.REPLACE else "drawn"
     new_id = _make(
-        session, zone_id, current_id, how, f"(SELECT {column} FROM zone_boundary WHERE id = :src)",
-        {"src": draft_id}, found["note"], user, rebased_from=draft_id,
-    )  # fmt: skip
+        session,
+        zone_id,
+        current_id,
+        how,
+        f"(SELECT {column} FROM zone_boundary WHERE id = :src)",
+        {"src": draft_id},
+        found["note"],
+        user,
+        rebased_from=draft_id,
+    )
     return draft(session, zone_code, new_id)
 
 
 def drafts(session: Session, zone_code: str) -> list[dict[str, Any]]:
     zone_id, _ = _zone(session, zone_code)
-    return [_draft_row(r) for r in session.execute(
-        text(f"{_DRAFT_SQL} WHERE b.zone_id = :z AND (b.status = 'draft' OR b.approved_at "
-             "IS NOT NULL) ORDER BY b.created_at DESC, b.id DESC"), {"z": zone_id},
-    ).mappings()]  # fmt: skip
+    return [
+        _draft_row(r)
+        for r in session.execute(
+            text(
+                f"{_DRAFT_SQL} WHERE b.zone_id = :z AND (b.status = 'draft' OR b.approved_at "
+                "IS NOT NULL) ORDER BY b.created_at DESC, b.id DESC"
+            ),
+            {"z": zone_id},
+        ).mappings()
+    ]
 
 
 _DRAFT_SQL = """
@@ -264,15 +437,23 @@ _DRAFT_SQL = """
 
 def _draft_row(r) -> dict[str, Any]:
     return {
-        "id": r["id"], "zone": r["zone"], "status": r["status"], "note": r["note"],
-        "author": r["created_by"], "created_at": r["created_at"].isoformat(),
-        "area_mu": mu2(r["area_mu"]), "approved_by": r["approved_by"],
+        "id": r["id"],
+        "zone": r["zone"],
+        "status": r["status"],
+        "note": r["note"],
+        "author": r["created_by"],
+        "created_at": r["created_at"].isoformat(),
+        "area_mu": mu2(r["area_mu"]),
+        "approved_by": r["approved_by"],
         "approved_at": r["approved_at"].isoformat() if r["approved_at"] else None,
         "valid_from": r["valid_from"].isoformat() if r["valid_from"] else None,
-        "op": r["op"], "base_id": r["base_id"], "stale": r["stale"],
-        "rebased_from": r["rebased_from"], "rebased_as": list(r["rebased_as"]),
+        "op": r["op"],
+        "base_id": r["base_id"],
+        "stale": r["stale"],
+        "rebased_from": r["rebased_from"],
+        "rebased_as": list(r["rebased_as"]),
         "geometry": r["geometry"],
-    }  # fmt: skip
+    }
 
 
 def draft(session: Session, zone_code: str, draft_id: int) -> dict[str, Any]:
@@ -302,17 +483,14 @@ def boundary_geojson(session: Session, boundary_id: int, kind: str) -> dict[str,
         FROM zone_boundary b WHERE b.id = :b"""),
         {"b": boundary_id, "k": kind},
     ).scalar_one()
-    for f in found["features"]:
-        f["properties"]["mu"] = mu2(f["properties"]["mu"])
+    for feature in found["features"]:
+        feature["properties"]["mu"] = mu2(feature["properties"]["mu"])
     return found
 
 
-def superseded(session: Session, zone_code: str, draft_id: int) -> dict[str, Any] | None:
-    """Why a draft is stale, or None when it is not (approved, or drawn on the current
-    boundary): the version of the zone's boundary it was drawn on (``base_version``, counted
-    from 1 by date) and what replaced that version: ``id``, whether it was an approved
-    ``draft`` (else a boundary loaded as current), ``by`` whom, ``on`` which day (China
-    time), in force ``valid_from``."""
+def superseded(session: Session, zone_code: str, draft_id: int) -> Supersession | None:
+    """Why a draft is stale (see Supersession), or None when it is not (approved, or drawn
+    on the current boundary)."""
     zone_id, current_id = _zone(session, zone_code)
     found = draft(session, zone_code, draft_id)
     if found["status"] != "draft" or found["base_id"] == current_id:
@@ -327,25 +505,35 @@ def superseded(session: Session, zone_code: str, draft_id: int) -> dict[str, Any
              AND (n.valid_from = b.valid_to OR (x.id IS NULL AND n.id = :c))"""),
         {"b": found["base_id"], "z": zone_id, "c": current_id},
     ).first()
-    why = {"base_id": found["base_id"], "base_version": None, "id": None, "draft": False,
-           "by": "", "on": None, "valid_from": None}  # fmt: skip
-    if row is not None:  # else the zone has no boundary in force now
-        at = row.approved_at or row.created_at
-        why.update(
-            base_version=row.version if found["base_id"] else None, id=row.id,
-            draft=row.approved_at is not None, by=row.approved_by or row.created_by,
-            on=at.astimezone(CHINA).date().isoformat(), valid_from=row.valid_from.isoformat(),
-        )  # fmt: skip
-    return why
+    if row is None:  # the zone has no boundary in force now
+        return Supersession(found["base_id"], None, None, False, "", None, None)
+    at = row.approved_at or row.created_at
+    return Supersession(
+        base_id=found["base_id"],
+        base_version=row.version if found["base_id"] else None,
+        id=row.id,
+        draft=row.approved_at is not None,
+        by=row.approved_by or row.created_by,
+        on=at.astimezone(CHINA).date(),
+        valid_from=row.valid_from,
+    )
 
 
-def stale_message(draft_id: int, why: dict[str, Any]) -> str:
-    what = (f"draft {why['id']} (approved by {why['by']} on {why['on']})" if why["draft"]
-            else f"a boundary loaded by {why['by']} on {why['on']}")  # fmt: skip
-    drawn_on = (f"version {why['base_version']} of the zone's boundary, which {what} has "
-                "replaced" if why["base_version"] else "no boundary of the zone's")  # fmt: skip
-    return (f"draft {draft_id} cannot be approved: it was drawn on {drawn_on}; rebase it on "
-            "the current boundary first")  # fmt: skip
+def stale_message(draft_id: int, why: Supersession) -> str:
+    what = (
+        f"draft {why.id} (approved by {why.by} on {why.on})"
+        if why.draft
+        else f"a boundary loaded by {why.by} on {why.on}"
+    )
+    drawn_on = (
+        f"version {why.base_version} of the zone's boundary, which {what} has replaced"
+        if why.base_version
+        else "no boundary of the zone's"
+    )
+    return (
+        f"draft {draft_id} cannot be approved: it was drawn on {drawn_on}; rebase it on "
+        "the current boundary first"
+    )
 
 
 def approve(
@@ -356,8 +544,7 @@ def approve(
         raise DraftRefused(f"draft {draft_id} was already approved", 409)
     why = superseded(session, zone_code, draft_id)
     if why is not None:  # lm_approve_draft refuses it too; this says why, for people
-        raise DraftRefused(stale_message(draft_id, why), 409, code="stale_draft",
-                           superseded_by=why)  # fmt: skip
+        raise StaleDraft(draft_id, why)
     problem = event_day_problem(valid_from) if valid_from else None
     if problem:
         raise DraftRefused(f"valid_from: {problem}", 400)
@@ -378,100 +565,136 @@ def approve(
 def _pieces(session: Session, name: str, sql: str, params: dict[str, Any]) -> None:
     """A temporary table of subdivided pieces (with a spatial index) for fast lookups."""
     session.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    session.execute(text(f"CREATE TEMP TABLE {name} AS SELECT ST_Subdivide(g, 96) AS geom "
-                         f"FROM ({sql}) s(g) WHERE NOT ST_IsEmpty(g)"), params)  # fmt: skip
+    session.execute(
+        text(
+            f"CREATE TEMP TABLE {name} AS SELECT ST_Subdivide(g, 96) AS geom "
+            f"FROM ({sql}) s(g) WHERE NOT ST_IsEmpty(g)"
+        ),
+        params,
+    )
     session.execute(text(f"CREATE INDEX ON {name} USING gist (geom)"))
     session.execute(text(f"ANALYZE {name}"))
 
 
 def check(
-    session: Session, zone_code: str, draft_id: int, year: int | None = None,
+    session: Session,
+    zone_code: str,
+    draft_id: int,
+    year: int | None = None,
     sliver_width_m: float = 5.0,
-) -> dict[str, Any]:  # fmt: skip
+) -> DraftCheck:
     """What a draft changes against the boundary it was drawn on, in mu (see module doc). A
     stale draft (``stale``; ``superseded_by`` says what replaced its base) is also checked
     against the current boundary (``against_current``, the same figures); an approved draft
-    shows what its approval changed. ``compared_with`` is the boundary of the main figures."""
+    shows what its approval changed. ``compared_with`` is the boundary of the main figures.
+    ``year``: the quota ledger's year the quota needed is set against (this year's without)."""
     zone_id, current_id = _zone(session, zone_code)
     found = draft(session, zone_code, draft_id)
     reference = found["base_id"] or current_id
     if reference is None:
         raise DraftRefused(f"zone {zone_code} has no current boundary to compare with", 409)
-    year = year or today().year
     why = superseded(session, zone_code, draft_id)
+    book = quota.ledger(session, year or today().year)
 
-    def against(boundary_id: int) -> dict[str, Any]:
+    def against(boundary_id: int) -> CheckFigures:
         savepoint = session.begin_nested()  # the temporary tables go with it
         try:
             ids = {"c": boundary_id, "d": draft_id, "z": zone_id}
-            return _check(session, ids, year, sliver_width_m)
+            return _figures(_measure(session, ids, sliver_width_m), book)
         finally:
             savepoint.rollback()
 
-    result = against(reference)
-    result.update({
-        "zone": zone_code, "draft_id": draft_id, "draft_status": found["status"],
-        "author": found["author"], "note": found["note"], "op": found["op"],
-        "base_id": found["base_id"], "compared_with": reference, "current_id": current_id,
-        "stale": why is not None, "superseded_by": why,
-        "rebased_from": found["rebased_from"], "rebased_as": found["rebased_as"],
-        "against_current": (against(current_id) if why is not None and current_id
-                            not in (None, reference) else None),
-    })  # fmt: skip
-    return result
+    figures = against(reference)
+    checked_again = why is not None and current_id not in (None, reference)
+    return DraftCheck(
+        **vars(figures),  # the figures against compared_with
+        zone=zone_code,
+        draft_id=draft_id,
+        draft_status=found["status"],
+        author=found["author"],
+        note=found["note"],
+        op=found["op"],
+        base_id=found["base_id"],
+        compared_with=reference,
+        current_id=current_id,
+        stale=why is not None,
+        superseded_by=why,
+        rebased_from=found["rebased_from"],
+        rebased_as=tuple(found["rebased_as"]),
+        against_current=against(current_id) if checked_again else None,
+    )
 
 
-def _check(session: Session, ids: dict[str, int], year: int, sliver_m: float) -> dict[str, Any]:
-    geoms = """(SELECT geom FROM zone_boundary WHERE id = :c) AS c,
-               (SELECT geom FROM zone_boundary WHERE id = :d) AS d"""
-    holes = "(SELECT coalesce(sum(ST_NumInteriorRings(p.geom)), 0) FROM ST_Dump({}.geom) p)"
-    areas = session.execute(text(f"""
-        SELECT lm_area_mu(c.geom), lm_area_mu(d.geom),
-               lm_area_mu(ST_Difference(d.geom, c.geom)), lm_area_mu(ST_Difference(c.geom, d.geom)),
-               ST_IsValid(d.geom), ST_IsValidReason(d.geom), {holes.format("d")},
-               {holes.format("c")}, ST_NumGeometries(d.geom), ST_NumGeometries(c.geom)
-        FROM {geoms}"""), ids).one()  # fmt: skip
+@dataclass(frozen=True)
+class _Measured:
+    """What PostGIS measured of a draft ``d`` against a boundary ``c``, exact (see _measure)."""
+
+    areas: Any  # a row of _AREAS: mu before, after, added, removed; validity, holes, parts
+    parcels: list[Any]  # _parcels
+    other_zones: list[Any]  # (zone, mu) of other zones' current boundaries inside the draft
+    farmland: list[Any]  # (code, mu, in the added area)
+    land_uses: list[Any]  # (land-use code, mu) of the added area
+    slivers: list[Any]  # ("draft" | "change", mu) narrower than sliver_width_m
+    sliver_width_m: float
+
+
+_GEOMS = """(SELECT geom FROM zone_boundary WHERE id = :c) AS c,
+            (SELECT geom FROM zone_boundary WHERE id = :d) AS d"""
+_HOLES = "(SELECT coalesce(sum(ST_NumInteriorRings(p.geom)), 0) FROM ST_Dump({}.geom) p)"
+_AREAS = f"""
+    SELECT lm_area_mu(c.geom) AS before, lm_area_mu(d.geom) AS after,
+           lm_area_mu(ST_Difference(d.geom, c.geom)) AS added,
+           lm_area_mu(ST_Difference(c.geom, d.geom)) AS removed,
+           ST_IsValid(d.geom) AS valid, ST_IsValidReason(d.geom) AS reason,
+           {_HOLES.format("d")} AS holes, {_HOLES.format("c")} AS old_holes,
+           ST_NumGeometries(d.geom) AS parts, ST_NumGeometries(c.geom) AS old_parts
+    FROM {_GEOMS}"""
+_OTHER_ZONES = """
+    SELECT z.code, sum(lm_area_mu(ST_Intersection(b.geom, d.geom))) AS mu
+    FROM lm_d d JOIN zone_boundary b ON b.status = 'current' AND b.zone_id <> :z
+         AND ST_Intersects(b.geom, d.geom)
+    JOIN zone z ON z.id = b.zone_id GROUP BY z.code ORDER BY z.code"""
+_FARMLAND = """
+    SELECT f.code, sum(lm_area_mu(ST_Intersection(f.geom, d.geom))) AS mu,
+           bool_or(EXISTS (SELECT 1 FROM lm_added a WHERE ST_Intersects(a.geom, f.geom)))
+    FROM lm_d d JOIN farmland f ON ST_Intersects(f.geom, d.geom)
+    GROUP BY f.code HAVING sum(ST_Area(ST_Intersection(f.geom, d.geom))) > 0.01
+    ORDER BY f.code"""
+_LAND_USES = """
+    SELECT l.land_use_code, sum(lm_area_mu(ST_Intersection(l.geom, a.geom)))
+    FROM lm_added a JOIN landuse_patch l ON ST_Intersects(l.geom, a.geom)
+    GROUP BY l.land_use_code ORDER BY l.land_use_code"""
+_SLIVERS = """
+    SELECT 'draft' AS kind, lm_area_mu(ST_Difference(d.geom, ST_Buffer(
+               ST_Buffer(d.geom, -:w / 2, 'join=mitre'), :w / 2, 'join=mitre')))
+        FROM zone_boundary d
+        WHERE d.id = :d
+    UNION ALL
+    SELECT 'change', coalesce(sum(lm_area_mu(p.geom)), 0) FROM (
+        SELECT (ST_Dump(ST_Union(geom))).geom FROM (
+            SELECT geom FROM lm_added UNION ALL SELECT geom FROM lm_removed) x) p
+        WHERE ST_IsEmpty(ST_Buffer(p.geom, -:w / 2))"""
+
+
+def _measure(session: Session, ids: dict[str, int], sliver_width_m: float) -> _Measured:
+    """Measure draft ``:d`` against boundary ``:c`` (zone ``:z``) in PostGIS, over temporary
+    tables of subdivided pieces: the draft, the boundary, the added and removed areas, the
+    draft's line."""
+    areas = session.execute(text(_AREAS), ids).one()
     _pieces(session, "lm_d", "SELECT geom FROM zone_boundary WHERE id = :d", ids)
     _pieces(session, "lm_c", "SELECT geom FROM zone_boundary WHERE id = :c", ids)
-    _pieces(session, "lm_added", f"SELECT ST_Difference(d.geom, c.geom) FROM {geoms}", ids)
-    _pieces(session, "lm_removed", f"SELECT ST_Difference(c.geom, d.geom) FROM {geoms}", ids)
+    _pieces(session, "lm_added", f"SELECT ST_Difference(d.geom, c.geom) FROM {_GEOMS}", ids)
+    _pieces(session, "lm_removed", f"SELECT ST_Difference(c.geom, d.geom) FROM {_GEOMS}", ids)
     _pieces(session, "lm_line", "SELECT ST_Boundary(geom) FROM zone_boundary WHERE id = :d", ids)
-    parcels = _parcels(session)
-    other = session.execute(
-        text("""
-        SELECT z.code, sum(lm_area_mu(ST_Intersection(b.geom, d.geom))) AS mu
-        FROM lm_d d JOIN zone_boundary b ON b.status = 'current' AND b.zone_id <> :z
-             AND ST_Intersects(b.geom, d.geom)
-        JOIN zone z ON z.id = b.zone_id GROUP BY z.code ORDER BY z.code"""),
-        ids,
-    ).all()
-    farmland = session.execute(
-        text("""
-        SELECT f.code, sum(lm_area_mu(ST_Intersection(f.geom, d.geom))) AS mu,
-               bool_or(EXISTS (SELECT 1 FROM lm_added a WHERE ST_Intersects(a.geom, f.geom)))
-        FROM lm_d d JOIN farmland f ON ST_Intersects(f.geom, d.geom)
-        GROUP BY f.code HAVING sum(ST_Area(ST_Intersection(f.geom, d.geom))) > 0.01
-        ORDER BY f.code""")
-    ).all()
-    uses = session.execute(
-        text("""
-        SELECT l.land_use_code, sum(lm_area_mu(ST_Intersection(l.geom, a.geom)))
-        FROM lm_added a JOIN landuse_patch l ON ST_Intersects(l.geom, a.geom)
-        GROUP BY l.land_use_code ORDER BY l.land_use_code""")
-    ).all()
-    slivers = session.execute(text("""
-        SELECT 'draft' AS kind, lm_area_mu(ST_Difference(d.geom, ST_Buffer(
-                   ST_Buffer(d.geom, -:w / 2, 'join=mitre'), :w / 2, 'join=mitre')))
-            FROM zone_boundary d
-            WHERE d.id = :d
-        UNION ALL
-        SELECT 'change', coalesce(sum(lm_area_mu(p.geom)), 0) FROM (
-            SELECT (ST_Dump(ST_Union(geom))).geom FROM (
-                SELECT geom FROM lm_added UNION ALL SELECT geom FROM lm_removed) x) p
-            WHERE ST_IsEmpty(ST_Buffer(p.geom, -:w / 2))"""),
-        {**ids, "w": sliver_m},
-    ).all()  # fmt: skip
-    return _figures(areas, parcels, other, farmland, uses, slivers, session, year, sliver_m)
+    return _Measured(
+        areas=areas,
+        parcels=_parcels(session),
+        other_zones=session.execute(text(_OTHER_ZONES), ids).all(),
+        farmland=session.execute(text(_FARMLAND)).all(),
+        land_uses=session.execute(text(_LAND_USES)).all(),
+        slivers=session.execute(text(_SLIVERS), {**ids, "w": sliver_width_m}).all(),
+        sliver_width_m=sliver_width_m,
+    )
 
 
 def _parcels(session: Session) -> list[Any]:
@@ -508,82 +731,104 @@ def _side(inside: float, total: float) -> str:
     return "cut"
 
 
-def _figures(areas, parcels, other, farmland, uses, slivers, session, year, sliver_m):
-    """The check's figures: mu exact until here, rounded once with mu2; totals are rounded
-    exact sums. Problems compare the draft with the boundary it is checked against, so that
-    a draft equal to it reports none."""
-    before, after, added, removed, valid, reason, holes, old_holes, parts, old_parts = areas
-    entering, leaving, cut = [], [], []
-    for p in parcels:
-        was, now = _side(p.before_mu, p.area_mu), _side(p.after_mu, p.area_mu)
-        row = {"code": p.code, "name": p.name, "owner": p.owner, "project": p.project,
-               "area_mu": mu2(p.area_mu), "inside_mu": mu2(p.after_mu),
-               "outside_mu": mu2(p.area_mu - p.after_mu)}  # fmt: skip
+def _across(parcels: list[Any]) -> dict[str, list[ParcelAcross]]:
+    """The parcels the new line moves in (entering), out (leaving) or cuts."""
+    moved: dict[str, list[ParcelAcross]] = {"entering": [], "leaving": [], "cut": []}
+    for parcel in parcels:
+        was, now = _side(parcel.before_mu, parcel.area_mu), _side(parcel.after_mu, parcel.area_mu)
+        row = ParcelAcross(
+            parcel.code,
+            parcel.name,
+            parcel.owner,
+            parcel.project,
+            mu2(parcel.area_mu),
+            mu2(parcel.after_mu),
+            mu2(parcel.area_mu - parcel.after_mu),
+        )
         if now == "cut":
-            cut.append(row)
+            moved["cut"].append(row)
         elif now == "in" and was != "in":
-            entering.append(row)
+            moved["entering"].append(row)
         elif now == "out" and was != "out":
-            leaving.append(row)
-    classes, agricultural, cultivated, unknown = [], 0.0, 0.0, []
-    for code, mu in uses:
-        kind = landuse.category(code)
-        agricultural += mu if kind == "agricultural" else 0
+            moved["leaving"].append(row)
+    return moved
+
+
+def _land_use_added(land_uses: list[Any]) -> tuple[list[LandUseAdded], float, float]:
+    """The added land by land-use class, and its exact agricultural and cultivated mu."""
+    classes, agricultural, cultivated = [], 0.0, 0.0
+    for code, mu in land_uses:
+        category = landuse.category(code)
+        agricultural += mu if category == "agricultural" else 0
         cultivated += mu if landuse.is_cultivated(code) else 0
-        if kind == "unknown":
-            unknown.append(code)
-        classes.append({"code": code, "name": landuse.name_of(code), "category": kind,
-                        "mu": mu2(mu)})  # fmt: skip
-    book = quota.ledger(session, year)
-    problems = []
-    if not valid:
-        problems.append({"kind": "invalid", "message": reason})
-    if holes > old_holes:
-        problems.append({"kind": "holes", "count": int(holes),
-                         "message": f"the draft has {holes} hole(s)"})  # fmt: skip
-    if parts > max(old_parts, 1):
-        problems.append({"kind": "multipart", "count": parts,
-                         "message": f"the draft is in {parts} separate parts"})  # fmt: skip
-    for kind, mu in slivers:
+        classes.append(LandUseAdded(code, landuse.name_of(code), category, mu2(mu)))
+    return classes, agricultural, cultivated
+
+
+def _problems(measured: _Measured, farmland_mu: float, other_mu: float) -> list[CheckProblem]:
+    """Problems compare the draft with the boundary it is checked against, so that a draft
+    equal to it reports none."""
+    areas, problems = measured.areas, []
+    if not areas.valid:
+        problems.append(CheckProblem("invalid", areas.reason))
+    if areas.holes > areas.old_holes:
+        holes = int(areas.holes)
+        problems.append(CheckProblem("holes", f"the draft has {holes} hole(s)", count=holes))
+    if areas.parts > max(areas.old_parts, 1):
+        problems.append(
+            CheckProblem(
+                "multipart", f"the draft is in {areas.parts} separate parts", count=areas.parts
+            )
+        )
+    for kind, mu in measured.slivers:
         if mu and mu > 0.01:
             what = "parts of the draft" if kind == "draft" else "pieces between old and new line"
-            message = f"{what} narrower than {sliver_m:g} m: {mu2(mu):.2f} mu"
-            problems.append({"kind": f"sliver_{kind}", "mu": mu2(mu), "message": message})
-    farmland_mu = sum(mu for _, mu, _ in farmland)
+            message = f"{what} narrower than {measured.sliver_width_m:g} m: {mu2(mu):.2f} mu"
+            problems.append(CheckProblem(f"sliver_{kind}", message, mu=mu2(mu)))
     if farmland_mu > 0.005:
-        problems.append({"kind": "farmland", "mu": mu2(farmland_mu),
-                         "message": f"takes {mu2(farmland_mu):.2f} mu of permanent basic "
-                                    "farmland"})  # fmt: skip
-    other_mu = sum(mu for _, mu in other)
+        message = f"takes {mu2(farmland_mu):.2f} mu of permanent basic farmland"
+        problems.append(CheckProblem("farmland", message, mu=mu2(farmland_mu)))
     if other_mu > 0.005:
-        problems.append({"kind": "overlap", "mu": mu2(other_mu),
-                         "message": f"overlaps other zones by {mu2(other_mu):.2f} mu"})  # fmt: skip
-    return {
-        "area_before_mu": mu2(before),
-        "area_after_mu": mu2(after),
-        "added_mu": mu2(added),
-        "removed_mu": mu2(removed),
-        "parcels_entering": entering,
-        "parcels_leaving": leaving,
-        "parcels_cut": cut,
-        "projects": sorted({p["project"] for p in entering + leaving + cut if p["project"]}),
-        "overlap_other_zones_mu": mu2(other_mu),
-        "overlap_other_zones": [{"zone": z, "mu": mu2(mu)} for z, mu in other],
-        "farmland_conflict_mu": mu2(farmland_mu),
-        "farmland_patches": [
-            {"code": c, "mu": mu2(mu), "in_added_area": bool(a)} for c, mu, a in farmland
-        ],  # fmt: skip
-        "added_by_land_use": classes,
-        "agricultural_added_mu": mu2(agricultural),
-        "cultivated_added_mu": mu2(cultivated),
-        "unknown_codes": unknown,
-        "quota_needed_mu": mu2(agricultural),
-        "quota_year": book["year"],
-        "quota_remaining_mu": book["remaining_mu"],
-        "quota_enough": mu2(agricultural) <= book["remaining_mu"],
-        "valid": bool(valid),
-        "problems": problems,
-    }
+        message = f"overlaps other zones by {mu2(other_mu):.2f} mu"
+        problems.append(CheckProblem("overlap", message, mu=mu2(other_mu)))
+    return problems
+
+
+def _figures(measured: _Measured, book: quota.QuotaBook) -> CheckFigures:
+    """The check's figures: mu exact until here, rounded once with mu2; totals are rounded
+    exact sums."""
+    areas = measured.areas
+    moved = _across(measured.parcels)
+    classes, agricultural, cultivated = _land_use_added(measured.land_uses)
+    farmland_mu = sum(mu for _, mu, _ in measured.farmland)
+    other_mu = sum(mu for _, mu in measured.other_zones)
+    everyone = moved["entering"] + moved["leaving"] + moved["cut"]
+    return CheckFigures(
+        area_before_mu=mu2(areas.before),
+        area_after_mu=mu2(areas.after),
+        added_mu=mu2(areas.added),
+        removed_mu=mu2(areas.removed),
+        parcels_entering=tuple(moved["entering"]),
+        parcels_leaving=tuple(moved["leaving"]),
+        parcels_cut=tuple(moved["cut"]),
+        projects=tuple(sorted({parcel.project for parcel in everyone if parcel.project})),
+        overlap_other_zones_mu=mu2(other_mu),
+        overlap_other_zones=tuple(ZoneOverlap(zone, mu2(mu)) for zone, mu in measured.other_zones),
+        farmland_conflict_mu=mu2(farmland_mu),
+        farmland_patches=tuple(
+            FarmlandTaken(code, mu2(mu), bool(added)) for code, mu, added in measured.farmland
+        ),
+        added_by_land_use=tuple(classes),
+        agricultural_added_mu=mu2(agricultural),
+        cultivated_added_mu=mu2(cultivated),
+        unknown_codes=tuple(row.code for row in classes if row.category == "unknown"),
+        quota_needed_mu=mu2(agricultural),
+        quota_year=book.year,
+        quota_remaining_mu=book.remaining_mu,
+        quota_enough=mu2(agricultural) <= book.remaining_mu,
+        valid=bool(areas.valid),
+        problems=tuple(_problems(measured, farmland_mu, other_mu)),
+    )
 
 
 def check_geojson(session: Session, draft_id: int, compared_with: int) -> dict[str, Any]:
@@ -611,6 +856,6 @@ def check_geojson(session: Session, draft_id: int, compared_with: int) -> dict[s
         FROM parts WHERE NOT ST_IsEmpty(g) AND ST_Area(g) > 0.01"""),
         ids,
     ).scalar_one()
-    for f in shapes["features"]:
-        f["properties"]["mu"] = mu2(f["properties"]["mu"])
+    for feature in shapes["features"]:
+        feature["properties"]["mu"] = mu2(feature["properties"]["mu"])
     return shapes

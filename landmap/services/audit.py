@@ -6,15 +6,13 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.domain import CHINA
 from landmap.services import xlsx
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class AuditFilter:
     limit: int = 1000
 
 
-def rows(session: Session, f: AuditFilter) -> list[dict[str, Any]]:
+def rows(session: Session, selection: AuditFilter) -> list[dict[str, Any]]:
     result = session.execute(
         text("""
         SELECT id, at, actor, address, entity, key, action, before, after FROM audit_log
@@ -35,34 +33,70 @@ def rows(session: Session, f: AuditFilter) -> list[dict[str, Any]]:
           AND (CAST(:user AS text) IS NULL OR actor = :user)
           AND (CAST(:day AS date) IS NULL OR (at AT TIME ZONE 'Asia/Shanghai')::date = :day)
         ORDER BY at DESC, id DESC LIMIT :limit"""),
-        {"entity": f.entity, "key": f.key, "user": f.user, "day": f.day, "limit": f.limit},
+        {
+            "entity": selection.entity,
+            "key": selection.key,
+            "user": selection.user,
+            "day": selection.day,
+            "limit": selection.limit,
+        },
     ).mappings()
     return [
-        {"id": r["id"], "at": r["at"].isoformat(), "user": r["actor"], "address": r["address"],
-         "entity": r["entity"], "key": r["key"], "action": r["action"], "before": r["before"],
-         "after": r["after"]}
-        for r in result
-    ]  # fmt: skip
+        {
+            "id": row["id"],
+            "at": row["at"].isoformat(),
+            "user": row["actor"],
+            "address": row["address"],
+            "entity": row["entity"],
+            "key": row["key"],
+            "action": row["action"],
+            "before": row["before"],
+            "after": row["after"],
+        }
+        for row in result
+    ]
 
 
-def workbook(session: Session, f: AuditFilter) -> bytes:
-    """The rows ``f`` selects (newest first, at most ``f.limit``) as a workbook: 说明 (what was
-    asked for, when it was exported), then one row per change, the time in China time."""
-    found = rows(session, f)
+def workbook(session: Session, selection: AuditFilter) -> bytes:
+    """The rows ``selection`` picks (newest first, at most ``selection.limit``) as a workbook:
+    说明 (what was asked for, when it was exported), then one row per change, the time in
+    China time."""
+    found = rows(session, selection)
     wb = Workbook()
     ws = wb.active
     ws.title = "审计日志"
     xlsx.write_table(
-        ws, ["时间", "用户", "地址", "对象", "标识", "操作", "修改前", "修改后"],
-        ([_china(r["at"]), r["user"], r["address"], r["entity"], r["key"], r["action"],
-          _json(r["before"]), _json(r["after"])] for r in found),
-    )  # fmt: skip
+        ws,
+        ["时间", "用户", "地址", "对象", "标识", "操作", "修改前", "修改后"],
+        (
+            [
+                _china(row["at"]),
+                row["user"],
+                row["address"],
+                row["entity"],
+                row["key"],
+                row["action"],
+                _json(row["before"]),
+                _json(row["after"]),
+            ]
+            for row in found
+        ),
+    )
     now = dt.datetime.now(CHINA).replace(tzinfo=None, microsecond=0)
-    xlsx.describe(wb, f"审计日志（导出于 {now:%Y-%m-%d %H:%M}）", [
-        ("对象", f.entity or "全部"), ("标识", f.key or "全部"), ("用户", f.user or "全部"),
-        ("日期", f.day or "全部"), ("行数", len(found)), ("最多行数", f.limit),
-        ("导出于", now), ("时间", "中国时间（UTC+8），新的在前"),
-    ])  # fmt: skip
+    xlsx.describe(
+        wb,
+        f"审计日志（导出于 {now:%Y-%m-%d %H:%M}）",
+        [
+            ("对象", selection.entity or "全部"),
+            ("标识", selection.key or "全部"),
+            ("用户", selection.user or "全部"),
+            ("日期", selection.day or "全部"),
+            ("行数", len(found)),
+            ("最多行数", selection.limit),
+            ("导出于", now),
+            ("时间", "中国时间（UTC+8），新的在前"),
+        ],
+    )
     return xlsx.to_bytes(wb)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import text
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from landmap.domain import Stage
 from landmap.geo.units import mu2
-from landmap.services import Refused
+from landmap.services import Refused, Result
 
 MAX_FEATURES = 20_000
 
@@ -68,43 +68,45 @@ def state_sql(alias: str, as_of: bool) -> dict[str, str]:
     :as_of, from its history. Every parcel view uses these."""
     if as_of:
         day = "CAST(:as_of AS date)"
-        return {"stage": f"lm_stage_as_of({alias}.id, {alias}.stage, {day})",
-                "dispute": f"lm_dispute_as_of({alias}.id, {alias}.dispute, {day})"}  # fmt: skip
+        return {
+            "stage": f"lm_stage_as_of({alias}.id, {alias}.stage, {day})",
+            "dispute": f"lm_dispute_as_of({alias}.id, {alias}.dispute, {day})",
+        }
     return {"stage": f"{alias}.stage", "dispute": f"{alias}.dispute"}
 
 
-def filter_sql(f, alias: str = "p") -> tuple[list[str], dict[str, Any]]:
+def filter_sql(selection, alias: str = "p") -> tuple[list[str], dict[str, Any]]:
     """The conditions every parcel view filters by (zone, stage on the day, project, batch)
-    over the parcel table as ``alias``, and their parameters. ``f`` has those attributes and
-    ``as_of`` (a ParcelFilter, a tiles.TileFilter)."""
-    clauses, params = [], {"as_of": f.as_of}
-    if f.zone:
+    over the parcel table as ``alias``, and their parameters. ``selection`` has those
+    attributes and ``as_of`` (a ParcelFilter, a tiles.TileFilter)."""
+    clauses, params = [], {"as_of": selection.as_of}
+    if selection.zone:
         clauses.append(f"{alias}.zone_id = (SELECT id FROM zone WHERE code = :zone)")
-        params["zone"] = f.zone
-    if f.stage:
-        clauses.append(f"{state_sql(alias, bool(f.as_of))['stage']} = :stage")
-        params["stage"] = f.stage
-    if f.project_id is not None:
+        params["zone"] = selection.zone
+    if selection.stage:
+        clauses.append(f"{state_sql(alias, bool(selection.as_of))['stage']} = :stage")
+        params["stage"] = selection.stage
+    if selection.project_id is not None:
         clauses.append(f"{alias}.project_id = :project_id")
-        params["project_id"] = f.project_id
-    if f.batch_id is not None:
+        params["project_id"] = selection.project_id
+    if selection.batch_id is not None:
         clauses.append(f"{alias}.batch_id = :batch_id")
-        params["batch_id"] = f.batch_id
+        params["batch_id"] = selection.batch_id
     return clauses, params
 
 
-def _feature(f: ParcelFilter | None = None) -> str:
-    return _FEATURE.format(**state_sql("p", bool(f and f.as_of)))
+def _feature(selection: ParcelFilter | None = None) -> str:
+    return _FEATURE.format(**state_sql("p", bool(selection and selection.as_of)))
 
 
-def _where(f: ParcelFilter) -> tuple[str, dict[str, Any]]:
-    clauses, params = filter_sql(f)
-    if f.bbox:
+def _where(selection: ParcelFilter) -> tuple[str, dict[str, Any]]:
+    clauses, params = filter_sql(selection)
+    if selection.bbox:
         clauses.append(
             "p.geom && ST_Transform(ST_Segmentize(ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326), "
             "0.001), lm_storage_srid())"
         )
-        params.update(zip(("x0", "y0", "x1", "y1"), f.bbox, strict=True))
+        params.update(zip(("x0", "y0", "x1", "y1"), selection.bbox, strict=True))
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -118,57 +120,85 @@ def _shown(feature: dict[str, Any]) -> dict[str, Any]:
     return feature
 
 
-def feature_collection(session: Session, f: ParcelFilter) -> str:
+def feature_collection(session: Session, selection: ParcelFilter) -> str:
     """A GeoJSON FeatureCollection, as text, ready to send."""
-    where, params = _where(f)
-    params["limit"] = min(f.limit, MAX_FEATURES)
+    where, params = _where(selection)
+    params["limit"] = min(selection.limit, MAX_FEATURES)
     sql = f"""
-        SELECT {_feature(f)}::text AS feature {_FROM} {where} ORDER BY p.code LIMIT :limit
+        SELECT {_feature(selection)}::text AS feature {_FROM} {where}
+        ORDER BY p.code LIMIT :limit
     """
     features = (_shown(json.loads(row)) for row in session.execute(text(sql), params).scalars())
-    return json.dumps({"type": "FeatureCollection", "features": list(features)},
-                      ensure_ascii=False, allow_nan=False, separators=(",", ":"))  # fmt: skip
+    return json.dumps(
+        {"type": "FeatureCollection", "features": list(features)},
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
 
 
 def get_feature(session: Session, code: str, as_of: dt.date | None = None) -> dict[str, Any] | None:
-    f = ParcelFilter(as_of=as_of)
     row = session.execute(
-        text(f"SELECT {_feature(f)}::text {_FROM} WHERE p.code = :code"),
+        text(f"SELECT {_feature(ParcelFilter(as_of=as_of))}::text {_FROM} WHERE p.code = :code"),
         {"code": code, "as_of": as_of},
     ).scalar()
     return _shown(json.loads(row)) if row else None
 
 
-def stages_summary(session: Session, f: ParcelFilter) -> dict[str, Any]:
-    """Parcels and mu at each acquisition stage (on ``f.as_of``, else now), every stage
-    listed, and their total: the figures of a map's legend, as the page around the map shows
-    them. A zone alone (no project or batch) takes the zone's figures by its rule
-    (zones.zone_summary: the parts inside its boundary in force that day); otherwise the
-    parcels ``f`` selects (project, batch, zone; not its stage or box), whole, or every
-    parcel. Each mu is an exact sum rounded once; the total is the rounded exact sum."""
-    day = f.as_of.isoformat() if f.as_of else None
-    if f.zone and f.project_id is None and f.batch_id is None:
+@dataclass(frozen=True)
+class StageFigure(Result):
+    """Parcels at an acquisition stage and their mu."""
+
+    parcels: int
+    mu: float
+
+
+def by_stage(session: Session, selection: ParcelFilter) -> dict[str, StageFigure]:
+    """Parcels and their exact mu (not rounded: callers round what they show) at each
+    acquisition stage on ``selection.as_of`` (else now), every stage listed in order, of the
+    whole parcels ``selection`` picks by zone, project and batch (not by stage or box): the
+    one by-stage sum over parcels."""
+    clauses, params = filter_sql(replace(selection, stage=None))
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    stage = state_sql("p", bool(selection.as_of))["stage"]
+    rows = session.execute(
+        text(f"""SELECT {stage} AS stage, count(*) AS parcels, sum(p.area_mu) AS mu
+                 FROM parcel p {where} GROUP BY 1"""),
+        params,
+    )
+    found = {row.stage: StageFigure(row.parcels, row.mu) for row in rows}
+    return {s.value: found.get(s.value, StageFigure(0, 0.0)) for s in Stage}
+
+
+def stages_summary(session: Session, selection: ParcelFilter) -> dict[str, Any]:
+    """Parcels and mu at each acquisition stage (on ``selection.as_of``, else now), every
+    stage listed, and their total: the figures of a map's legend, as the page around the map
+    shows them. A zone alone (no project or batch) takes the zone's figures by its rule
+    (zones.zone_summary: the parts inside its boundary in force that day); otherwise by_stage
+    of the parcels ``selection`` picks, whole, or of every parcel. Each mu is an exact sum
+    rounded once; the total is the rounded exact sum."""
+    day = selection.as_of.isoformat() if selection.as_of else None
+    if selection.zone and selection.project_id is None and selection.batch_id is None:
         from landmap.services import zones
 
-        found = zones.zone_summary(session, f.zone, f.as_of)
+        found = zones.zone_summary(session, selection.zone, selection.as_of)
         if found is not None:
             figures = found.as_dict()
-            return {"as_of": day, "stages": figures["mu_by_stage"],
-                    "total": {"parcels": figures["parcel_count"],
-                              "mu": figures["parcels_mu_inside"]}}  # fmt: skip
-    clauses, params = filter_sql(ParcelFilter(zone=f.zone, project_id=f.project_id,
-                                              batch_id=f.batch_id, as_of=f.as_of))  # fmt: skip
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = session.execute(
-        text(f"""SELECT {state_sql("p", bool(f.as_of))["stage"]} AS stage, count(*) AS n,
-                        sum(p.area_mu) AS mu FROM parcel p {where} GROUP BY 1"""),
-        params,
-    ).all()
-    found_rows = {r.stage: r for r in rows}
-    stages = {s.value: {"parcels": found_rows[s.value].n, "mu": mu2(found_rows[s.value].mu)}
-              if s.value in found_rows else {"parcels": 0, "mu": 0.0} for s in Stage}  # fmt: skip
-    total = {"parcels": sum(r.n for r in rows), "mu": mu2(sum(r.mu for r in rows))}
-    return {"as_of": day, "stages": stages, "total": total}
+            total = {"parcels": figures["parcel_count"], "mu": figures["parcels_mu_inside"]}
+            return {"as_of": day, "stages": figures["mu_by_stage"], "total": total}
+    stages = by_stage(session, selection)
+    total = StageFigure(
+        sum(figure.parcels for figure in stages.values()),
+        mu2(sum(figure.mu for figure in stages.values())),
+    )
+    return {
+        "as_of": day,
+        "stages": {
+            stage: {"parcels": figure.parcels, "mu": mu2(figure.mu)}
+            for stage, figure in stages.items()
+        },
+        "total": total.as_dict(),
+    }
 
 
 def search(session: Session, q: str, limit: int = 10) -> list[dict[str, Any]]:
@@ -266,15 +296,3 @@ def extent(session: Session, project_id: int, batch_id: int | None) -> list[floa
         {"p": project_id, "b": batch_id},
     ).scalar()
     return [round(v, 7) for v in box] if box and box[0] is not None else None
-
-
-def count_by_stage(
-    session: Session, project_id: int, batch_id: int | None, as_of: dt.date | None
-) -> dict[str, int]:
-    stage = state_sql("p", bool(as_of))["stage"]
-    rows = session.execute(
-        text(f"""SELECT {stage}, count(*) FROM parcel p WHERE p.project_id = :p
-                 AND (CAST(:b AS integer) IS NULL OR p.batch_id = :b) GROUP BY 1"""),
-        {"p": project_id, "b": batch_id, "as_of": as_of},
-    )
-    return dict(rows.all())

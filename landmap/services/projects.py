@@ -12,10 +12,25 @@ from sqlalchemy.orm import Session
 from landmap.db.models import AcquisitionBatch, Project, ProjectTarget, Zone
 from landmap.domain import ProjectKind, ProjectStage
 from landmap.geo.units import mu2
+from landmap.services import Refused
 
 
-class CatalogError(ValueError):
+class CatalogError(Refused):
     """A zone or project description is not acceptable; the message says what to fix."""
+
+
+def find_project(session: Session, key: int | str) -> int | None:
+    """The id of the project with this id (a whole number) or this name (text); None when
+    there is none."""
+    column = Project.id if isinstance(key, int) else Project.name
+    return session.scalar(select(Project.id).where(column == key))
+
+
+def project_of_batch(session: Session, batch_id: int) -> int | None:
+    """The project an acquisition batch belongs to; None for an unknown batch."""
+    return session.scalar(
+        select(AcquisitionBatch.project_id).where(AcquisitionBatch.id == batch_id)
+    )
 
 
 def _date(value: Any, what: str) -> dt.date:

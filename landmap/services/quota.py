@@ -16,9 +16,10 @@ lock on the year's balance; the database's CHECK on the balance is the last word
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -26,23 +27,17 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.db.errors import pg_message
-from landmap.domain import MAX_MU
+from landmap.domain import MAX_MU, QuotaKind, QuotaSource, today
 from landmap.geo.units import MU_PER_HA, mu2
-from landmap.services import Refused
-from landmap.services.acquisition import event_day_problem, today
+from landmap.services import Refused, Result
+from landmap.services.acquisition import event_day_problem
 
-SOURCES = ("plan", "linkage", "other")  # 年度计划指标, 增减挂钩, 其他
-KINDS = ("grant", "reserve", "consume", "release", "correct")
-SOURCE_LABELS = {"plan": ("年度计划指标", "Annual plan quota"),
-                 "linkage": ("增减挂钩节余", "Linkage savings"),
-                 "other": ("其他", "Other")}  # fmt: skip
-KIND_LABELS = {"grant": ("下达", "Grant"), "reserve": ("预留", "Reserve"),
-               "consume": ("报批使用", "Consume"), "release": ("释放", "Release"),
-               "correct": ("冲正", "Correction")}  # fmt: skip
 CENT = Decimal("0.01")
 FIRST_YEAR = 1990
 # a ledger year may lie this far ahead: the land-use master plans (国土空间总体规划) run 15 years
 YEARS_AHEAD = 15
+# entries that move a reservation: each names the project (and batch) it is for
+FOR_A_PROJECT = (QuotaKind.RESERVE, QuotaKind.CONSUME, QuotaKind.RELEASE)
 
 
 def last_year() -> int:
@@ -78,9 +73,11 @@ def to_mu(mu: Any = None, ha: Any = None) -> Decimal:
 
 @dataclass(frozen=True)
 class Entry:
+    """An entry to record: ``kind`` and ``source`` as QuotaKind / QuotaSource or their ids."""
+
     year: int
-    kind: str
-    source: str = "plan"
+    kind: QuotaKind | str
+    source: QuotaSource | str = QuotaSource.PLAN
     mu: Decimal | None = None
     project_id: int | None = None
     batch_id: int | None = None
@@ -90,37 +87,122 @@ class Entry:
     day: dt.date | None = None  # the document's date; today when not given
 
 
+# --- typed results ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance(Result):
+    """A year's quota buckets, in mu rounded once: remaining = granted - reserved - consumed
+    (each a rounded exact figure)."""
+
+    granted: float
+    reserved: float
+    consumed: float
+    remaining: float
+
+
+@dataclass(frozen=True)
+class LedgerRow(Result):
+    """One entry of the ledger as recorded: ``granted``, ``reserved`` and ``consumed`` are what
+    it did to the year's buckets (negative: taken out)."""
+
+    id: int
+    year: int
+    source: QuotaSource
+    kind: QuotaKind
+    mu: float
+    granted: float
+    reserved: float
+    consumed: float
+    project_id: int | None
+    project: str | None
+    batch_id: int | None
+    batch: str | None
+    reverses: int | None  # the entry a correction reverses
+    reversed_by: int | None  # the correction that reversed this entry
+    ref: str
+    note: str
+    user: str
+    date: dt.date  # the document's date
+    at: dt.datetime  # when it was recorded
+
+
+@dataclass(frozen=True)
+class QuotaBook(Result):
+    """A year's books: its target, the buckets in all and per source, its entries."""
+
+    year: int
+    target_mu: float | None
+    granted_mu: float
+    reserved_mu: float
+    consumed_mu: float
+    remaining_mu: float
+    by_source: dict[str, Balance]
+    entries: tuple[LedgerRow, ...]
+
+
+@dataclass(frozen=True)
+class BatchQuota(Result):
+    """An acquisition batch in a year's ledger: the quota its land demands (agricultural and
+    cultivated mu, see demand) against what is reserved and consumed for it that year, and
+    where it stands (``status``, SQL lm_quota_status of the year: the map's colour)."""
+
+    id: int
+    name: str
+    project_id: int
+    project: str
+    zone: str | None
+    year: int
+    agricultural_mu: float
+    cultivated_mu: float
+    reserved_mu: float
+    consumed_mu: float
+    status: str  # consumed, reserved or none
+    parcels: int
+    area_mu: float
+
+
+class Deltas(NamedTuple):
+    """What an entry does to the year's buckets, exact."""
+
+    granted: Decimal
+    reserved: Decimal
+    consumed: Decimal
+
+
+# --- recording --------------------------------------------------------------------------
+
+
 def _fmt(v: Decimal | float) -> str:
     return str(Decimal(v).quantize(CENT, ROUND_HALF_UP))
 
 
-def _validate(session: Session, e: Entry) -> None:
-    if e.kind not in KINDS:
-        raise QuotaRefused(f"kind must be one of {', '.join(KINDS)}", 400)
-    if e.source not in SOURCES:
-        raise QuotaRefused(f"source must be one of {', '.join(SOURCES)}", 400)
-    why = year_problem(e.year)
+def _member(kind: type[StrEnum], value: Any, name: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise QuotaRefused(f"{name} must be one of {', '.join(kind)}", 400) from None
+
+
+def _exists(session: Session, sql: str, params: dict[str, Any]) -> bool:
+    return session.execute(text(sql), params).first() is not None
+
+
+def _validate(session: Session, entry: Entry) -> None:
+    why = year_problem(entry.year)
     if why:
         raise QuotaRefused(why, 400)
-    if e.kind in ("reserve", "consume", "release") and e.project_id is None:
-        raise QuotaRefused(f"a {e.kind} entry names the project (and batch) it is for", 400)
-    if (
-        e.project_id is not None
-        and session.execute(
-            text("SELECT 1 FROM project WHERE id = :p"), {"p": e.project_id}
-        ).first()
-        is None
+    if entry.kind in FOR_A_PROJECT and entry.project_id is None:
+        raise QuotaRefused(f"a {entry.kind} entry names the project (and batch) it is for", 400)
+    keys = {"p": entry.project_id, "b": entry.batch_id}
+    if entry.project_id is not None and not _exists(
+        session, "SELECT 1 FROM project WHERE id = :p", keys
     ):
-        raise QuotaRefused(f"unknown project {e.project_id}", 404)
-    if (
-        e.batch_id is not None
-        and session.execute(
-            text("SELECT 1 FROM acquisition_batch WHERE id = :b AND project_id = :p"),
-            {"b": e.batch_id, "p": e.project_id},
-        ).first()
-        is None
+        raise QuotaRefused(f"unknown project {entry.project_id}", 404)
+    if entry.batch_id is not None and not _exists(
+        session, "SELECT 1 FROM acquisition_batch WHERE id = :b AND project_id = :p", keys
     ):
-        raise QuotaRefused(f"project {e.project_id} has no batch {e.batch_id}", 404)
+        raise QuotaRefused(f"project {entry.project_id} has no batch {entry.batch_id}", 404)
 
 
 def _lock_balance(session: Session, year: int, source: str) -> Any:
@@ -134,109 +216,161 @@ def _lock_balance(session: Session, year: int, source: str) -> Any:
     ).one()
 
 
-def _reserved_for(session: Session, e: Entry) -> Decimal:
+def _reserved_for(session: Session, entry: Entry) -> Decimal:
     return session.execute(
         text("""SELECT coalesce(sum(d_reserved), 0) FROM quota_entry
                 WHERE year = :y AND source = :s AND project_id = :p
                   AND batch_id IS NOT DISTINCT FROM CAST(:b AS integer)"""),
-        {"y": e.year, "s": e.source, "p": e.project_id, "b": e.batch_id},
+        {"y": entry.year, "s": entry.source, "p": entry.project_id, "b": entry.batch_id},
     ).scalar_one()
 
 
-def _deltas(session: Session, e: Entry, remaining: Decimal) -> tuple[Entry, tuple]:
-    """The entry as it will be stored (a correction takes its original's fields) and what
-    it does to the buckets; refusals for amounts that do not fit."""
-    if e.kind == "correct":
-        orig = (
-            session.execute(text("SELECT * FROM quota_entry WHERE id = :i"), {"i": e.reverses})
-            .mappings()
-            .first()
-        )
-        if orig is None:
-            raise QuotaRefused(f"there is no entry {e.reverses} to reverse", 404)
-        if orig["kind"] == "correct":
-            raise QuotaRefused("a correction cannot itself be reversed; record a new entry", 409)
-        done = session.execute(
-            text("SELECT id FROM quota_entry WHERE reverses = :i"), {"i": e.reverses}
-        ).scalar()
-        if done is not None:
-            raise QuotaRefused(f"entry {e.reverses} was already reversed by entry {done}", 409)
-        e = Entry(orig["year"], "correct", orig["source"], orig["mu"], orig["project_id"],
-                  orig["batch_id"], e.reverses, e.ref, e.note, e.day)  # fmt: skip
-        return e, (-orig["d_granted"], -orig["d_reserved"], -orig["d_consumed"])
-    mu = e.mu
+def _reversal(session: Session, correction: Entry) -> tuple[Entry, Deltas]:
+    """A correction as it will be stored (its original's fields) and its exact reversal of
+    the original's deltas."""
+    original = (
+        session.execute(text("SELECT * FROM quota_entry WHERE id = :i"), {"i": correction.reverses})
+        .mappings()
+        .first()
+    )
+    if original is None:
+        raise QuotaRefused(f"there is no entry {correction.reverses} to reverse", 404)
+    if original["kind"] == QuotaKind.CORRECT:
+        raise QuotaRefused("a correction cannot itself be reversed; record a new entry", 409)
+    done = session.execute(
+        text("SELECT id FROM quota_entry WHERE reverses = :i"), {"i": correction.reverses}
+    ).scalar()
+    if done is not None:
+        raise QuotaRefused(f"entry {correction.reverses} was already reversed by entry {done}", 409)
+    stored = Entry(
+        original["year"],
+        QuotaKind.CORRECT,
+        original["source"],
+        original["mu"],
+        original["project_id"],
+        original["batch_id"],
+        correction.reverses,
+        correction.ref,
+        correction.note,
+        correction.day,
+    )
+    reversal = Deltas(-original["d_granted"], -original["d_reserved"], -original["d_consumed"])
+    return stored, reversal
+
+
+def _deltas(session: Session, entry: Entry, remaining: Decimal) -> Deltas:
+    """What an entry that is not a correction does to the buckets; refusals for amounts that
+    do not fit."""
+    mu, zero = entry.mu, Decimal(0)
     assert mu is not None
-    if e.kind == "grant":
-        return e, (mu, Decimal(0), Decimal(0))
-    if e.kind == "reserve":
+    if entry.kind == QuotaKind.GRANT:
+        return Deltas(mu, zero, zero)
+    if entry.kind == QuotaKind.RESERVE:
         if mu > remaining:
             raise QuotaRefused(
-                f"cannot reserve {_fmt(mu)} mu: only {_fmt(remaining)} mu of the {e.year} "
-                f"{e.source} quota remain"
+                f"cannot reserve {_fmt(mu)} mu: only {_fmt(remaining)} mu of the {entry.year} "
+                f"{entry.source} quota remain"
             )
-        return e, (Decimal(0), mu, Decimal(0))
-    reserved = _reserved_for(session, e)
-    if e.kind == "release":
+        return Deltas(zero, mu, zero)
+    reserved = _reserved_for(session, entry)
+    if entry.kind == QuotaKind.RELEASE:
         if mu > reserved:
-            raise QuotaRefused(f"cannot release {_fmt(mu)} mu: only {_fmt(reserved)} mu are "
-                               "reserved for it")  # fmt: skip
-        return e, (Decimal(0), -mu, Decimal(0))
-    taken = min(mu, reserved)  # consume
+            raise QuotaRefused(
+                f"cannot release {_fmt(mu)} mu: only {_fmt(reserved)} mu are reserved for it"
+            )
+        return Deltas(zero, -mu, zero)
+    taken = min(mu, reserved)  # consume: what was reserved for it first
     if mu - taken > remaining:
         raise QuotaRefused(
             f"cannot consume {_fmt(mu)} mu: {_fmt(taken)} mu were reserved for it and only "
-            f"{_fmt(remaining)} mu of the {e.year} {e.source} quota remain"
+            f"{_fmt(remaining)} mu of the {entry.year} {entry.source} quota remain"
         )
-    return e, (Decimal(0), -taken, mu)
+    return Deltas(zero, -taken, mu)
 
 
-def record(session: Session, e: Entry, user: str) -> dict[str, Any]:
-    """Add an entry to the ledger, or raise QuotaRefused (409 when the quota does not cover it)."""
-    if e.kind != "correct" and e.mu is None:
-        raise QuotaRefused("the amount is missing", 400)
-    if e.kind == "correct" and e.reverses is None:
-        raise QuotaRefused("a correction names the entry it reverses", 400)
-    if e.kind != "correct":
-        _validate(session, e)
-    why = event_day_problem(e.day) if e.day is not None else None
+def _checked(session: Session, entry: Entry) -> Entry:
+    """The entry with its kind (and source) as members, checked as far as it can be before
+    the year's balance is locked. A correction takes its original's source and amount."""
+    kind = _member(QuotaKind, entry.kind, "kind")
+    source = entry.source
+    if kind == QuotaKind.CORRECT:
+        if entry.reverses is None:
+            raise QuotaRefused("a correction names the entry it reverses", 400)
+    else:
+        if entry.mu is None:
+            raise QuotaRefused("the amount is missing", 400)
+        source = _member(QuotaSource, entry.source, "source")
+    entry = replace(entry, kind=kind, source=source)
+    if kind != QuotaKind.CORRECT:
+        _validate(session, entry)
+    why = event_day_problem(entry.day) if entry.day is not None else None
     if why:
         raise QuotaRefused(why, 400)
-    year, source = e.year, e.source
-    if e.kind == "correct":
-        found = session.execute(text("SELECT year, source FROM quota_entry WHERE id = :i"),
-                                {"i": e.reverses}).first()  # fmt: skip
+    return entry
+
+
+def record(session: Session, entry: Entry, user: str) -> LedgerRow:
+    """Add an entry to the ledger, or raise QuotaRefused (409 when the quota does not cover it)."""
+    entry = _checked(session, entry)
+    year, source = entry.year, entry.source
+    if entry.kind == QuotaKind.CORRECT:
+        found = session.execute(
+            text("SELECT year, source FROM quota_entry WHERE id = :i"), {"i": entry.reverses}
+        ).first()
         if found is None:
-            raise QuotaRefused(f"there is no entry {e.reverses} to reverse", 404)
+            raise QuotaRefused(f"there is no entry {entry.reverses} to reverse", 404)
         year, source = found
     balance = _lock_balance(session, year, source)
-    e, (dg, dr, dc) = _deltas(session, e, balance.remaining_mu)
+    if entry.kind == QuotaKind.CORRECT:
+        entry, deltas = _reversal(session, entry)
+    else:
+        deltas = _deltas(session, entry, balance.remaining_mu)
     try:
         with session.begin_nested():
-            entry_id = session.execute(
-                text("""
-                INSERT INTO quota_entry (year, source, kind, mu, d_granted, d_reserved,
-                    d_consumed, project_id, batch_id, reverses, ref, note, entry_date,
-                    recorded_by)
-                VALUES (:year, :source, :kind, :mu, :dg, :dr, :dc, :project, :batch, :reverses,
-                    :ref, :note, coalesce(CAST(:day AS date),
-                        (now() AT TIME ZONE 'Asia/Shanghai')::date), :user) RETURNING id"""),
-                {"year": e.year, "source": e.source, "kind": e.kind, "mu": e.mu, "dg": dg,
-                 "dr": dr, "dc": dc, "project": e.project_id, "batch": e.batch_id,
-                 "reverses": e.reverses, "ref": e.ref, "note": e.note, "day": e.day,
-                 "user": user},
-            ).scalar_one()  # fmt: skip
+            entry_id = _insert(session, entry, deltas, user)
     except DBAPIError as exc:
         raise QuotaRefused(
             f"{pg_message(exc)} ({_fmt(balance.remaining_mu)} mu remain for {year} {source})"
         ) from exc
-    return entry(session, entry_id)
+    return ledger_row(session, entry_id)
 
 
-def entry(session: Session, entry_id: int) -> dict[str, Any]:
-    return _entry_rows(session, "e.id = :i", {"i": entry_id})[0]
+def _insert(session: Session, entry: Entry, deltas: Deltas, user: str) -> int:
+    return session.execute(
+        text("""
+        INSERT INTO quota_entry (year, source, kind, mu, d_granted, d_reserved,
+            d_consumed, project_id, batch_id, reverses, ref, note, entry_date, recorded_by)
+        VALUES (:year, :source, :kind, :mu, :granted, :reserved, :consumed, :project, :batch,
+            :reverses, :ref, :note, :day, :user) RETURNING id"""),
+        {
+            "year": entry.year,
+            "source": entry.source,
+            "kind": entry.kind,
+            "mu": entry.mu,
+            "granted": deltas.granted,
+            "reserved": deltas.reserved,
+            "consumed": deltas.consumed,
+            "project": entry.project_id,
+            "batch": entry.batch_id,
+            "reverses": entry.reverses,
+            "ref": entry.ref,
+            "note": entry.note,
+            "day": entry.day or today(),
+            "user": user,
+        },
+    ).scalar_one()
 
 
-def _entry_rows(session: Session, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def ledger_row(session: Session, entry_id: int) -> LedgerRow:
+    return _ledger_rows(session, "e.id = :i", {"i": entry_id})[0]
+
+
+def entries_between(session: Session, first: dt.date, last: dt.date) -> tuple[LedgerRow, ...]:
+    """The entries dated from ``first`` to ``last``, of every year, in date order."""
+    return _ledger_rows(session, "e.entry_date BETWEEN :a AND :b", {"a": first, "b": last})
+
+
+def _ledger_rows(session: Session, where: str, params: dict[str, Any]) -> tuple[LedgerRow, ...]:
     rows = session.execute(
         text(f"""
         SELECT e.*, p.name AS project, b.name AS batch, r.id AS reversed_by
@@ -246,22 +380,39 @@ def _entry_rows(session: Session, where: str, params: dict[str, Any]) -> list[di
         WHERE {where} ORDER BY e.entry_date, e.id"""),
         params,
     ).mappings()
-    return [
-        {"id": r["id"], "year": r["year"], "source": r["source"], "kind": r["kind"],
-         "mu": mu2(r["mu"]), "granted": mu2(r["d_granted"]),
-         "reserved": mu2(r["d_reserved"]), "consumed": mu2(r["d_consumed"]),
-         "project_id": r["project_id"], "project": r["project"], "batch_id": r["batch_id"],
-         "batch": r["batch"], "reverses": r["reverses"], "reversed_by": r["reversed_by"],
-         "ref": r["ref"], "note": r["note"], "user": r["recorded_by"],
-         "date": r["entry_date"].isoformat(), "at": r["recorded_at"].isoformat()}
+    return tuple(
+        LedgerRow(
+            id=r["id"],
+            year=r["year"],
+            source=QuotaSource(r["source"]),
+            kind=QuotaKind(r["kind"]),
+            mu=mu2(r["mu"]),
+            granted=mu2(r["d_granted"]),
+            reserved=mu2(r["d_reserved"]),
+            consumed=mu2(r["d_consumed"]),
+            project_id=r["project_id"],
+            project=r["project"],
+            batch_id=r["batch_id"],
+            batch=r["batch"],
+            reverses=r["reverses"],
+            reversed_by=r["reversed_by"],
+            ref=r["ref"],
+            note=r["note"],
+            user=r["recorded_by"],
+            date=r["entry_date"],
+            at=r["recorded_at"],
+        )
         for r in rows
-    ]  # fmt: skip
+    )
 
 
 def set_target(session: Session, year: int, target_mu: Decimal, note: str = "") -> None:
     if year_problem(year) or not (target_mu.is_finite() and 0 <= target_mu <= MAX_MU):
-        raise QuotaRefused(f"a target is a year ({FIRST_YEAR}-{last_year()}) and a number of mu "
-                           f"from 0 to {MAX_MU}", 400)  # fmt: skip
+        raise QuotaRefused(
+            f"a target is a year ({FIRST_YEAR}-{last_year()}) and a number of mu from 0 to "
+            f"{MAX_MU}",
+            400,
+        )
     session.execute(
         text("""INSERT INTO quota_year (year, target_mu, note) VALUES (:y, :t, :n)
                 ON CONFLICT (year) DO UPDATE SET target_mu = EXCLUDED.target_mu,
@@ -270,41 +421,49 @@ def set_target(session: Session, year: int, target_mu: Decimal, note: str = "") 
     )
 
 
-def ledger(session: Session, year: int, as_of: dt.date | None = None) -> dict[str, Any]:
+# --- the books --------------------------------------------------------------------------
+
+_BALANCES_NOW = "SELECT * FROM quota_balance WHERE year = :y ORDER BY source"
+_BALANCES_AS_OF = """
+    SELECT source, sum(d_granted) AS granted_mu, sum(d_reserved) AS reserved_mu,
+           sum(d_consumed) AS consumed_mu, sum(d_granted - d_reserved - d_consumed) AS remaining_mu
+    FROM quota_entry WHERE year = :y AND entry_date <= :d
+    GROUP BY source ORDER BY source"""
+
+
+def _balance(rows: list[Any]) -> Balance:
+    """The buckets of balance rows together: each the rounded exact sum."""
+    return Balance(
+        *(
+            mu2(sum(r[f"{bucket}_mu"] for r in rows))
+            for bucket in ("granted", "reserved", "consumed", "remaining")
+        )
+    )
+
+
+def ledger(session: Session, year: int, as_of: dt.date | None = None) -> QuotaBook:
     """The year's books: target, the buckets in all and per source, the entries; with
     ``as_of``, from the entries dated up to that day only (the books as they stood then)."""
     target = session.execute(
         text("SELECT target_mu FROM quota_year WHERE year = :y"), {"y": year}
     ).scalar()
-    if as_of is None:
-        sql = "SELECT * FROM quota_balance WHERE year = :y ORDER BY source"
-    else:
-        sql = """SELECT source, sum(d_granted) AS granted_mu, sum(d_reserved) AS reserved_mu,
-                        sum(d_consumed) AS consumed_mu,
-                        sum(d_granted - d_reserved - d_consumed) AS remaining_mu
-                 FROM quota_entry WHERE year = :y AND entry_date <= :d
-                 GROUP BY source ORDER BY source"""
+    sql = _BALANCES_NOW if as_of is None else _BALANCES_AS_OF
     rows = session.execute(text(sql), {"y": year, "d": as_of}).mappings().all()
-
-    def sums(rs) -> dict[str, float]:
-        return {k: mu2(sum(r[f"{k}_mu"] for r in rs))
-                for k in ("granted", "reserved", "consumed", "remaining")}  # fmt: skip
-
-    total = sums(rows)
-    return {
-        "year": year,
-        "target_mu": mu2(target) if target is not None else None,
-        "granted_mu": total["granted"],
-        "reserved_mu": total["reserved"],
-        "consumed_mu": total["consumed"],
-        "remaining_mu": total["remaining"],
-        "by_source": {r["source"]: sums([r]) for r in rows},
-        "entries": _entry_rows(
+    total = _balance(rows)
+    return QuotaBook(
+        year=year,
+        target_mu=mu2(target) if target is not None else None,
+        granted_mu=total.granted,
+        reserved_mu=total.reserved,
+        consumed_mu=total.consumed,
+        remaining_mu=total.remaining,
+        by_source={r["source"]: _balance([r]) for r in rows},
+        entries=_ledger_rows(
             session,
             "e.year = :y AND e.entry_date <= coalesce(CAST(:d AS date), e.entry_date)",
             {"y": year, "d": as_of},
         ),
-    }
+    )
 
 
 def by_project(session: Session, year: int) -> list[dict[str, Any]]:
@@ -319,8 +478,7 @@ def by_project(session: Session, year: int) -> list[dict[str, Any]]:
         ORDER BY z.code, p.name, b.name"""),
         {"y": year},
     ).mappings()
-    return [{**r, "reserved": mu2(r["reserved"]), "consumed": mu2(r["consumed"])}
-            for r in rows]  # fmt: skip
+    return [{**r, "reserved": mu2(r["reserved"]), "consumed": mu2(r["consumed"])} for r in rows]
 
 
 def monthly(session: Session, year: int) -> list[dict[str, Any]]:
@@ -335,8 +493,15 @@ def monthly(session: Session, year: int) -> list[dict[str, Any]]:
         GROUP BY m ORDER BY m"""),
         {"y": year},
     )
-    return [{"month": m, "granted": mu2(g), "reserved": mu2(r), "consumed": mu2(c)}
-            for m, g, r, c in rows]  # fmt: skip
+    return [
+        {
+            "month": month,
+            "granted": mu2(granted),
+            "reserved": mu2(reserved),
+            "consumed": mu2(consumed),
+        }
+        for month, granted, reserved, consumed in rows
+    ]
 
 
 # --- what the land demands -------------------------------------------------------------------
@@ -362,12 +527,15 @@ def demand(
     land-use survey (三调 DLTB patches), in mu: the quota its approval will consume and the
     cultivated land that 占补平衡 must balance. Working codes outside GB/T 21010 are reported."""
     where, params = _scope(project_id, batch_id, codes)
-    parcels = session.execute(
-        text(f"SELECT count(*), coalesce(sum(p.area_mu), 0), array_agg(p.code) "
-             f"FROM parcel p WHERE {where}"), params,
-    ).one()  # fmt: skip
+    count, parcels_mu, found_codes = session.execute(
+        text(
+            f"SELECT count(*), coalesce(sum(p.area_mu), 0), array_agg(p.code) "
+            f"FROM parcel p WHERE {where}"
+        ),
+        params,
+    ).one()
     if codes is not None:
-        unknown = sorted(set(codes) - set(parcels[2] or []))
+        unknown = sorted(set(codes) - set(found_codes or []))
         if unknown:
             raise QuotaRefused(f"unknown parcel code(s): {', '.join(unknown)}", 404)
     rows = session.execute(
@@ -381,59 +549,93 @@ def demand(
     cultivated = 0.0
     classes, unknown_codes = [], []
     for code, mu in rows:
-        kind = landuse.category(code)
-        totals[kind] += mu
+        category = landuse.category(code)
+        totals[category] += mu
         if landuse.is_cultivated(code):
             cultivated += mu
-        classes.append({"code": code, "name": landuse.name_of(code), "category": kind,
-                        "mu": mu2(mu)})  # fmt: skip
-        if kind == "unknown":
+        classes.append(
+            {"code": code, "name": landuse.name_of(code), "category": category, "mu": mu2(mu)}
+        )
+        if category == "unknown":
             unknown_codes.append({"code": code, "mu": mu2(mu)})
-    covered = sum(totals.values())
     return {
-        "parcels": parcels[0],
-        "parcels_mu": mu2(parcels[1]),
+        "parcels": count,
+        "parcels_mu": mu2(parcels_mu),
         "agricultural_mu": mu2(totals["agricultural"]),
         "cultivated_mu": mu2(cultivated),
         "construction_mu": mu2(totals["construction"]),
         "other_mu": mu2(totals["other"]),
         "unknown_mu": mu2(totals["unknown"]),
         "unknown_codes": unknown_codes,
-        "not_surveyed_mu": mu2(max(parcels[1] - covered, 0.0)),
+        "not_surveyed_mu": mu2(max(parcels_mu - sum(totals.values()), 0.0)),
         "by_class": classes,
     }
 
 
 def reserve_demand(
-    session: Session, year: int, source: str, project_id: int, batch_id: int | None, user: str,
-    ref: str = "", note: str = "", day: dt.date | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    session: Session,
+    year: int,
+    source: QuotaSource | str,
+    project_id: int,
+    batch_id: int | None,
+    user: str,
+    ref: str = "",
+    note: str = "",
+    day: dt.date | None = None,
+) -> LedgerRow:
     """Reserve, in one step, the agricultural land a project or batch takes."""
     need = demand(session, project_id=project_id, batch_id=batch_id)
     mu = Decimal(str(need["agricultural_mu"]))
     if mu <= 0:
         raise QuotaRefused("this land takes no agricultural land: nothing to reserve", 409)
-    return record(session, Entry(year, "reserve", source, mu, project_id, batch_id, None, ref,
-                                 note or "按地类核算的用地需求", day), user)  # fmt: skip
+    entry = Entry(
+        year,
+        QuotaKind.RESERVE,
+        source,
+        mu,
+        project_id,
+        batch_id,
+        None,
+        ref,
+        note or "按地类核算的用地需求",
+        day,
+    )
+    return record(session, entry, user)
 
 
-def demand_vs_reserved(session: Session, year: int) -> list[dict[str, Any]]:
-    """Each acquisition batch: the quota its land demands against what is reserved and
-    consumed for it in the year."""
-    out = []
-    batches = session.execute(text("""
-        SELECT b.id, b.name, b.project_id, p.name AS project, z.code AS zone
+def demand_vs_reserved(session: Session, year: int) -> list[BatchQuota]:
+    """Each acquisition batch in the year's ledger (see BatchQuota)."""
+    batches = session.execute(
+        text("""
+        SELECT b.id, b.name, b.project_id, p.name AS project, z.code AS zone,
+               lm_quota_status(b.project_id, b.id, :y) AS status,
+               (SELECT coalesce(sum(d_reserved), 0) FROM quota_entry e
+                WHERE e.year = :y AND e.batch_id = b.id) AS reserved,
+               (SELECT coalesce(sum(d_consumed), 0) FROM quota_entry e
+                WHERE e.year = :y AND e.batch_id = b.id) AS consumed
         FROM acquisition_batch b JOIN project p ON p.id = b.project_id
         LEFT JOIN zone z ON z.id = p.zone_id
-        ORDER BY z.code, p.name, b.due""")).mappings().all()  # fmt: skip
-    for b in batches:
-        need = demand(session, batch_id=b["id"])
-        booked = session.execute(
-            text("""SELECT coalesce(sum(d_reserved), 0), coalesce(sum(d_consumed), 0)
-                    FROM quota_entry WHERE year = :y AND batch_id = :b"""),
-            {"y": year, "b": b["id"]},
-        ).one()
-        out.append({**b, "agricultural_mu": need["agricultural_mu"],
-                    "cultivated_mu": need["cultivated_mu"],
-                    "reserved_mu": mu2(booked[0]), "consumed_mu": mu2(booked[1])})  # fmt: skip
+        ORDER BY z.code, p.name, b.due"""),
+        {"y": year},
+    ).all()
+    out = []
+    for batch in batches:
+        need = demand(session, batch_id=batch.id)
+        out.append(
+            BatchQuota(
+                id=batch.id,
+                name=batch.name,
+                project_id=batch.project_id,
+                project=batch.project,
+                zone=batch.zone,
+                year=year,
+                agricultural_mu=need["agricultural_mu"],
+                cultivated_mu=need["cultivated_mu"],
+                reserved_mu=mu2(batch.reserved),
+                consumed_mu=mu2(batch.consumed),
+                status=batch.status,
+                parcels=need["parcels"],
+                area_mu=need["parcels_mu"],
+            )
+        )
     return out

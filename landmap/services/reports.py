@@ -15,9 +15,10 @@ from openpyxl import Workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from landmap.domain import ProjectKind, Stage
+from landmap.domain import CHINA, ProjectKind, QuotaSource, Stage, today
 from landmap.geo.units import mu2
-from landmap.services import acquisition, xlsx
+from landmap.services import acquisition, quota, xlsx, zones
+from landmap.services.adjustment import DraftCheck, ParcelAcross
 from landmap.services.xlsx import COUNT, MU
 
 MU_NOTE = (
@@ -32,17 +33,13 @@ def _sheet_title(name: str) -> str:
 
 
 def _made() -> str:
-    return dt.datetime.now(acquisition.CHINA).strftime("%Y-%m-%d %H:%M")
-
-
-def _day(value: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(value) if value else None
+    return dt.datetime.now(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def _parcel_rows(session: Session, project_id: int, as_of: dt.date) -> list[dict[str, Any]]:
     return [
-        dict(r)
-        for r in session.execute(
+        dict(row)
+        for row in session.execute(
             text("""
             SELECT p.code, p.owner, p.location, p.land_use_code, p.land_use_name, p.area_mu,
                    b.name AS batch, lm_stage_as_of(p.id, p.stage, :day) AS stage,
@@ -59,6 +56,15 @@ def _parcel_rows(session: Session, project_id: int, as_of: dt.date) -> list[dict
     ]
 
 
+def _expected(progress: acquisition.Progress) -> list[Any]:
+    """Due date, projected completion and whether it is on track, as the sheets show them."""
+    return [
+        progress.due,
+        progress.projected_completion or "无法预计",
+        "是" if progress.on_track else "否",
+    ]
+
+
 def acquisition_ledger(session: Session, project_id: int, as_of: dt.date) -> bytes | None:
     """The 拆迁台账 of a project as of a day: a summary sheet (per batch: target, area, mu at
     each stage, cleared, disputes, due and projected completion), then one sheet per batch
@@ -68,60 +74,120 @@ def acquisition_ledger(session: Session, project_id: int, as_of: dt.date) -> byt
     ).first()
     if project is None:
         return None
-    flow = Stage.workflow()[1:]
     rows = _parcel_rows(session, project_id, as_of)
     batches = session.execute(
         text("SELECT id, name FROM acquisition_batch WHERE project_id = :p ORDER BY due, name"),
         {"p": project_id},
     ).all()
     wb = Workbook()
-    summary = wb.active
-    summary.title = "汇总"
+    _ledger_summary(wb.active, session, project_id, batches, rows, as_of)
+    sheets = _batch_sheets(wb, [name for _, name in batches], rows)
+    xlsx.describe(
+        wb,
+        f"{project.name} 征地拆迁台账",
+        [
+            ("截至", as_of),
+            ("合作方", project.partner or ""),
+            ("生成于", _made()),
+            ("面积单位", MU_NOTE),
+            ("汇总", "各批次截至当日的目标、面积、各阶段面积、整理到位、争议宗地与预计完成日期"),
+            *((name, "该批次每宗地截至当日所处阶段、到达各阶段的日期、争议") for name in sheets),
+        ],
+    )
+    return xlsx.to_bytes(wb)
+
+
+def _ledger_summary(ws, session: Session, project_id: int, batches, rows, as_of: dt.date) -> None:
+    """The 汇总 sheet: each batch's progress as of the day."""
+    ws.title = "汇总"
+    workflow = Stage.workflow()
     lines = []
     for batch_id, name in batches:
-        pr = acquisition.progress(session, project_id, batch_id, as_of)
-        assert pr is not None
-        lines.append([
-            name, pr["target_mu"], sum(1 for r in rows if r["batch"] == name), pr["area_mu"],
-            *(pr["mu_by_stage"][s.value] for s in Stage.workflow()), pr["cleared_mu"],
-            pr["disputes"]["parcels"], _day(pr["due"]),
-            _day(pr["projected_completion"]) or "无法预计", "是" if pr["on_track"] else "否",
-        ])  # fmt: skip
+        progress = acquisition.progress(session, project_id, batch_id, as_of)
+        assert progress is not None
+        lines.append(
+            [
+                name,
+                progress.target_mu,
+                sum(1 for row in rows if row["batch"] == name),
+                progress.area_mu,
+                *(progress.mu_by_stage[stage.value] for stage in workflow),
+                progress.cleared_mu,
+                progress.disputes.parcels,
+                *_expected(progress),
+            ]
+        )
     xlsx.write_table(
-        summary,
-        ["批次", "目标（亩）", "宗地数", "面积（亩）",
-         *(f"{s.label_zh}（亩）" for s in Stage.workflow()), "已整理到位（亩）", "争议宗地",
-         "完成期限", "按当前进度预计完成", "能否按期"],
+        ws,
+        [
+            "批次",
+            "目标（亩）",
+            "宗地数",
+            "面积（亩）",
+            *(f"{stage.label_zh}（亩）" for stage in workflow),
+            "已整理到位（亩）",
+            "争议宗地",
+            "完成期限",
+            "按当前进度预计完成",
+            "能否按期",
+        ],
         lines,
-        [None, MU, COUNT, MU, *([MU] * len(Stage.workflow())), MU, COUNT],
-    )  # fmt: skip
-    sheets = []
-    for batch in [*(b[1] for b in batches), None]:
-        in_batch = [r for r in rows if r["batch"] == batch]
+        [None, MU, COUNT, MU, *([MU] * len(workflow)), MU, COUNT],
+    )
+
+
+def _batch_sheets(wb, batch_names: list[str], rows: list[dict[str, Any]]) -> list[str]:
+    """A sheet per batch (and one for parcels in none) with a row per parcel and the total;
+    returns the sheets' titles."""
+    reached = Stage.workflow()[1:]
+    titles = []
+    for batch in [*batch_names, None]:
+        in_batch = [row for row in rows if row["batch"] == batch]
         if not in_batch:
             continue
         ws = wb.create_sheet(_sheet_title(batch or "未分批"))
-        sheets.append(ws.title)
+        titles.append(ws.title)
         xlsx.write_table(
             ws,
-            ["宗地代码", "权利人", "坐落", "地类", "面积（亩）", "所处阶段",
-             *(f"{s.label_zh}日期" for s in flow), "争议"],
-            ([r["code"], r["owner"], r["location"],
-              f"{r['land_use_code']} {r['land_use_name']}".strip(), mu2(r["area_mu"]),
-              Stage(r["stage"]).label_zh,
-              *(_day((r["reached"] or {}).get(s.value)) for s in flow),
-              (r["dispute_reason"] or "是") if r["dispute"] else ""] for r in in_batch),
+            [
+                "宗地代码",
+                "权利人",
+                "坐落",
+                "地类",
+                "面积（亩）",
+                "所处阶段",
+                *(f"{stage.label_zh}日期" for stage in reached),
+                "争议",
+            ],
+            (
+                [
+                    row["code"],
+                    row["owner"],
+                    row["location"],
+                    f"{row['land_use_code']} {row['land_use_name']}".strip(),
+                    mu2(row["area_mu"]),
+                    Stage(row["stage"]).label_zh,
+                    *(_day((row["reached"] or {}).get(stage.value)) for stage in reached),
+                    (row["dispute_reason"] or "是") if row["dispute"] else "",
+                ]
+                for row in in_batch
+            ),
             [None, None, None, None, MU],
-            totals=[["合计", f"{len(in_batch)} 宗", None, None,
-                     mu2(sum(r["area_mu"] for r in in_batch))]],
-        )  # fmt: skip
-    xlsx.describe(wb, f"{project.name} 征地拆迁台账", [
-        ("截至", as_of), ("合作方", project.partner or ""), ("生成于", _made()),
-        ("面积单位", MU_NOTE),
-        ("汇总", "各批次截至当日的目标、面积、各阶段面积、整理到位、争议宗地与预计完成日期"),
-        *((name, "该批次每宗地截至当日所处阶段、到达各阶段的日期、争议") for name in sheets),
-    ])  # fmt: skip
-    return xlsx.to_bytes(wb)
+            totals=[
+                [
+                    "合计",
+                    f"{len(in_batch)} 宗",
+                    None,
+                    None,
+                    mu2(sum(row["area_mu"] for row in in_batch)),
+                ]
+            ],
+        )
+    return titles
+
+
+def _day(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
 
 
 # --- 月统计 / 季分析 ------------------------------------------------------------------------
@@ -132,7 +198,7 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
     day (today when the period has not ended, and then the title says 截至 today): the quota
     books of its year and the entries dated in it, acquisition progress, projects by
     acquisition stage, mu per zone and land-use class."""
-    as_of = min(last, acquisition.today())
+    as_of = min(last, today())
     name = f"{title}（{first.isoformat()} 至 {last.isoformat()}）"
     if as_of < last:
         name += f" 截至 {as_of.isoformat()}"
@@ -147,72 +213,107 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
         zone_land_use(session, as_of),
         [None, None, None, COUNT, MU],
     )
-    xlsx.describe(wb, name, [
-        ("期间", f"{first.isoformat()} 至 {last.isoformat()}"), ("截至", as_of),
-        ("生成于", _made()), ("面积单位", MU_NOTE),
-        ("用地指标", f"{as_of.year} 年度用地指标截至当日的下达、预留、已使用、剩余（按来源）"),
-        ("指标变动", "本期内（截至当日）记录的用地指标台账条目"),
-        ("征拆进度", "各批次截至当日的整理到位面积、本期新增、争议宗地与预计完成日期"),
-        ("项目", "各项目宗地截至当日所处征拆阶段的面积"),
-        ("分区地类", "各区块宗地按地类（GB/T 21010 一级类）的宗地数与面积"),
-    ])  # fmt: skip
+    xlsx.describe(
+        wb,
+        name,
+        [
+            ("期间", f"{first.isoformat()} 至 {last.isoformat()}"),
+            ("截至", as_of),
+            ("生成于", _made()),
+            ("面积单位", MU_NOTE),
+            ("用地指标", f"{as_of.year} 年度用地指标截至当日的下达、预留、已使用、剩余（按来源）"),
+            ("指标变动", "本期内（截至当日）记录的用地指标台账条目"),
+            ("征拆进度", "各批次截至当日的整理到位面积、本期新增、争议宗地与预计完成日期"),
+            ("项目", "各项目宗地截至当日所处征拆阶段的面积"),
+            ("分区地类", "各区块宗地按地类（GB/T 21010 一级类）的宗地数与面积"),
+        ],
+    )
     return xlsx.to_bytes(wb)
 
 
 def _quota_books(ws, session: Session, as_of: dt.date) -> None:
-    from landmap.services import quota
-
     ws.title = "用地指标"
     book = quota.ledger(session, as_of.year, as_of)
     xlsx.write_table(
-        ws, ["来源", "下达（亩）", "预留（亩）", "已使用（亩）", "剩余（亩）"],
-        ([quota.SOURCE_LABELS[s][0], b["granted"], b["reserved"], b["consumed"],
-          b["remaining"]] for s, b in book["by_source"].items()),
+        ws,
+        ["来源", "下达（亩）", "预留（亩）", "已使用（亩）", "剩余（亩）"],
+        (
+            [
+                QuotaSource(source).label_zh,
+                balance.granted,
+                balance.reserved,
+                balance.consumed,
+                balance.remaining,
+            ]
+            for source, balance in book.by_source.items()
+        ),
         [None, MU, MU, MU, MU],
-        totals=[["合计", book["granted_mu"], book["reserved_mu"], book["consumed_mu"],
-                 book["remaining_mu"]], ["年度目标", book["target_mu"]]],
-    )  # fmt: skip
+        totals=[
+            ["合计", book.granted_mu, book.reserved_mu, book.consumed_mu, book.remaining_mu],
+            ["年度目标", book.target_mu],
+        ],
+    )
 
 
 def _quota_entries(ws, session: Session, first: dt.date, as_of: dt.date) -> None:
-    from landmap.services import quota
-
-    entries = session.execute(
-        text("""SELECT e.*, p.name AS project, b.name AS batch FROM quota_entry e
-                LEFT JOIN project p ON p.id = e.project_id
-                LEFT JOIN acquisition_batch b ON b.id = e.batch_id
-                WHERE e.entry_date BETWEEN :a AND :b ORDER BY e.entry_date, e.id"""),
-        {"a": first, "b": as_of},
-    ).mappings()
     xlsx.write_table(
-        ws, ["日期", "年度", "来源", "类型", "面积（亩）", "项目", "批次", "文号", "备注",
-             "经办人"],
-        ([e["entry_date"], e["year"], quota.SOURCE_LABELS[e["source"]][0],
-          quota.KIND_LABELS[e["kind"]][0], mu2(e["mu"]), e["project"], e["batch"], e["ref"],
-          e["note"], e["recorded_by"]] for e in entries),
+        ws,
+        ["日期", "年度", "来源", "类型", "面积（亩）", "项目", "批次", "文号", "备注", "经办人"],
+        (
+            [
+                entry.date,
+                entry.year,
+                entry.source.label_zh,
+                entry.kind.label_zh,
+                entry.mu,
+                entry.project,
+                entry.batch,
+                entry.ref,
+                entry.note,
+                entry.user,
+            ]
+            for entry in quota.entries_between(session, first, as_of)
+        ),
         [None, COUNT, None, None, MU],
-    )  # fmt: skip
+    )
 
 
 def _acquisition(ws, session: Session, first: dt.date, as_of: dt.date) -> None:
     lines = []
-    for pid, bid, project, batch in session.execute(
+    for project_id, batch_id, project, batch in session.execute(
         text("""SELECT p.id, b.id, p.name, b.name FROM acquisition_batch b
                 JOIN project p ON p.id = b.project_id ORDER BY p.name, b.due""")
     ):
-        now = acquisition.progress(session, pid, bid, as_of)
-        assert now is not None
-        lines.append([
-            project, batch, now["target_mu"], now["cleared_mu"],
-            mu2(_cleared_gain(session, bid, first - dt.timedelta(days=1), as_of)),
-            now["disputes"]["parcels"], _day(now["due"]),
-            _day(now["projected_completion"]) or "无法预计", "是" if now["on_track"] else "否",
-        ])  # fmt: skip
+        progress = acquisition.progress(session, project_id, batch_id, as_of)
+        assert progress is not None
+        gained = _cleared_gain(session, batch_id, first - dt.timedelta(days=1), as_of)
+        lines.append(
+            [
+                project,
+                batch,
+                progress.target_mu,
+                progress.cleared_mu,
+                mu2(gained),
+                progress.disputes.parcels,
+                *_expected(progress),
+            ]
+        )
     xlsx.write_table(
-        ws, ["项目", "批次", "目标（亩）", "已整理到位（亩）", "本期新增整理到位（亩）",
-             "争议宗地", "期限", "预计完成", "能否按期"],
-        lines, [None, None, MU, MU, MU, COUNT],
-    )  # fmt: skip
+        ws,
+        [
+            "项目",
+            "批次",
+            "目标（亩）",
+            "已整理到位（亩）",
+            "本期新增整理到位（亩）",
+            "争议宗地",
+            "期限",
+            "预计完成",
+            "能否按期",
+        ],
+        lines,
+        [None, None, MU, MU, MU, COUNT],
+    )
 
 
 def _cleared_gain(session: Session, batch_id: int, before: dt.date, as_of: dt.date) -> float:
@@ -241,72 +342,133 @@ def _projects(ws, session: Session, as_of: dt.date) -> None:
         {"d": as_of},
     ).mappings()
     projects: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        p = projects.setdefault(r["id"], {**r, "n": 0, "mu": 0.0, "disputes": 0, "by": {}})
-        if r["n"]:
-            p["n"] += r["n"]
-            p["mu"] += r["mu"]
-            p["disputes"] += r["disputes"]
-            p["by"][r["stage"]] = r["mu"]
+    for row in rows:
+        project = projects.setdefault(
+            row["id"], {**row, "n": 0, "mu": 0.0, "disputes": 0, "by": {}}
+        )
+        if row["n"]:
+            project["n"] += row["n"]
+            project["mu"] += row["mu"]
+            project["disputes"] += row["disputes"]
+            project["by"][row["stage"]] = row["mu"]
     xlsx.write_table(
-        ws, ["项目", "区块", "类型", "宗地数", "面积（亩）",
-             *(f"{s.label_zh}（亩）" for s in Stage), "争议宗地"],
-        ([p["name"], p["zone"], ProjectKind(p["kind"]).label_zh, p["n"], mu2(p["mu"]),
-          *(mu2(p["by"].get(s.value, 0.0)) for s in Stage), p["disputes"]]
-         for p in projects.values()),
+        ws,
+        [
+            "项目",
+            "区块",
+            "类型",
+            "宗地数",
+            "面积（亩）",
+            *(f"{stage.label_zh}（亩）" for stage in Stage),
+            "争议宗地",
+        ],
+        (
+            [
+                project["name"],
+                project["zone"],
+                ProjectKind(project["kind"]).label_zh,
+                project["n"],
+                mu2(project["mu"]),
+                *(mu2(project["by"].get(stage.value, 0.0)) for stage in Stage),
+                project["disputes"],
+            ]
+            for project in projects.values()
+        ),
         [None, None, None, COUNT, MU, *([MU] * len(Stage)), COUNT],
-    )  # fmt: skip
+    )
 
 
 def zone_land_use(session: Session, as_of: dt.date) -> list[list[Any]]:
     """The 分区地类 sheet's rows on ``as_of``: zone, class code, class name, parcels, mu (the
     zone's figures by zones.zone_summary, as its page shows them that day)."""
-    from landmap.services import zones
-
     return [
-        [code, r.code, r.name, r.parcels, r.mu]
+        [code, use.code, use.name, use.parcels, use.mu]
         for code in zones.zone_codes(session)
-        for r in zones.zone_summary(session, code, as_of).mu_by_land_use
+        for use in zones.zone_summary(session, code, as_of).mu_by_land_use
     ]
 
 
 # --- a zone draft's check ---------------------------------------------------------------
 
 
-def adjustment_workbook(c: dict[str, Any]) -> bytes:
-    """The check of a zone boundary draft, for the file that goes to the approval meeting."""
+def adjustment_workbook(check: DraftCheck) -> bytes:
+    """The check of a zone boundary draft, for the file that goes to the approval meeting:
+    its figures, its problems, the parcels it moves, the land it adds, the farmland it takes."""
     wb = Workbook()
-    ws = wb.active
-    ws.title = "核查汇总"
-    xlsx.write_table(ws, ["指标", "数值"], [
-        ("调整前面积（亩）", c["area_before_mu"]), ("调整后面积（亩）", c["area_after_mu"]),
-        ("调入面积（亩）", c["added_mu"]), ("调出面积（亩）", c["removed_mu"]),
-        ("与其他区块重叠（亩）", c["overlap_other_zones_mu"]),
-        ("占用永久基本农田（亩）", c["farmland_conflict_mu"]),
-        ("调入农用地（亩）", c["agricultural_added_mu"]),
-        ("其中耕地（亩）", c["cultivated_added_mu"]),
-        ("需用地指标（亩）", c["quota_needed_mu"]),
-        (f"{c['quota_year']}年剩余指标（亩）", c["quota_remaining_mu"]),
-    ], [None, MU])  # fmt: skip
-    xlsx.write_table(wb.create_sheet("问题"), ["问题"],
-                     [[p["message"]] for p in c["problems"] or [{"message": "无"}]])  # fmt: skip
-    for title, key in (("调入宗地", "parcels_entering"), ("调出宗地", "parcels_leaving"),
-                       ("被切割宗地", "parcels_cut")):  # fmt: skip
-        xlsx.write_table(
-            wb.create_sheet(title),
-            ["宗地代码", "名称", "权利人", "项目", "面积（亩）", "界内（亩）", "界外（亩）"],
-            ([p["code"], p["name"], p["owner"], p["project"], p["area_mu"], p["inside_mu"],
-              p["outside_mu"]] for p in c[key]),
-            [None, None, None, None, MU, MU, MU],
-        )  # fmt: skip
-    xlsx.write_table(wb.create_sheet("调入地类"), ["地类代码", "地类", "类别", "面积（亩）"],
-                     ([r["code"], r["name"], r["category"], r["mu"]]
-                      for r in c["added_by_land_use"]), [None, None, None, MU])  # fmt: skip
-    xlsx.write_table(wb.create_sheet("基本农田"), ["图斑", "占用（亩）", "在调入范围"],
-                     ([f["code"], f["mu"], "是" if f["in_added_area"] else "否"]
-                      for f in c["farmland_patches"]), [None, MU])  # fmt: skip
-    xlsx.describe(wb, f"{c['zone']}区边界调整草案 #{c['draft_id']} 核查表", [
-        ("草案说明", c.get("note") or ""), ("草案编制人", c["author"]),
-        ("指标年度", c["quota_year"]), ("核查于", _made()), ("面积单位", MU_NOTE),
-    ])  # fmt: skip
+    _check_figures(wb.active, check)
+    problems = [[problem.message] for problem in check.problems] or [["无"]]
+    xlsx.write_table(wb.create_sheet("问题"), ["问题"], problems)
+    for title, parcels in (
+        ("调入宗地", check.parcels_entering),
+        ("调出宗地", check.parcels_leaving),
+        ("被切割宗地", check.parcels_cut),
+    ):
+        _parcels_across(wb.create_sheet(title), parcels)
+    xlsx.write_table(
+        wb.create_sheet("调入地类"),
+        ["地类代码", "地类", "类别", "面积（亩）"],
+        ([use.code, use.name, use.category, use.mu] for use in check.added_by_land_use),
+        [None, None, None, MU],
+    )
+    xlsx.write_table(
+        wb.create_sheet("基本农田"),
+        ["图斑", "占用（亩）", "在调入范围"],
+        (
+            [patch.code, patch.mu, "是" if patch.in_added_area else "否"]
+            for patch in check.farmland_patches
+        ),
+        [None, MU],
+    )
+    xlsx.describe(
+        wb,
+        f"{check.zone}区边界调整草案 #{check.draft_id} 核查表",
+        [
+            ("草案说明", check.note or ""),
+            ("草案编制人", check.author),
+            ("指标年度", check.quota_year),
+            ("核查于", _made()),
+            ("面积单位", MU_NOTE),
+        ],
+    )
     return xlsx.to_bytes(wb)
+
+
+def _check_figures(ws, check: DraftCheck) -> None:
+    ws.title = "核查汇总"
+    xlsx.write_table(
+        ws,
+        ["指标", "数值"],
+        [
+            ("调整前面积（亩）", check.area_before_mu),
+            ("调整后面积（亩）", check.area_after_mu),
+            ("调入面积（亩）", check.added_mu),
+            ("调出面积（亩）", check.removed_mu),
+            ("与其他区块重叠（亩）", check.overlap_other_zones_mu),
+            ("占用永久基本农田（亩）", check.farmland_conflict_mu),
+            ("调入农用地（亩）", check.agricultural_added_mu),
+            ("其中耕地（亩）", check.cultivated_added_mu),
+            ("需用地指标（亩）", check.quota_needed_mu),
+            (f"{check.quota_year}年剩余指标（亩）", check.quota_remaining_mu),
+        ],
+        [None, MU],
+    )
+
+
+def _parcels_across(ws, parcels: tuple[ParcelAcross, ...]) -> None:
+    xlsx.write_table(
+        ws,
+        ["宗地代码", "名称", "权利人", "项目", "面积（亩）", "界内（亩）", "界外（亩）"],
+        (
+            [
+                parcel.code,
+                parcel.name,
+                parcel.owner,
+                parcel.project,
+                parcel.area_mu,
+                parcel.inside_mu,
+                parcel.outside_mu,
+            ]
+            for parcel in parcels
+        ),
+        [None, None, None, None, MU, MU, MU],
+    )

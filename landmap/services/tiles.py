@@ -49,10 +49,19 @@ class TileFilter:
     batch_id: int | None = None
     as_of: Any = None  # datetime.date
     quota: bool = False  # carry each parcel's quota status (the quota ledger's map)
+    quota_year: int | None = None  # the status in that year's ledger (None: every year's)
 
     def key(self) -> tuple:
-        return (self.zone, self.stage, self.project_id, self.batch_id,
-                self.as_of.isoformat() if self.as_of else None, self.quota)  # fmt: skip
+        as_of = self.as_of.isoformat() if self.as_of else None
+        return (
+            self.zone,
+            self.stage,
+            self.project_id,
+            self.batch_id,
+            as_of,
+            self.quota,
+            self.quota_year,
+        )
 
 
 # materialized: the envelope is transformed once, and a tile query never fans out to parallel
@@ -67,32 +76,42 @@ _ENVELOPE = f"""
 
 
 def _geom(expr: str = "t.geom") -> str:
-    return (f"ST_AsMVTGeom(ST_Transform(ST_Simplify({expr}, :tol, true), 3857), "
-            f"env.merc, {EXTENT}, {BUFFER}, true)")  # fmt: skip
+    return (
+        f"ST_AsMVTGeom(ST_Transform(ST_Simplify({expr}, :tol, true), 3857), "
+        f"env.merc, {EXTENT}, {BUFFER}, true)"
+    )
 
 
-def _parcels_sql(f: TileFilter) -> tuple[str, dict[str, Any]]:
-    state = state_sql("t", bool(f.as_of))
+_QUOTA_STATUS = "lm_quota_status(t.project_id, t.batch_id, CAST(:quota_year AS integer)) AS quota,"
+
+
+def _parcels_sql(selection: TileFilter) -> tuple[str, dict[str, Any]]:
+    state = state_sql("t", bool(selection.as_of))
     stage, dispute = state["stage"], state["dispute"]
     # parcels smaller than a couple of screen pixels at this zoom are left out: invisible,
     # and at low zooms they are most of the work
-    where, params = filter_sql(f, "t")
+    where, params = filter_sql(selection, "t")
     where = ["t.geom && env.local", "t.area_mu >= :min_mu", *where]
+    if selection.quota:
+        params["quota_year"] = selection.quota_year
     sql = f"""
         SELECT ST_AsMVT(m, 'parcels', {EXTENT}, 'geom') FROM (
             SELECT t.code, {stage} AS stage, {dispute} AS dispute,
                    EXISTS (SELECT 1 FROM commercial_plot c WHERE c.parcel_id = t.id) AS commercial,
-                   {"lm_quota_status(t.project_id, t.batch_id) AS quota," if f.quota else ""}
+                   {_QUOTA_STATUS if selection.quota else ""}
                    {_geom()} AS geom
             FROM parcel t, env WHERE {" AND ".join(where)}
         ) m WHERE m.geom IS NOT NULL"""
     return sql, params
 
 
-def _zones_sql(f: TileFilter) -> tuple[str, dict[str, Any]]:
-    when = ("b.status <> 'draft' AND b.valid_from <= :as_of AND "
-            "(b.valid_to IS NULL OR b.valid_to > :as_of)" if f.as_of
-            else "b.status = 'current'")  # fmt: skip
+def _zones_sql(selection: TileFilter) -> tuple[str, dict[str, Any]]:
+    when = (
+        "b.status <> 'draft' AND b.valid_from <= :as_of AND "
+        "(b.valid_to IS NULL OR b.valid_to > :as_of)"
+        if selection.as_of
+        else "b.status = 'current'"
+    )
     return (
         f"""
         SELECT ST_AsMVT(m, 'zones', {EXTENT}, 'geom') FROM (
@@ -100,7 +119,7 @@ def _zones_sql(f: TileFilter) -> tuple[str, dict[str, Any]]:
             FROM zone_boundary b JOIN zone z ON z.id = b.zone_id, env
             WHERE b.geom && env.local AND {when}
         ) m WHERE m.geom IS NOT NULL""",
-        {"as_of": f.as_of},
+        {"as_of": selection.as_of},
     )
 
 
@@ -114,17 +133,17 @@ def _simple_sql(table: str, layer: str, columns: str) -> tuple[str, dict[str, An
     )
 
 
-def tile_sql(layer: str, f: TileFilter) -> tuple[str, dict[str, Any]]:
+def tile_sql(layer: str, selection: TileFilter) -> tuple[str, dict[str, Any]]:
     """The tile query: one statement, parameters z, x, y and those of params_for()."""
-    body, params = _tile_body(layer, f)
+    body, params = _tile_body(layer, selection)
     return _ENVELOPE + body, params
 
 
-def _tile_body(layer: str, f: TileFilter) -> tuple[str, dict[str, Any]]:
+def _tile_body(layer: str, selection: TileFilter) -> tuple[str, dict[str, Any]]:
     if layer == "parcels":
-        return _parcels_sql(f)
+        return _parcels_sql(selection)
     if layer == "zones":
-        return _zones_sql(f)
+        return _zones_sql(selection)
     if layer == "landuse":
         return _simple_sql("landuse_patch", "landuse", "t.code, t.land_use_code")
     if layer == "farmland":
@@ -150,8 +169,14 @@ def params_for(z: int, x: int, y: int) -> dict[str, Any]:
     pixel = WORLD / 2**z / EXTENT
     screen = WORLD / 2**z / 256 * LATITUDE_SCALE
     min_m2 = (MIN_PIXELS * screen) ** 2
-    return {"z": z, "x": x, "y": y, "tol": pixel * 0.5, "seg": WORLD / 2**z / 8,
-            "min_mu": m2_to_mu(min_m2)}  # fmt: skip
+    return {
+        "z": z,
+        "x": x,
+        "y": y,
+        "tol": pixel * 0.5,
+        "seg": WORLD / 2**z / 8,
+        "min_mu": m2_to_mu(min_m2),
+    }
 
 
 # (the change log's identity, entries, last id) over the tile: equal values, same data. The
@@ -170,10 +195,10 @@ def freshness(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int
 
 
 def render_with_token(
-    session: Session, layer: str, z: int, x: int, y: int, f: TileFilter
+    session: Session, layer: str, z: int, x: int, y: int, selection: TileFilter
 ) -> tuple[tuple[int, ...], bytes]:
     """The tile and its freshness token, in one statement: one round trip, one snapshot."""
-    body, params = _tile_body(layer, f)
+    body, params = _tile_body(layer, selection)
     token, data = session.execute(
         text(f"{_ENVELOPE} SELECT ({_TOKEN}), ({body})"),
         {**params, "layer": layer, **params_for(z, x, y)},
@@ -295,12 +320,12 @@ class Tile:
 
 
 def get_tile(
-    session: Session, cache: TileCache, layer: str, z: int, x: int, y: int, f: TileFilter
+    session: Session, cache: TileCache, layer: str, z: int, x: int, y: int, selection: TileFilter
 ) -> Tile:
     if layer not in LAYERS:
         raise TileError(f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}", 404)
     check_address(z, x, y)
-    key = (layer, z, x, y, f.key())
+    key = (layer, z, x, y, selection.key())
     kept = cache.peek(key)
     if kept is not None:
         token = freshness(session, layer, z, x, y)
@@ -308,7 +333,7 @@ def get_tile(
             return Tile(kept[1], _etag(key, token), True)
     # not kept, or stale: the tile and its token in one query, compressed once, when made
     # (fastest level: MVT still shrinks ~4x); a cached tile then costs nothing more to send
-    token, raw = render_with_token(session, layer, z, x, y, f)
+    token, raw = render_with_token(session, layer, z, x, y, selection)
     data = gzip.compress(raw, 1, mtime=0) if raw else b""
     cache.put(key, token, data)
     return Tile(data, _etag(key, token), False)

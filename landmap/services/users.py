@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from landmap.domain import Role
+from landmap.services import Refused
 
 MIN_PASSWORD = 10
 TOKEN_PREFIX = "lm_"
@@ -21,7 +22,7 @@ TOKEN_PREFIX = "lm_"
 _DUMMY_HASH = generate_password_hash("no such user: constant-time refusal")
 
 
-class UserError(ValueError):
+class UserError(Refused):
     """A user operation that cannot be done; the message says why."""
 
 
@@ -208,10 +209,15 @@ def new_token(session: Session, name: str, label: str = "") -> str:
 
 
 def revoke_token(session: Session, token: str) -> bool:
-    return bool(session.execute(
-        text("UPDATE api_token SET revoked_at = now() WHERE token_hash = :h "
-             "AND revoked_at IS NULL"), {"h": _hash_token(token)},
-    ).rowcount)  # fmt: skip
+    return bool(
+        session.execute(
+            text(
+                "UPDATE api_token SET revoked_at = now() WHERE token_hash = :h "
+                "AND revoked_at IS NULL"
+            ),
+            {"h": _hash_token(token)},
+        ).rowcount
+    )
 
 
 def user_for_token(session: Session, token: str) -> User | None:

@@ -19,7 +19,6 @@ Mu are computed exactly and rounded once, at the edge, with ``landmap.geo.units.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from sqlalchemy.orm import Session
 from landmap import landuse
 from landmap.domain import Stage
 from landmap.geo.units import mu2
+from landmap.services import Result
+from landmap.services.parcels import StageFigure
 
 NOISE_MU = 0.005  # 3.3 m²: a part this small shows as 0.00 mu
 SUBDIVIDE = 128  # vertices per piece of a boundary in the queries
@@ -78,12 +79,6 @@ def _parts_sql(stage: str = "t.stage") -> str:
 
 
 @dataclass(frozen=True)
-class StageFigure:
-    parcels: int
-    mu: float
-
-
-@dataclass(frozen=True)
 class LandUseFigure:
     code: str | None  # first-level GB/T 21010 class, or an unknown working code as it is
     name: str
@@ -102,7 +97,7 @@ class CrossBoundaryParcel:
 
 
 @dataclass(frozen=True)
-class ZoneSummary:
+class ZoneSummary(Result):
     """A zone's boundary and its parcels (inside parts, see the module doc), now or on a day.
     Mu rounded once with mu2; totals are rounded exact sums."""
 
@@ -118,15 +113,9 @@ class ZoneSummary:
     mu_by_land_use: tuple[LandUseFigure, ...]
     cross_boundary: tuple[CrossBoundaryParcel, ...]
 
-    def as_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        for key in ("as_of", "valid_from"):
-            out[key] = out[key].isoformat() if out[key] else None
-        return out
-
 
 @dataclass(frozen=True)
-class ZoneTotals:
+class ZoneTotals(Result):
     """A zone's boundary mu and the parcels reaching into it (inside parts)."""
 
     code: str
@@ -207,13 +196,20 @@ def zone_summary(session: Session, code: str, as_of: dt.date | None = None) -> Z
     zone, name, area, valid_from, count, inside, outside, stages, uses, cut = row
     found = {s: StageFigure(n, mu2(mu)) for s, n, mu in stages or []}
     return ZoneSummary(
-        code=zone, name=name, as_of=as_of, valid_from=valid_from, area_mu=mu2(area),
-        parcel_count=count, parcels_mu_inside=mu2(inside), parcels_mu_outside=mu2(outside),
+        code=zone,
+        name=name,
+        as_of=as_of,
+        valid_from=valid_from,
+        area_mu=mu2(area),
+        parcel_count=count,
+        parcels_mu_inside=mu2(inside),
+        parcels_mu_outside=mu2(outside),
         mu_by_stage={s.value: found.get(s.value, StageFigure(0, 0.0)) for s in Stage},
-        mu_by_land_use=tuple(LandUseFigure(c, landuse.name_of(c) or "?", n, mu2(mu))
-                             for c, n, mu in uses or []),
+        mu_by_land_use=tuple(
+            LandUseFigure(c, landuse.name_of(c) or "?", n, mu2(mu)) for c, n, mu in uses or []
+        ),
         cross_boundary=tuple(CrossBoundaryParcel(c, mu2(i), mu2(o), z) for c, i, o, z in cut or []),
-    )  # fmt: skip
+    )
 
 
 def _totals_rows(session: Session, as_of: dt.date | None) -> list[Any]:
@@ -262,10 +258,15 @@ def summary(session: Session) -> list[ZoneTotals]:
     """Per zone, current boundaries: boundary mu, parcels reaching in and their inside mu (the
     CLI's `info`; the same figures as /api/zones)."""
     return [
-        ZoneTotals(r.code, r.name, mu2(r.area_mu) if r.id is not None else None, r.parcels,
-                   mu2(r.parcels_mu))
+        ZoneTotals(
+            r.code,
+            r.name,
+            mu2(r.area_mu) if r.id is not None else None,
+            r.parcels,
+            mu2(r.parcels_mu),
+        )
         for r in _totals_rows(session, None)
-    ]  # fmt: skip
+    ]
 
 
 def outside_every_zone(session: Session) -> tuple[int, float]:

@@ -45,8 +45,14 @@ def init_app(app: Flask) -> None:
     app.after_request(_buffer_static)  # runs before Compress's (after_request runs last-first)
 
 
-COMPRESSED = ["text/css", "text/javascript", "application/javascript", "application/json",
-              "application/geo+json", "image/svg+xml"]  # fmt: skip
+COMPRESSED = [
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "application/geo+json",
+    "image/svg+xml",
+]
 
 
 def _buffer_static(response: Response) -> Response:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 
-from landmap.domain import Stage
+from landmap.domain import Stage, today
 from landmap.services import acquisition, documents, projects, reports, zones
 from landmap.services.acquisition import Move
 from landmap.web import charts
-from landmap.web.api import MAX_ID, parse_as_of, parse_day, parse_whole
+from landmap.web.api import parse_as_of, parse_day, parse_id
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
+from landmap.web.pages import project_map
 
 bp = Blueprint("acquisition", __name__)
 
@@ -66,11 +67,18 @@ def _apply(codes: list[str], data: dict):
 @bp.get("/api/stages")
 @requires("view")
 def stages():
-    return jsonify([
-        {"id": s.value, "label_zh": s.label_zh, "label_en": s.label_en,
-         "order": i, "workflow": s is not Stage.STATE_OWNED}
-        for i, s in enumerate(Stage)
-    ])  # fmt: skip
+    return jsonify(
+        [
+            {
+                "id": s.value,
+                "label_zh": s.label_zh,
+                "label_en": s.label_en,
+                "order": i,
+                "workflow": s is not Stage.STATE_OWNED,
+            }
+            for i, s in enumerate(Stage)
+        ]
+    )
 
 
 @bp.post("/api/parcels/<path:code>/stage")
@@ -107,9 +115,9 @@ def dispute(code: str):
     return jsonify(result), 201
 
 
-@bp.post("/api/parcels/select")
+@bp.post("/api/parcels/select", endpoint="select")
 @requires("view")
-def select():
+def select_parcels():
     """The parcels a drawn polygon (GeoJSON geometry, EPSG:4326) touches, or those of a list
     of codes (``{"codes": [...]}``, pasted): codes, count, mu (and unknown codes)."""
     data = request.get_json(silent=True)
@@ -139,7 +147,7 @@ def history(code: str):
 @requires("view")
 def progress(project_id: int):
     """Without ``as_of``: as of the register's last day with data, which ``as_of`` says."""
-    batch = parse_whole(request.args.get("batch"), "batch", 1, MAX_ID)
+    batch = parse_id(request.args.get("batch"), "batch")
     as_of = parse_as_of(request.args.get("as_of"))
     session = get_session()
     if as_of is None:
@@ -147,12 +155,14 @@ def progress(project_id: int):
     found = acquisition.progress(session, project_id, batch, as_of)
     if found is None:
         raise ApiError(f"no project {project_id}" + (f" with batch {batch}" if batch else ""), 404)
-    if batch is None:
-        found["batches"] = [
-            acquisition.progress(get_session(), project_id, b["id"], as_of)
-            for b in (projects.get_project(get_session(), project_id) or {}).get("batches", [])
-        ]
-    return jsonify(found)
+    if batch is not None:
+        return jsonify(found.as_dict())
+    project = projects.get_project(session, project_id) or {}
+    batches = [
+        acquisition.progress(session, project_id, each["id"], as_of)
+        for each in project.get("batches", [])
+    ]
+    return jsonify({**found.as_dict(), "batches": [each.as_dict() for each in batches]})
 
 
 @bp.get("/documents/<int:doc_id>")
@@ -164,8 +174,9 @@ def document(doc_id: int):
     path = documents.path_of(settings().documents_dir, found["sha256"], found["content_type"])
     if not path.exists():
         abort(404)
-    return send_file(path, mimetype=found["content_type"], as_attachment=True,
-                     download_name=found["file_name"])  # fmt: skip
+    return send_file(
+        path, mimetype=found["content_type"], as_attachment=True, download_name=found["file_name"]
+    )
 
 
 @bp.get("/projects/<int:project_id>/ledger.xlsx")
@@ -183,30 +194,40 @@ def ledger(project_id: int):
 @bp.get("/projects/<int:project_id>")
 @requires("view")
 def project_page(project_id: int):
-    from landmap.web.pages import project_map
-
     session = get_session()
     project = projects.get_project(session, project_id)
     if project is None:
         abort(404, _("There is no such project."))
     as_of = parse_as_of(request.args.get("as_of"))
-    batch_id = parse_whole(request.args.get("batch"), "batch", 1, MAX_ID)
-    if batch_id is not None and batch_id not in {b["id"] for b in project["batches"]}:
+    batch_id = parse_id(request.args.get("batch"), "batch")
+    if batch_id is not None and batch_id not in {batch["id"] for batch in project["batches"]}:
         abort(404, _("There is no such batch."))
     day = as_of or acquisition.last_day_with_data(session)
-    progress_rows = [acquisition.progress(session, project_id, b["id"], day)
-                     for b in project["batches"]]  # fmt: skip
+    progress_rows = [
+        acquisition.progress(session, project_id, batch["id"], day) for batch in project["batches"]
+    ]
     overall = acquisition.progress(session, project_id, None, day)
-    focus = next((p for p in progress_rows if p["batch_id"] == batch_id), overall)
+    focus = next((row for row in progress_rows if row.batch_id == batch_id), overall)
+    chart_labels = {
+        "title": _("Cleared mu over time"),
+        "due": _("due"),
+        "cleared": _("cleared (mu)"),
+        "plan": _("straight line to the target"),
+    }
     return render_template(
-        "project.html", project=project, batch_id=batch_id, as_of=as_of, day=day,
-        today=acquisition.today(),
-        progress=progress_rows, overall=overall, focus=focus,
+        "project.html",
+        project=project,
+        batch_id=batch_id,
+        as_of=as_of,
+        day=day,
+        today=today(),
+        progress=progress_rows,
+        overall=overall,
+        focus=focus,
         map=project_map(project, batch_id, as_of),
-        zone_codes=zones.zone_codes(session), title=project["name"],
-        stage_rows=[(s, focus["mu_by_stage"].get(s.value, 0)) for s in Stage],
+        zone_codes=zones.zone_codes(session),
+        title=project["name"],
+        stage_rows=[(stage, focus.mu_by_stage[stage.value]) for stage in Stage],
         locale=locale(),
-        chart=charts.progress_chart(focus, {
-            "title": _("Cleared mu over time"), "due": _("due"), "cleared": _("cleared (mu)"),
-            "plan": _("straight line to the target")}),
-    )  # fmt: skip
+        chart=charts.progress_chart(focus.as_dict(), chart_labels),
+    )

@@ -7,19 +7,19 @@ from pathlib import Path, PureWindowsPath
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import text
 
 from landmap import loaders
 from landmap.loaders import LoadOptions, LoadRefused
 from landmap.loaders.source import shown_name
 from landmap.services import adjustment, reports, zones
-from landmap.services.adjustment import DraftOp, DraftRefused
+from landmap.services.adjustment import DraftCheck, DraftOp, DraftRefused, StaleDraft, Supersession
 from landmap.services.quota import FIRST_YEAR, last_year
 from landmap.web.api import max_body, parse_day, parse_whole
 from landmap.web.auth import can, current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
+from landmap.web.pages import compare_map, draft_editor_map
 
 bp = Blueprint("adjustment", __name__)
 UPLOAD_TYPES = (".zip", ".gpkg", ".geojson", ".json")
@@ -34,20 +34,17 @@ def _from_upload(code: str, note: str) -> dict:
     if suffix not in UPLOAD_TYPES:
         raise ApiError("upload a .zip of a shapefile, a .gpkg or a .geojson file", 415)
     session = get_session()
+    options = LoadOptions(
+        zone=code, draft=True, note=note, run_by=current_user_name(), file_name=sent_as
+    )
     with tempfile.TemporaryDirectory(prefix="landmap-upload-") as tmp:
         path = Path(tmp) / f"draft{suffix}"
         upload.save(path)
         try:
-            loaders.load(session, settings(), "zones", path, LoadOptions(
-                zone=code, draft=True, note=note, run_by=current_user_name(),
-                file_name=sent_as))  # fmt: skip
-        except LoadRefused as exc:
+            report = loaders.load(session, settings(), "zones", path, options)
+        except LoadRefused as exc:  # the message with every bad record under it
             raise ApiError(str(exc)) from exc
-    draft_id = session.execute(
-        text("""SELECT max(b.id) FROM zone_boundary b JOIN zone z ON z.id = b.zone_id
-                WHERE z.code = :c AND b.status = 'draft' AND b.created_by = :u"""),
-        {"c": code, "u": current_user_name()},
-    ).scalar_one()
+    (draft_id,) = report.created_ids  # every feature is of zone ``code``: one draft
     return adjustment.snap_loaded(session, code, draft_id)
 
 
@@ -65,15 +62,22 @@ def create(code: str):
     else:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise ApiError('send {"geometry": <GeoJSON in EPSG:4326>, "note": ..., "op": '
-                           '"replace" | "add" | "subtract"} or upload a file')  # fmt: skip
-        if "crs" in data or (isinstance(data.get("geometry"), dict)
-                             and "crs" in data["geometry"]):  # fmt: skip
+            raise ApiError(
+                'send {"geometry": <GeoJSON in EPSG:4326>, "note": ..., "op": '
+                '"replace" | "add" | "subtract"} or upload a file'
+            )
+        if "crs" in data or (isinstance(data.get("geometry"), dict) and "crs" in data["geometry"]):
             raise ApiError("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
         found = adjustment.create_draft(
-            get_session(), code, data.get("geometry"), str(data.get("note") or "")[:2000],
-            current_user_name(), settings().region_bbox, data.get("op"), data.get("base_id"),
-        )  # fmt: skip
+            get_session(),
+            code,
+            data.get("geometry"),
+            str(data.get("note") or "")[:2000],
+            current_user_name(),
+            settings().region_bbox,
+            data.get("op"),
+            data.get("base_id"),
+        )
     get_session().commit()
     return jsonify(found), 201
 
@@ -84,16 +88,17 @@ def list_drafts(code: str):
     return jsonify(adjustment.drafts(get_session(), code.upper()))
 
 
-def _check(code: str, draft_id: int) -> dict:
+def _check(code: str, draft_id: int) -> DraftCheck:
     year = parse_whole(request.args.get("year"), "year", FIRST_YEAR, last_year())
-    return adjustment.check(get_session(scratch=True), code.upper(), draft_id, year,
-                            settings().sliver_width_m)  # fmt: skip
+    return adjustment.check(
+        get_session(scratch=True), code.upper(), draft_id, year, settings().sliver_width_m
+    )
 
 
 @bp.get("/api/zones/<code>/drafts/<int:draft_id>/check")
 @requires("view")
 def check(code: str, draft_id: int):
-    return jsonify(_check(code, draft_id))
+    return jsonify(_check(code, draft_id).as_dict())
 
 
 @bp.post("/api/zones/<code>/drafts/<int:draft_id>/approve")
@@ -104,15 +109,12 @@ def approve(code: str, draft_id: int):
         raise ApiError(_("Send a JSON object (or nothing)."))
     valid_from = parse_day(data.get("valid_from"), "valid_from")
     try:
-        found = adjustment.approve(get_session(), code.upper(), draft_id, current_user_name(),
-                                   valid_from)  # fmt: skip
-    except DraftRefused as exc:
-        if exc.extra.get("code") != "stale_draft":
-            raise
-        message = " ".join((stale_note(exc.extra["superseded_by"]),
-                            _("It cannot be approved until it is rebased on the current "
-                              "boundary.")))  # fmt: skip
-        raise ApiError(message, 409, **exc.extra) from exc
+        found = adjustment.approve(
+            get_session(), code.upper(), draft_id, current_user_name(), valid_from
+        )
+    except StaleDraft as exc:
+        why = _("It cannot be approved until it is rebased on the current boundary.")
+        raise ApiError(f"{stale_note(exc.why)} {why}", 409, **exc.extra) from exc
     get_session().commit()
     return jsonify(found)
 
@@ -126,18 +128,26 @@ def rebase(code: str, draft_id: int):
     return jsonify(found), 201
 
 
-def stale_note(why: dict) -> str:
+def stale_note(why: Supersession) -> str:
     """What replaced the boundary a stale draft was drawn on, for people."""
-    if why["id"] is None or why["base_version"] is None:
+    if why.id is None or why.base_version is None:
         return _("This draft is based on a boundary that is no longer in force.")
-    if why["draft"]:
-        return _("This draft is based on a boundary that has been superseded (version "
-                 "%(version)s, replaced by draft %(draft)s, approved by %(who)s on %(day)s).",
-                 version=why["base_version"], draft=why["id"], who=why["by"],
-                 day=why["on"])  # fmt: skip
-    return _("This draft is based on a boundary that has been superseded (version %(version)s, "
-             "replaced by a boundary loaded by %(who)s on %(day)s).",
-             version=why["base_version"], who=why["by"], day=why["on"])  # fmt: skip
+    if why.draft:
+        return _(
+            "This draft is based on a boundary that has been superseded (version "
+            "%(version)s, replaced by draft %(draft)s, approved by %(who)s on %(day)s).",
+            version=why.base_version,
+            draft=why.id,
+            who=why.by,
+            day=why.on,
+        )
+    return _(
+        "This draft is based on a boundary that has been superseded (version %(version)s, "
+        "replaced by a boundary loaded by %(who)s on %(day)s).",
+        version=why.base_version,
+        who=why.by,
+        day=why.on,
+    )
 
 
 @bp.get("/zones/<code>/drafts/<int:draft_id>/check.xlsx")
@@ -150,26 +160,24 @@ def check_workbook(code: str, draft_id: int):
 @bp.get("/zones/<code>/drafts")
 @requires("view")
 def drafts_page(code: str):
-    from landmap.web.pages import draft_editor_map
-
     session = get_session()
     zone = zones.get_zone(session, code.upper())
     if zone is None:
         abort(404)
     return render_template(
-        "drafts.html", zone=zone, drafts=adjustment.drafts(session, zone["code"]),
+        "drafts.html",
+        zone=zone,
+        drafts=adjustment.drafts(session, zone["code"]),
         op_labels=op_labels(),
         title=_("Boundary drafts of %(zone)s", zone=zone["name"]),
         zone_codes=zones.zone_codes(session),
-        editor=draft_editor_map(zone) if can("drafts") else None,
-    )  # fmt: skip
+        editor=draft_editor_map(zone, op_labels()) if can("drafts") else None,
+    )
 
 
 @bp.get("/zones/<code>/drafts/<int:draft_id>")
 @requires("view")
 def compare_page(code: str, draft_id: int):
-    from landmap.web.pages import compare_map
-
     try:
         figures = _check(code, draft_id)
     except (ApiError, DraftRefused) as exc:  # a page, not JSON
@@ -178,20 +186,26 @@ def compare_page(code: str, draft_id: int):
     zone = zones.get_zone(session, code.upper())
     printable = request.args.get("print") == "1"
     return render_template(
-        "compare.html", zone=zone, c=figures, draft_id=draft_id,
+        "compare.html",
+        zone=zone,
+        c=figures,
+        draft_id=draft_id,
         title=_("Draft %(id)s of %(zone)s", id=draft_id, zone=zone["name"]),
-        zone_codes=zones.zone_codes(session), printable=printable,
-        map=None if printable else compare_map(zone, draft_id, figures),
-        stale_note=stale_note(figures["superseded_by"]) if figures["stale"] else None,
-        op_label=op_labels()[figures["op"]],
+        zone_codes=zones.zone_codes(session),
+        printable=printable,
+        map=None if printable else compare_map(zone, draft_id, figures.as_dict()),
+        stale_note=stale_note(figures.superseded_by) if figures.superseded_by else None,
+        op_label=op_labels()[figures.op],
         approve_url=url_for("adjustment.approve", code=zone["code"], draft_id=draft_id),
         rebase_url=url_for("adjustment.rebase", code=zone["code"], draft_id=draft_id),
         compare_url=url_for("adjustment.compare_page", code=zone["code"], draft_id=0),
-    )  # fmt: skip
+    )
 
 
 def op_labels() -> dict[str, str]:
     """How a draft was made from its base (services.adjustment.DraftOp), for people."""
-    return {DraftOp.REPLACE.value: _("Replace the boundary"),
-            DraftOp.ADD.value: _("Add to the boundary"),
-            DraftOp.SUBTRACT.value: _("Subtract from the boundary")}  # fmt: skip
+    return {
+        DraftOp.REPLACE.value: _("Replace the boundary"),
+        DraftOp.ADD.value: _("Add to the boundary"),
+        DraftOp.SUBTRACT.value: _("Subtract from the boundary"),
+    }

@@ -21,14 +21,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
-from landmap.domain import EARLIEST_DATE, Stage
+from landmap.db.engine import database_answers
+from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.services import parcels, projects, zones
-from landmap.services.acquisition import today
 from landmap.web.auth import PUBLIC, requires
 from landmap.web.db import READS, get_session
 from landmap.web.errors import ApiError
@@ -84,8 +82,9 @@ def _finite(text_: str) -> float:
 
 
 def _too_deep() -> BadRequest:
-    return BadRequest(_("The JSON is nested more than %(depth)s levels deep.",
-                        depth=MAX_JSON_DEPTH))  # fmt: skip
+    return BadRequest(
+        _("The JSON is nested more than %(depth)s levels deep.", depth=MAX_JSON_DEPTH)
+    )
 
 
 def _control_refused() -> BadRequest:
@@ -192,8 +191,15 @@ def parse_whole(value: Any, name: str, lo: int, hi: int, default: int | None = N
     elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
         number = int(value)
     if number is None or not lo <= number <= hi:
-        raise ApiError(_("%(name)s must be a whole number from %(lo)s to %(hi)s; got %(value)s",
-                         name=name, lo=lo, hi=hi, value=_shown(value)))  # fmt: skip
+        raise ApiError(
+            _(
+                "%(name)s must be a whole number from %(lo)s to %(hi)s; got %(value)s",
+                name=name,
+                lo=lo,
+                hi=hi,
+                value=_shown(value),
+            )
+        )
     return number
 
 
@@ -207,8 +213,15 @@ def parse_number(value: Any, name: str, lo: Decimal | int, hi: Decimal | int) ->
         except ArithmeticError:
             number = None
     if number is None or not number.is_finite() or not lo <= number <= hi:
-        raise ApiError(_("%(name)s must be a number from %(lo)s to %(hi)s; got %(value)s",
-                         name=name, lo=lo, hi=hi, value=_shown(value)))  # fmt: skip
+        raise ApiError(
+            _(
+                "%(name)s must be a number from %(lo)s to %(hi)s; got %(value)s",
+                name=name,
+                lo=lo,
+                hi=hi,
+                value=_shown(value),
+            )
+        )
     return number
 
 
@@ -244,34 +257,34 @@ def parse_stage(value: str | None) -> str | None:
         raise ApiError(str(exc)) from exc
 
 
+def parse_id(value: Any, name: str) -> int | None:
+    """An id (a whole number from 1 to MAX_ID) from a query argument, a form field or JSON;
+    None when absent."""
+    return parse_whole(value, name, 1, MAX_ID)
+
+
 def parse_project(value: str | None) -> int | None:
+    """A project named by its id or its name; 400 for one there is not."""
     if not value:
         return None
-    session = get_session()
-    if _WHOLE.fullmatch(value):
-        found = session.execute(text("SELECT id FROM project WHERE id = :v"),
-                                {"v": parse_whole(value, "project", 1, MAX_ID)})  # fmt: skip
-    else:
-        found = session.execute(text("SELECT id FROM project WHERE name = :v"), {"v": value})
-    project_id = found.scalar()
+    key = parse_id(value, "project") if _WHOLE.fullmatch(value) else value
+    project_id = projects.find_project(get_session(), key)
     if project_id is None:
         raise ApiError(f"unknown project {value!r}")
     return project_id
 
 
 def parse_batch(value: str | None) -> int | None:
+    """A batch named by its id; 400 for one there is not."""
     if not value:
         return None
-    found = None
-    if _WHOLE.fullmatch(value) and 1 <= int(value) <= MAX_ID:
-        found = (
-            get_session()
-            .execute(text("SELECT id FROM acquisition_batch WHERE id = :v"), {"v": int(value)})
-            .scalar()
-        )
-    if found is None:
+    try:
+        batch_id = parse_id(value, "batch")
+    except ApiError:
+        batch_id = None
+    if batch_id is None or projects.project_of_batch(get_session(), batch_id) is None:
         raise ApiError(f"unknown batch {value!r} (give a batch id)")
-    return found
+    return batch_id
 
 
 def parse_day(value, name: str = "date", required: bool = False) -> dt.date | None:
@@ -287,8 +300,9 @@ def parse_day(value, name: str = "date", required: bool = False) -> dt.date | No
             raise ValueError(value)
         day = dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise ApiError(_("%(name)s must be a date YYYY-MM-DD; got %(value)s", name=name,
-                         value=_shown(value))) from exc  # fmt: skip
+        raise ApiError(
+            _("%(name)s must be a date YYYY-MM-DD; got %(value)s", name=name, value=_shown(value))
+        ) from exc
     check_day(day, name, value)
     return day
 
@@ -297,9 +311,15 @@ def check_day(day: dt.date, name: str, value: str) -> None:
     """A day (or the first day of a period) lies from EARLIEST_DATE to today; ``value`` is
     what the client sent as ``name``."""
     if not EARLIEST_DATE <= day <= today():
-        raise ApiError(_("%(name)s must lie from %(earliest)s to today (%(today)s); "
-                         "got %(value)s", name=name, earliest=EARLIEST_DATE.isoformat(),
-                         today=today().isoformat(), value=_shown(value)))  # fmt: skip
+        raise ApiError(
+            _(
+                "%(name)s must lie from %(earliest)s to today (%(today)s); got %(value)s",
+                name=name,
+                earliest=EARLIEST_DATE.isoformat(),
+                today=today().isoformat(),
+                value=_shown(value),
+            )
+        )
 
 
 def parse_as_of(value: str | None) -> dt.date | None:
@@ -386,9 +406,7 @@ def search():
 @bp.get("/healthz")
 @requires(PUBLIC)
 def healthz():
-    try:
-        get_session().execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    if not database_answers(get_session()):
         return jsonify(status="unavailable", database=False), 503
     return jsonify(status="ok", database=True)
 

@@ -17,10 +17,12 @@ bp = Blueprint("audit", __name__)
 def _filters() -> audit.AuditFilter:
     args = request.args
     return audit.AuditFilter(
-        entity=args.get("entity") or None, key=args.get("key") or None,
-        user=args.get("user") or None, day=parse_day(args.get("date")),
+        entity=args.get("entity") or None,
+        key=args.get("key") or None,
+        user=args.get("user") or None,
+        day=parse_day(args.get("date")),
         limit=parse_int("limit", 1000, 1, 10000),
-    )  # fmt: skip
+    )
 
 
 @bp.get("/api/audit")
@@ -32,11 +34,14 @@ def rows():
 @bp.get("/audit")
 @requires("audit")
 def page():
-    f = _filters()
+    selection = _filters()
     return render_template(
-        "audit.html", rows=audit.rows(get_session(), f), f=f, title=_("Audit trail"),
+        "audit.html",
+        rows=audit.rows(get_session(), selection),
+        f=selection,
+        title=_("Audit trail"),
         zone_codes=zones.zone_codes(get_session()),
-    )  # fmt: skip
+    )
 
 
 @bp.get("/audit.xlsx")

@@ -139,8 +139,9 @@ def _deny(status: int):
         return jsonify(error=message), status
     if status == 401:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return render_template("error.html", code=403, message=_("Your role may not do this."),
-                           title=403), 403  # fmt: skip
+    return render_template(
+        "error.html", code=403, message=_("Your role may not do this."), title=403
+    ), 403
 
 
 def _csrf_error(exc: CSRFError):
@@ -194,8 +195,9 @@ def logout():
 def _too_many(exc):
     if wants_json():
         return jsonify(error=_("too many attempts: wait a minute")), 429
-    return render_template("error.html", code=429, message=_("Too many attempts: wait a minute."),
-                           title=429), 429  # fmt: skip
+    return render_template(
+        "error.html", code=429, message=_("Too many attempts: wait a minute."), title=429
+    ), 429
 
 
 def init_app(app: Flask) -> None:

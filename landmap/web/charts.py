@@ -7,8 +7,9 @@ import datetime as dt
 from markupsafe import Markup, escape
 
 
-def progress_chart(progress: dict, labels: dict[str, str], width: int = 640,
-                   height: int = 260) -> Markup:  # fmt: skip
+def progress_chart(
+    progress: dict, labels: dict[str, str], width: int = 640, height: int = 260
+) -> Markup:
     """Cleared mu over time against the straight line from the start to the target by the
     due date; the projected completion marked when there is one."""
     pad_l, pad_r, pad_t, pad_b = 56, 16, 14, 34
@@ -69,8 +70,9 @@ def progress_chart(progress: dict, labels: dict[str, str], width: int = 640,
     return Markup("".join(parts))
 
 
-def monthly_bars(rows: list[dict], labels: dict[str, str], width: int = 640,
-                 height: int = 200) -> Markup:  # fmt: skip
+def monthly_bars(
+    rows: list[dict], labels: dict[str, str], width: int = 640, height: int = 200
+) -> Markup:
     """Granted, reserved and consumed mu per month as grouped bars (negative = released)."""
     keys = [("granted", "#1f78b4"), ("reserved", "#ff7f00"), ("consumed", "#33a02c")]
     pad_l, pad_b, pad_t = 44, 24, 20
@@ -82,26 +84,33 @@ def monthly_bars(rows: list[dict], labels: dict[str, str], width: int = 640,
         return (height - pad_b - pad_t) * abs(v) / top
 
     base = height - pad_b
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'class="lm-chart lm-bars">',
-             f'<line x1="{pad_l}" y1="{base}" x2="{width - 8}" y2="{base}" class="axis"/>',
-             f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end">{top:.0f}</text>',
-             ]  # fmt: skip
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="lm-chart lm-bars">',
+        f'<line x1="{pad_l}" y1="{base}" x2="{width - 8}" y2="{base}" class="axis"/>',
+        f'<text x="{pad_l - 4}" y="{pad_t + 4}" text-anchor="end">{top:.0f}</text>',
+    ]
     for r in rows:
         x0 = pad_l + (r["month"] - 1) * group + bar / 2
         for i, (k, color) in enumerate(keys):
             v = r[k]
             if v:
                 y = base - h(v) if v > 0 else base
-                parts.append(f'<rect x="{x0 + i * bar:.1f}" y="{y:.1f}" width="{bar - 1:.1f}" '
-                             f'height="{max(h(v), 1):.1f}" fill="{color}" '
-                             f'fill-opacity="{1 if v > 0 else 0.4}"><title>{escape(labels[k])} '
-                             f'{v:.2f}</title></rect>')  # fmt: skip
-        parts.append(f'<text x="{x0 + bar * 1.5:.1f}" y="{height - 6}" '
-                     f'text-anchor="middle">{r["month"]}</text>')  # fmt: skip
+                parts.append(
+                    f'<rect x="{x0 + i * bar:.1f}" y="{y:.1f}" width="{bar - 1:.1f}" '
+                    f'height="{max(h(v), 1):.1f}" fill="{color}" '
+                    f'fill-opacity="{1 if v > 0 else 0.4}"><title>{escape(labels[k])} '
+                    f"{v:.2f}</title></rect>"
+                )
+        parts.append(
+            f'<text x="{x0 + bar * 1.5:.1f}" y="{height - 6}" '
+            f'text-anchor="middle">{r["month"]}</text>'
+        )
     for i, (k, color) in enumerate(keys):
-        parts.append(f'<rect x="{pad_l + 10 + i * 110}" y="4" width="10" height="10" '
-                     f'fill="{color}"/><text x="{pad_l + 24 + i * 110}" y="13">'
-                     f"{escape(labels[k])}</text>")  # fmt: skip
+        parts.append(
+            f'<rect x="{pad_l + 10 + i * 110}" y="4" width="10" height="10" '
+            f'fill="{color}"/><text x="{pad_l + 24 + i * 110}" y="13">'
+            f"{escape(labels[k])}</text>"
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

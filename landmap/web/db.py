@@ -5,11 +5,11 @@ the database who is acting and from where, for the audit trail."""
 from __future__ import annotations
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from landmap.config import Settings
-from landmap.db.engine import set_actor_sql
+from landmap.db import engine
 
 
 def _actor() -> tuple[str, str]:
@@ -22,7 +22,7 @@ READS = ("GET", "HEAD", "OPTIONS")
 def _after_begin(session, transaction, connection) -> None:
     if request and request.method in READS:
         return  # reads change nothing: no one to record
-    connection.execute(text(set_actor_sql), dict(zip(("user", "address"), _actor(), strict=True)))
+    engine.set_actor(connection, *_actor())
 
 
 def get_session(scratch: bool = False) -> Session:

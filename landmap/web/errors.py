@@ -16,21 +16,15 @@ from landmap.web.db import rollback
 log = logging.getLogger("landmap")
 
 
-class ApiError(Exception):
-    """A client error with a message for the client."""
-
-    def __init__(self, message: str, status: int = 400, **extra) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.extra = extra
+class ApiError(Refused):
+    """A request the web layer refuses (bad input at the edge): a message for the client."""
 
 
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def _refused(exc: ApiError | Refused):
+def _refused(exc: Refused):
     """A request refused by the web layer or by a land rule: whatever the request wrote is
     rolled back, and the client gets the message (as JSON from the API, a page otherwise)."""
     rollback()
@@ -70,8 +64,7 @@ def _unexpected(exc: Exception):
 
 
 def init_app(app: Flask) -> None:
-    app.register_error_handler(ApiError, _refused)
-    app.register_error_handler(Refused, _refused)
+    app.register_error_handler(Refused, _refused)  # ApiError, and every land rule's
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -19,8 +19,9 @@ def _select() -> str:
 def remember(response, lang: str):
     """Keep the language in a cookie (Secure when served over HTTPS)."""
     secure = current_app.extensions["landmap.settings"].https
-    response.set_cookie(COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True,
-                        secure=secure)  # fmt: skip
+    response.set_cookie(
+        COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True, secure=secure
+    )
     return response
 
 

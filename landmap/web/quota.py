@@ -8,17 +8,17 @@ import re
 from flask import Blueprint, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
-from landmap.domain import MAX_MU
-from landmap.services import quota, reports, zones
-from landmap.services.acquisition import today
+from landmap.domain import MAX_MU, QuotaKind, QuotaSource, today
+from landmap.services import projects, quota, reports, zones
 from landmap.services.quota import FIRST_YEAR, Entry, last_year
 from landmap.web import charts
-from landmap.web.api import MAX_ID, check_day, parse_day, parse_number, parse_whole
+from landmap.web.api import check_day, parse_day, parse_id, parse_number, parse_whole
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
 from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
 from landmap.web.i18n import locale
+from landmap.web.pages import quota_map
 
 bp = Blueprint("quota", __name__)
 
@@ -31,7 +31,7 @@ def _json() -> dict:
 
 
 def _id(data, name: str) -> int | None:
-    return parse_whole(data.get(name), name, 1, MAX_ID)
+    return parse_id(data.get(name), name)
 
 
 def _year(value, required: bool = False) -> int | None:
@@ -47,13 +47,7 @@ def _year_arg() -> int:
 def _project_of_batch(batch_id: int | None, project_id: int | None) -> int | None:
     if batch_id is None or project_id is not None:
         return project_id
-    from sqlalchemy import text
-
-    found = (
-        get_session()
-        .execute(text("SELECT project_id FROM acquisition_batch WHERE id = :b"), {"b": batch_id})
-        .scalar()
-    )
+    found = projects.project_of_batch(get_session(), batch_id)
     if found is None:
         raise ApiError(f"unknown batch {batch_id}", 404)
     return found
@@ -62,7 +56,7 @@ def _project_of_batch(batch_id: int | None, project_id: int | None) -> int | Non
 @bp.get("/api/quota")
 @requires("view")
 def ledger():
-    return jsonify(quota.ledger(get_session(), _year_arg()))
+    return jsonify(quota.ledger(get_session(), _year_arg()).as_dict())
 
 
 @bp.post("/api/quota/entries")
@@ -72,10 +66,10 @@ def add_entry():
     kind = str(data.get("kind"))
     batch = _id(data, "batch")
     entry = Entry(
-        year=_year(data.get("year"), required=kind != "correct") or 0,
+        year=_year(data.get("year"), required=kind != QuotaKind.CORRECT) or 0,
         kind=kind,
-        source=str(data.get("source") or "plan"),
-        mu=None if kind == "correct" else _amount(data),
+        source=str(data.get("source") or QuotaSource.PLAN),
+        mu=None if kind == QuotaKind.CORRECT else _amount(data),
         project_id=_project_of_batch(batch, _id(data, "project")),
         batch_id=batch,
         reverses=_id(data, "reverses"),
@@ -85,7 +79,7 @@ def add_entry():
     )
     result = quota.record(get_session(), entry, current_user_name())
     get_session().commit()
-    return jsonify(result), 201
+    return jsonify(result.as_dict()), 201
 
 
 def _amount(data: dict):
@@ -106,12 +100,18 @@ def reserve_demand():
     if project is None:
         raise ApiError("give the project or batch to reserve for")
     result = quota.reserve_demand(
-        get_session(), _year(data.get("year"), required=True), str(data.get("source") or "plan"),
-        project, batch, current_user_name(), str(data.get("ref") or ""),
-        str(data.get("note") or ""), parse_day(data.get("date")),
-    )  # fmt: skip
+        get_session(),
+        _year(data.get("year"), required=True),
+        str(data.get("source") or QuotaSource.PLAN),
+        project,
+        batch,
+        current_user_name(),
+        str(data.get("ref") or ""),
+        str(data.get("note") or ""),
+        parse_day(data.get("date")),
+    )
     get_session().commit()
-    return jsonify(result), 201
+    return jsonify(result.as_dict()), 201
 
 
 @bp.put("/api/quota/years/<int:year>")
@@ -122,7 +122,7 @@ def set_target(year: int):
     target = parse_number(data.get("target_mu"), "target_mu", 0, MAX_MU)
     quota.set_target(get_session(), year, target, str(data.get("note") or ""))
     get_session().commit()
-    return jsonify(quota.ledger(get_session(), year))
+    return jsonify(quota.ledger(get_session(), year).as_dict())
 
 
 @bp.get("/api/quota/demand")
@@ -130,38 +130,44 @@ def set_target(year: int):
 def demand():
     args = request.args
     if args.get("parcels"):
-        codes = [c.strip() for c in args["parcels"].split(",") if c.strip()]
+        codes = [code.strip() for code in args["parcels"].split(",") if code.strip()]
         found = quota.demand(get_session(), codes=codes)
     else:
-        found = quota.demand(get_session(), project_id=_id(args, "project"),
-                             batch_id=_id(args, "batch"))  # fmt: skip
+        found = quota.demand(
+            get_session(), project_id=_id(args, "project"), batch_id=_id(args, "batch")
+        )
     return jsonify(found)
 
 
 @bp.get("/quota")
 @requires("view")
 def page():
-    from landmap.web.pages import quota_map
-
     year = _year_arg()
     session = get_session()
     book = quota.ledger(session, year)
     batches = quota.demand_vs_reserved(session, year)
     batch_id = _id(request.args, "batch")
-    chosen = next((b for b in batches if b["id"] == batch_id), None)
+    chosen = next((b for b in batches if b.id == batch_id), None)
     last = min(dt.date(year, 12, 1), today())  # the reports link to a period that has begun
     loc = locale()
+    labels = {"granted": _("granted"), "reserved": _("reserved"), "consumed": _("consumed")}
     return render_template(
-        "quota.html", title=_("Land-use quota ledger %(year)s", year=year), year=year, book=book,
-        batches=batches, projects=quota.by_project(session, year), chosen=chosen,
-        map=quota_map(chosen) if chosen else None, zone_codes=zones.zone_codes(session),
-        source_label=lambda s: quota.SOURCE_LABELS[s][0 if loc != "en" else 1],
-        kind_label=lambda k: quota.KIND_LABELS[k][0 if loc != "en" else 1],
-        chart=charts.monthly_bars(quota.monthly(session, year), {
-            "granted": _("granted"), "reserved": _("reserved"), "consumed": _("consumed")}),
-        report_month=f"{last:%Y-%m}", report_quarter=f"{last.year}-Q{(last.month + 2) // 3}",
+        "quota.html",
+        title=_("Land-use quota ledger %(year)s", year=year),
+        year=year,
+        book=book,
+        batches=batches,
+        projects=quota.by_project(session, year),
+        chosen=chosen,
+        map=quota_map(chosen.as_dict()) if chosen else None,
+        zone_codes=zones.zone_codes(session),
+        source_label=lambda source: QuotaSource(source).label(loc),
+        kind_label=lambda kind: QuotaKind(kind).label(loc),
+        chart=charts.monthly_bars(quota.monthly(session, year), labels),
+        report_month=f"{last:%Y-%m}",
+        report_quarter=f"{last.year}-Q{(last.month + 2) // 3}",
         ledger_api=url_for("quota.ledger", year=year),
-    )  # fmt: skip
+    )
 
 
 def _period(name: str, pattern: str, months: int, message: str) -> tuple[dt.date, dt.date]:
@@ -191,8 +197,9 @@ def monthly_report():
 @bp.get("/reports/quarterly.xlsx")
 @requires("view")
 def quarterly_report():
-    first, last = _period("quarter", r"([0-9]{4})-Q([1-4])", 3,
-                          "quarter must be YYYY-Qn, e.g. 2011-Q4")  # fmt: skip
+    first, last = _period(
+        "quarter", r"([0-9]{4})-Q([1-4])", 3, "quarter must be YYYY-Qn, e.g. 2011-Q4"
+    )
     data = reports.period_workbook(get_session(), first, last, _("Quarterly analysis"))
     return workbook(data, f"quarterly-{first.year}-Q{(first.month + 2) // 3}.xlsx")
 

@@ -52,18 +52,20 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def _policy(basemap_origin: str) -> str:
     img = "'self' data: blob:" + (f" {basemap_origin}" if basemap_origin else "")
-    return "; ".join([
-        "default-src 'none'",
-        "script-src 'self'{nonce}",
-        "style-src 'self' 'unsafe-inline'",
-        f"img-src {img}",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ])  # fmt: skip
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'{nonce}",
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src {img}",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
 
 
 def _headers(response, policy: str, https: bool):

@@ -5,8 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request
 
 from landmap.services import tiles
+from landmap.services.quota import FIRST_YEAR, last_year
 from landmap.services.tiles import TileFilter
-from landmap.web.api import parse_as_of, parse_batch, parse_project, parse_stage, parse_zone
+from landmap.web.api import (
+    parse_as_of,
+    parse_batch,
+    parse_project,
+    parse_stage,
+    parse_whole,
+    parse_zone,
+)
 from landmap.web.auth import requires
 from landmap.web.db import get_session
 
@@ -15,14 +23,19 @@ MVT = "application/vnd.mapbox-vector-tile"
 
 
 def _filter() -> TileFilter:
+    """The parcels asked for; ``style=quota`` with each one's quota status, in the ledger of
+    ``year`` (of every year without one)."""
     args = request.args
+    quota = args.get("style") == "quota"
+    year = parse_whole(args.get("year"), "year", FIRST_YEAR, last_year()) if quota else None
     return TileFilter(
         zone=parse_zone(args.get("zone")),
         stage=parse_stage(args.get("stage")),
         project_id=parse_project(args.get("project")),
         batch_id=parse_batch(args.get("batch")),
         as_of=parse_as_of(args.get("as_of")),
-        quota=args.get("style") == "quota",
+        quota=quota,
+        quota_year=year,
     )
 
 
@@ -34,8 +47,12 @@ def tile(layer: str, z: int, x: int, y: int):
     )
     gzipped = request.accept_encodings.quality("gzip") > 0
     etag = found.etag + ("-gz" if gzipped else "")  # one tag per representation
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding",
-               "X-Tile-Cache": "hit" if found.cached else "miss"}  # fmt: skip
+    headers = {
+        "ETag": f'"{etag}"',
+        "Cache-Control": "private, no-cache",
+        "Vary": "Accept-Encoding",
+        "X-Tile-Cache": "hit" if found.cached else "miss",
+    }
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
     if not found.gzipped:

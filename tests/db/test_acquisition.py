@@ -10,7 +10,13 @@ from sqlalchemy.exc import DBAPIError
 
 from landmap.domain import Stage
 from landmap.services import acquisition, reports
-from landmap.services.acquisition import Move, MoveRefused, allowed_moves, check_move
+from landmap.services.acquisition import (
+    ClearedOn,
+    Move,
+    MoveRefused,
+    allowed_moves,
+    check_move,
+)
 
 D = dt.date
 
@@ -192,14 +198,14 @@ def project_id(db):
 def test_progress_of_the_first_batch_adds_up_to_its_parcels(db):
     day = D(2011, 11, 30)
     pr = acquisition.progress(db, project_id(db), batch_ids(db)["第一批"], day)
-    assert pr["target_mu"] == 315 and pr["due"] == "2011-12-31"
+    assert pr.target_mu == 315 and pr.due == D(2011, 12, 31)
     cleared = db.execute(text("""
         SELECT sum(area_mu) FROM parcel p WHERE batch_id = :b
         AND lm_stage_as_of(p.id, p.stage, :d) = 'cleared'"""),
         {"b": batch_ids(db)["第一批"], "d": day}).scalar()  # fmt: skip
-    assert pr["cleared_mu"] == pytest.approx(cleared, abs=0.01)
-    assert sum(pr["mu_by_stage"].values()) == pytest.approx(315, abs=0.1)
-    assert pr["series"][-1] == {"date": "2011-11-30", "cleared_mu": pr["cleared_mu"]}
+    assert pr.cleared_mu == pytest.approx(cleared, abs=0.01)
+    assert sum(pr.mu_by_stage.values()) == pytest.approx(315, abs=0.1)
+    assert pr.series[-1] == ClearedOn(D(2011, 11, 30), pr.cleared_mu)
 
 
 def test_projected_completion_on_a_constructed_history(db):
@@ -224,17 +230,17 @@ def test_projected_completion_on_a_constructed_history(db):
         acquisition.move(db, [code], Move(Stage.CLEARED, day), "u")
     pr = acquisition.progress(db, project_id(db), bid, as_of)
     pace = total / 90
-    assert pr["cleared_mu"] == pytest.approx(total, abs=0.01)
-    assert pr["pace_mu_per_day"] == pytest.approx(pace, abs=0.001)
+    assert pr.cleared_mu == pytest.approx(total, abs=0.01)
+    assert pr.pace_mu_per_day == pytest.approx(pace, abs=0.001)
     expected = as_of + dt.timedelta(days=-(-(685 - total) // pace))
-    projected = dt.date.fromisoformat(pr["projected_completion"])
+    projected = pr.projected_completion
     assert abs((projected - expected).days) <= 1
-    assert pr["on_track"] is (expected <= D(2012, 12, 31))
+    assert pr.on_track is (expected <= D(2012, 12, 31))
 
 
 def test_nothing_cleared_means_no_projection(db):
     pr = acquisition.progress(db, project_id(db), batch_ids(db)["第二批"], D(2011, 11, 30))
-    assert pr["cleared_mu"] == 0 and pr["projected_completion"] is None and not pr["on_track"]
+    assert pr.cleared_mu == 0 and pr.projected_completion is None and not pr.on_track
 
 
 def test_the_ledger_workbook_matches_the_progress(db):
@@ -247,12 +253,12 @@ def test_the_ledger_workbook_matches_the_progress(db):
                for r in wb["汇总"].iter_rows(min_row=2, values_only=True)}  # fmt: skip
     pr = acquisition.progress(db, project_id(db), batch_ids(db)["第一批"], day)
     first = summary["第一批"]
-    assert first["目标（亩）"] == 315 and first["已整理到位（亩）"] == pr["cleared_mu"]
-    assert first["整理到位（亩）"] == pr["cleared_mu"]
+    assert first["目标（亩）"] == 315 and first["已整理到位（亩）"] == pr.cleared_mu
+    assert first["整理到位（亩）"] == pr.cleared_mu
     sheet = list(wb["第一批"].iter_rows(values_only=True))
     parcels = [r for r in sheet[1:] if r[0] and r[0].startswith("4308")]
     assert len(parcels) == 44
     total_row = next(r for r in sheet if r[0] == "合计")
     assert total_row[4] == pytest.approx(315, abs=0.05)
     cleared = sum(r[4] for r in parcels if r[5] == "整理到位")
-    assert cleared == pytest.approx(pr["cleared_mu"], abs=0.05)
+    assert cleared == pytest.approx(pr.cleared_mu, abs=0.05)

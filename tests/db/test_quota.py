@@ -20,7 +20,7 @@ def project(db, name="雨润集团"):
 
 def book(db):
     b = quota.ledger(db, Y)
-    return (b["granted_mu"], b["reserved_mu"], b["consumed_mu"], b["remaining_mu"])
+    return (b.granted_mu, b.reserved_mu, b.consumed_mu, b.remaining_mu)
 
 
 def rec(db, kind, mu=None, **kw):
@@ -47,19 +47,19 @@ def test_a_reversal_restores_the_balance(db):
     rec(db, "grant", 100)
     before = book(db)
     wrong = rec(db, "reserve", 40, project_id=p, ref="误录")
-    fix = quota.record(db, Entry(Y, "correct", reverses=wrong["id"], note="冲正"), "tester")
+    fix = quota.record(db, Entry(Y, "correct", reverses=wrong.id, note="冲正"), "tester")
     assert book(db) == before
-    assert fix["reverses"] == wrong["id"] and fix["reserved"] == -40
+    assert fix.reverses == wrong.id and fix.reserved == -40
     with pytest.raises(QuotaRefused, match="cannot itself be reversed"):
-        quota.record(db, Entry(Y, "correct", reverses=fix["id"]), "tester")
+        quota.record(db, Entry(Y, "correct", reverses=fix.id), "tester")
     with pytest.raises(QuotaRefused, match="already reversed"):
-        quota.record(db, Entry(Y, "correct", reverses=wrong["id"]), "tester")
+        quota.record(db, Entry(Y, "correct", reverses=wrong.id), "tester")
     with pytest.raises(DBAPIError, match="quota_entry_reverses_key"), db.begin_nested():
         db.execute(text("""
             INSERT INTO quota_entry (year, source, kind, mu, d_granted, d_reserved, d_consumed,
                 project_id, reverses, entry_date, recorded_by)
             VALUES (:y, 'plan', 'correct', 40, 0, -40, 0, :p, :r, '2020-01-01', 'x')"""),
-            {"y": Y, "p": p, "r": wrong["id"]})  # fmt: skip
+            {"y": Y, "p": p, "r": wrong.id})  # fmt: skip
 
 
 def test_hectares_are_fifteen_mu():
@@ -88,7 +88,7 @@ def test_reversing_a_grant_that_is_already_reserved_is_refused(db):
     grant = rec(db, "grant", 50)
     rec(db, "reserve", 40, project_id=p)
     with pytest.raises(QuotaRefused, match="quota_never_overdrawn"):
-        quota.record(db, Entry(Y, "correct", reverses=grant["id"]), "tester")
+        quota.record(db, Entry(Y, "correct", reverses=grant.id), "tester")
     assert book(db) == (50, 40, 0, 10)
 
 
@@ -177,7 +177,7 @@ def test_a_reservation_from_demand_in_one_step(db, square_site):
     rec(db, "grant", 500)
     need = quota.demand(db, project_id=pid)
     entry = quota.reserve_demand(db, Y, "plan", pid, None, "tester")
-    assert entry["kind"] == "reserve" and entry["mu"] == need["agricultural_mu"]
+    assert entry.kind == "reserve" and entry.mu == need["agricultural_mu"]
     assert book(db)[1] == pytest.approx(need["agricultural_mu"])
 
 

@@ -21,18 +21,19 @@ depends_on = None
 AUDITED = {
     "parcel": ("parcel", "r.code", "id"),
     "commercial_plot": (
-        "commercial_plot", "(SELECT code FROM parcel WHERE id = r.parcel_id)", "parcel_id"),
+        "commercial_plot",
+        "(SELECT code FROM parcel WHERE id = r.parcel_id)",
+        "parcel_id",
+    ),
     "project": ("project", "r.name", "id"),
     "acquisition_batch": ("batch", "r.project_id || '/' || r.name", "id"),
-    "zone_boundary": (
-        "zone", "(SELECT code FROM zone WHERE id = r.zone_id) || '#' || r.id", "id"),
+    "zone_boundary": ("zone", "(SELECT code FROM zone WHERE id = r.zone_id) || '#' || r.id", "id"),
     "quota_entry": ("quota_entry", "r.id::text", "id"),
     "quota_year": ("quota_year", "r.year::text", "year"),
     "import_run": ("import", "r.id::text", "id"),
     "app_user": ("user", "r.name", "id"),
-    "api_token": (
-        "token", "(SELECT name FROM app_user WHERE id = r.user_id) || '#' || r.id", "id"),
-}  # fmt: skip
+    "api_token": ("token", "(SELECT name FROM app_user WHERE id = r.user_id) || '#' || r.id", "id"),
+}
 
 
 def upgrade() -> None:

@@ -18,12 +18,15 @@ depends_on = None
 TOUCHED = {
     "parcel": ("parcels", "r.geom"),
     "commercial_plot": ("parcels", "(SELECT geom FROM parcel WHERE id = r.parcel_id)"),
-    "quota_entry": ("parcels", "(SELECT ST_Collect(geom) FROM parcel WHERE project_id = "
-                               "r.project_id AND (r.batch_id IS NULL OR batch_id = r.batch_id))"),
+    "quota_entry": (
+        "parcels",
+        "(SELECT ST_Collect(geom) FROM parcel WHERE project_id = "
+        "r.project_id AND (r.batch_id IS NULL OR batch_id = r.batch_id))",
+    ),
     "zone_boundary": ("zones", "r.geom"),
     "landuse_patch": ("landuse", "r.geom"),
     "farmland": ("farmland", "r.geom"),
-}  # fmt: skip
+}
 
 
 def upgrade() -> None:
