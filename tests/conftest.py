@@ -8,6 +8,11 @@ or TEST_APP_DATABASE_URL with TEST_DATABASE_URL, or LANDMAP_APP_DATABASE_URL wit
 DATABASE_URL), else it falls back to SET ROLE landmap_app on the owner's connections. The
 demo zone is loaded once (committed); each test then runs in a transaction that is rolled
 back, HTTP requests included.
+
+Tests whose requests commit (a live server driven by a browser or by concurrent clients) work
+in a second schema of their own (``live_settings``, ``live_engine``, ``live_accounts``): the
+same migrations, demo and accounts, once per session, so that nothing they commit is seen by
+the tests that roll back.
 """
 
 from __future__ import annotations
@@ -98,9 +103,7 @@ def demo(engine, settings):
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="session")
-def accounts(engine, demo) -> dict[str, dict[str, str]]:
-    """One account per role (committed), each with a password and an API token."""
+def _add_accounts(engine) -> dict[str, dict[str, str]]:
     from landmap.services import users
 
     out = {}
@@ -112,6 +115,29 @@ def accounts(engine, demo) -> dict[str, dict[str, str]]:
                          "token": users.new_token(session, name, "tests")}  # fmt: skip
         session.commit()
     return out
+
+
+LEDGER = """SELECT (SELECT count(*) FROM audit_log), (SELECT count(*) FROM user_session),
+                   (SELECT count(*) FROM tile_change)"""
+
+
+@pytest.fixture(scope="session")
+def accounts(engine, demo) -> Iterator[dict[str, dict[str, str]]]:
+    """One account per role (committed), each with a password and an API token.
+
+    At the end of the session the shared schema must hold exactly what was committed up to
+    here: a test that commits into it (instead of rolling back, or using a schema of its own)
+    leaks into every test after it, and fails the session."""
+    out = _add_accounts(engine)
+    with engine.connect() as conn:
+        before = tuple(conn.execute(text(LEDGER)).one())
+    yield out
+    with engine.connect() as conn:
+        after = tuple(conn.execute(text(LEDGER)).one())
+    assert after == before, (
+        f"a test committed into the shared schema (audit rows, sessions, tile changes: "
+        f"{before} -> {after}): give it a schema of its own (live_settings or scratch)"
+    )
 
 
 @pytest.fixture
@@ -161,6 +187,38 @@ def anonymous(app):
     return app.test_client()
 
 
+# --- a schema for tests that commit ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def live_settings(tmp_path_factory) -> Iterator[Settings]:
+    """A schema of its own for the tests whose requests commit (through a live server): it is
+    migrated and gets the demo once per session, and is dropped at the end."""
+    s = _settings(f"live_{os.getpid()}", tmp_path_factory.mktemp("live"))
+    migrate.upgrade(s)
+    engine = make_app_engine(s)
+    with Session(engine) as session:
+        load_demo(session, s)
+        session.commit()
+    engine.dispose()
+    yield s
+    _drop_schema(s)
+
+
+@pytest.fixture(scope="session")
+def live_engine(live_settings):
+    """The app's engine on the live schema (what the live server sees)."""
+    eng = make_app_engine(live_settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_accounts(live_engine) -> dict[str, dict[str, str]]:
+    """The same accounts as ``accounts``, in the live schema."""
+    return _add_accounts(live_engine)
+
+
 @pytest.fixture
 def scratch(tmp_path) -> Iterator[Settings]:
     """A freshly migrated, empty schema of its own, for commands that commit."""
@@ -198,8 +256,9 @@ def serve(settings: Settings) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings, demo) -> Iterator[str]:
-    with serve(settings) as url:
+def live_server(live_settings, live_accounts) -> Iterator[str]:
+    """The app, served on the live schema: what it commits stays there."""
+    with serve(live_settings) as url:
         yield url
 
 
@@ -256,8 +315,8 @@ def signed_in_state(browser, live_server, account) -> dict:
 
 
 @pytest.fixture(scope="session")
-def admin_state(browser, live_server, accounts) -> dict:
-    return signed_in_state(browser, live_server, accounts["admin"])
+def admin_state(browser, live_server, live_accounts) -> dict:
+    return signed_in_state(browser, live_server, live_accounts["admin"])
 
 
 @pytest.fixture

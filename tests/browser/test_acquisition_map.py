@@ -12,9 +12,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def fresh_code(engine):
+def fresh_code(live_engine):
     """A second-batch parcel that no other test has moved."""
-    with engine.connect() as conn:
+    with live_engine.connect() as conn:
         return conn.execute(text("""
             SELECT p.code FROM parcel p JOIN acquisition_batch b ON b.id = p.batch_id
             WHERE b.name = '第二批' AND p.stage = 'not_started'
@@ -48,8 +48,8 @@ def test_moving_a_parcel_in_its_popup_and_the_map_as_of_the_day_before(page, fre
     assert page.errors == [] and page.foreign_requests() == []
 
 
-def test_the_project_page_shows_progress_and_draws_its_parcels(page, engine):
-    with engine.connect() as conn:
+def test_the_project_page_shows_progress_and_draws_its_parcels(page, live_engine):
+    with live_engine.connect() as conn:
         pid, bid = conn.execute(text("""
             SELECT p.id, b.id FROM project p JOIN acquisition_batch b ON b.project_id = p.id
             WHERE p.name = 'C区1000亩土地开发项目' AND b.name = '第一批'""")).one()  # fmt: skip
@@ -60,8 +60,8 @@ def test_the_project_page_shows_progress_and_draws_its_parcels(page, engine):
     assert page.errors == []
 
 
-def test_pasting_codes_moves_them_together(page, engine):
-    with engine.connect() as conn:
+def test_pasting_codes_moves_them_together(page, live_engine):
+    with live_engine.connect() as conn:
         codes = list(conn.execute(text("""
             SELECT p.code FROM parcel p JOIN acquisition_batch b ON b.id = p.batch_id
             WHERE b.name = '第二批' AND p.stage = 'not_started'
@@ -76,7 +76,7 @@ def test_pasting_codes_moves_them_together(page, engine):
     form.locator("select[name=stage]").select_option("surveyed")
     form.locator("button[type=submit]").click()
     p.locator(".lm-select-panel .lm-ok").wait_for()
-    with engine.connect() as conn:
+    with live_engine.connect() as conn:
         stages = conn.execute(text("SELECT DISTINCT stage FROM parcel WHERE code = ANY(:c)"),
                               {"c": codes}).scalars().all()  # fmt: skip
     assert stages == ["surveyed"]

@@ -14,10 +14,10 @@ LEGEND_MU = ".lm-legend tr[data-stage='{}'] td.lm-num"
 
 
 @pytest.fixture
-def untouched(engine):
+def untouched(live_engine):
     """Second-batch parcels of zone C wholly inside its boundary, never moved (by any test:
     these are the highest codes but the one test_acquisition_map takes)."""
-    with engine.connect() as conn:
+    with live_engine.connect() as conn:
         return list(conn.execute(text("""
             SELECT p.code FROM parcel p JOIN acquisition_batch b ON b.id = p.batch_id
             JOIN zone z ON z.id = p.zone_id JOIN zone_boundary zb ON zb.zone_id = z.id
@@ -32,9 +32,9 @@ def legend_mu(p, stage: str) -> float:
     return float(p.locator(LEGEND_MU.format(stage)).first.inner_text())
 
 
-def test_the_legend_follows_a_stage_move_from_the_popup(page, engine, untouched):
+def test_the_legend_follows_a_stage_move_from_the_popup(page, live_engine, untouched):
     code = untouched[0]
-    with engine.connect() as conn:
+    with live_engine.connect() as conn:
         mu = conn.execute(text("SELECT area_mu FROM parcel WHERE code = :c"),
                           {"c": code}).scalar_one()  # fmt: skip
     p = open_map(page, "/zones/C")
@@ -57,9 +57,9 @@ def test_the_legend_follows_a_stage_move_from_the_popup(page, engine, untouched)
     assert page.errors == []
 
 
-def test_a_pasted_selection_shows_its_mu(page, engine, untouched):
+def test_a_pasted_selection_shows_its_mu(page, live_engine, untouched):
     codes = untouched[1:3]
-    with engine.connect() as conn:
+    with live_engine.connect() as conn:
         mu = conn.execute(text("SELECT sum(area_mu) FROM parcel WHERE code = ANY(:c)"),
                           {"c": codes}).scalar_one()  # fmt: skip
     p = open_map(page, "/zones/C")

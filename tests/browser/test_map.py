@@ -77,10 +77,10 @@ def test_english_map(page):
 
 
 @pytest.fixture
-def hostile_owner(engine):
+def hostile_owner(live_engine):
     payload = "<img src=x onerror=alert(1)>`${alert(2)}`</script><script>alert(3)</script>"
     code = "430802003031JA00001"
-    with engine.begin() as conn:
+    with live_engine.begin() as conn:
         old = conn.execute(
             text("SELECT owner, name FROM parcel WHERE code = :c"), {"c": code}
         ).one()
@@ -89,7 +89,7 @@ def hostile_owner(engine):
             {"o": payload, "c": code},
         )
     yield code, payload
-    with engine.begin() as conn:
+    with live_engine.begin() as conn:
         conn.execute(
             text("UPDATE parcel SET owner = :o, name = :n WHERE code = :c"),
             {"o": old.owner, "n": old.name, "c": code},
@@ -113,11 +113,11 @@ def test_attribute_text_shows_as_text_and_runs_nothing(page, hostile_owner):
 
 
 @pytest.fixture
-def unreachable_basemap(settings):
+def unreachable_basemap(live_settings):
     from conftest import serve
 
     # port 9 (discard) refuses connections: a tile server that is down
-    with serve(settings.with_(basemap_url="http://127.0.0.1:9/{z}/{x}/{y}.png")) as url:
+    with serve(live_settings.with_(basemap_url="http://127.0.0.1:9/{z}/{x}/{y}.png")) as url:
         yield url
 
 

@@ -106,6 +106,21 @@ def test_gbk_declared_utf8_is_refused(db, settings, tmp_path):
     refused(db, settings, path, ["not valid utf-8", "GB18030", "--encoding"])
 
 
+def test_gb18030_text_declared_gbk_is_refused_and_loads_with_its_real_encoding(
+    db, settings, tmp_path
+):
+    """GBK lacks characters of real names that GB18030 has (䶮 in 刘䶮, 𠮷): a file written in
+    GB18030 whose .cpg says GBK is refused, naming GB18030, rather than loaded garbled."""
+    gdf = parcels(3)
+    gdf["QLRMC"] = ["刘䶮", "𠮷野家", "覃明华"]
+    path = write_shp(gdf, tmp_path / "zd.shp", epsg=4525, encoding="GB18030")
+    path.with_suffix(".cpg").write_text("GBK")
+    refused(db, settings, path, ["not valid gbk", "reads cleanly as GB18030", "--encoding"])
+    report = load(db, settings, path, encoding="GB18030")
+    assert report.encoding == "gb18030" and report.inserted == 3
+    assert owners(db) == dict(zip(gdf["ZDDM"], gdf["QLRMC"], strict=True))
+
+
 def test_encoding_option_overrides_a_wrong_cpg(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", epsg=4525)
     path.with_suffix(".cpg").write_text("ISO-8859-1")

@@ -59,6 +59,13 @@ def test_moving_a_parcel_adds_one_history_row_and_as_of_the_day_before_shows_the
     [
         ({"stage": "not_started", "date": "2011-12-10"}, 409, "correction"),
         ({"stage": "not_started", "date": "2011-12-10", "correction": True}, 409, "reason"),
+        # a reason alone does not make a correction: the flag says it is one
+        ({"stage": "not_started", "date": "2011-12-10", "reason": "测量有误"}, 409, "correction"),
+        (
+            {"stage": "not_started", "date": "2011-12-10", "correction": False, "reason": "有误"},
+            409,
+            "correction=true",
+        ),
         ({"stage": "finished", "date": "2011-12-10"}, 400, "unknown stage"),
         ({"stage": "cleared"}, 400, "date is required"),
         ({"stage": "cleared", "date": "10/12/2011"}, 400, "YYYY-MM-DD"),

@@ -112,9 +112,11 @@ def test_the_ledger_page_and_workbooks_match_the_api(client):
     assert client.get("/reports/monthly.xlsx?month=2011-13").status_code == 400
 
 
-def test_50_concurrent_reservations_of_10_mu_against_100(live_server, engine, accounts):
+def test_50_concurrent_reservations_of_10_mu_against_100(live_server, live_engine, live_accounts):
+    """Through a live server, each request its own connection and transaction, committed: in
+    the live schema, so the shared one never sees year 2031's grant and reservations."""
     year = 2031
-    with Session(engine) as s:
+    with Session(live_engine) as s:
         pid = project_id(s)
         quota.record(s, quota.Entry(year, "grant", "plan", Decimal(100)), "tester")
         s.commit()
@@ -125,7 +127,7 @@ def test_50_concurrent_reservations_of_10_mu_against_100(live_server, engine, ac
             data=json.dumps({"year": year, "kind": "reserve", "mu": 10,
                              "project": pid}).encode(),
             headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {accounts['admin']['token']}"},
+                     "Authorization": f"Bearer {live_accounts['admin']['token']}"},
         )  # fmt: skip
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
@@ -138,7 +140,7 @@ def test_50_concurrent_reservations_of_10_mu_against_100(live_server, engine, ac
     statuses = sorted(s for s, _ in results)
     assert statuses.count(201) == 10 and statuses.count(409) == 40, statuses
     assert all("remain" in body["error"] for s, body in results if s == 409)
-    with engine.connect() as conn:
+    with live_engine.connect() as conn:
         row = conn.execute(
             text("SELECT reserved_mu, remaining_mu FROM quota_balance "
                  "WHERE year = :y AND source = 'plan'"), {"y": year},

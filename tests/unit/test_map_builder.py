@@ -1,0 +1,254 @@
+"""The zone map built from plain data: the options each script gets, what is drawn and what
+is only offered, and where every asset comes from. No app, no database."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from landmap.domain import Stage
+from landmap.maps.builder import (
+    MapSpec,
+    build_map,
+    farmland_overlay,
+    landuse_overlay,
+    parcel_layer_options,
+    render_parts,
+)
+from landmap.maps.styles import LANDUSE_CLASS_COLORS, QUOTA_COLORS, STAGE_COLORS
+
+LABELS = {
+    k: k.upper()
+    for k in (
+        "zones",
+        "parcels",
+        "basemap",
+        "legend_title",
+        "quota_legend_title",
+        "total",
+        "commercial_plot",
+        "dispute_legend",
+        "search_placeholder",
+        "no_hits",
+    )
+}
+
+
+def spec(**kw) -> MapSpec:
+    base = dict(
+        parcels_url="/api/parcels",
+        tiles_url="/tiles/parcels",
+        zones_url="/api/zones",
+        search_url="/api/search",
+        static_url=lambda p: f"/static/{p}",
+        labels=LABELS,
+        locale="zh_CN",
+    )
+    return MapSpec(**{**base, **kw})
+
+
+def parts(**kw) -> dict[str, str]:
+    return render_parts(build_map(spec(**kw)))
+
+
+def calls(script: str, name: str) -> list[dict]:
+    """The options object passed to each LandMap.<name>(...) call in the script."""
+    found = []
+    for m in re.finditer(rf"LandMap\.{name}\(", script):
+        start = script.index("{", m.end())
+        found.append(json.JSONDecoder().raw_decode(script, start)[0])
+    return found
+
+
+def one(script: str, name: str) -> dict:
+    (options,) = calls(script, name)
+    return options
+
+
+# --- the parcel layer ------------------------------------------------------------------------
+
+
+def test_the_parcel_layer_gets_urls_colours_labels_and_the_workflow():
+    s = parts(
+        parcel_params={"zone": "C"},
+        min_zoom_parcels=14,
+        limit=300,
+        urls={"manyUrl": "/api/stage-changes"},
+    )["script"]
+    o = one(s, "parcelLayer")
+    assert (o["url"], o["tileUrl"], o["params"]) == (
+        "/api/parcels",
+        "/tiles/parcels",
+        {"zone": "C"},
+    )
+    assert o["colors"] == {st.value: STAGE_COLORS[st] for st in Stage}
+    assert o["colors"]["cleared"] == "#1a9850" and o["colors"]["state_owned"] == "#bdbdbd"
+    assert o["stageLabels"]["cleared"] == "整理到位"
+    assert o["transferLabels"] == {"planned": "拟出让", "listed": "挂牌中", "transferred": "已出让"}
+    assert (o["minZoom"], o["limit"], o["styleBy"], o["asOf"]) == (14, 300, "stage", None)
+    assert o["quotaColors"] == QUOTA_COLORS and o["labels"] == LABELS
+    assert o["manyUrl"] == "/api/stage-changes"
+    assert o["edit"]["workflow"] == [st.value for st in Stage.workflow()]
+
+
+def test_labels_follow_the_locale():
+    o = parcel_layer_options(spec(locale="en"), LABELS)
+    assert o["stageLabels"]["cleared"] == "Cleared and handed over"
+    assert o["transferLabels"]["listed"] == "Listed"
+
+
+@pytest.mark.parametrize(
+    ("editable", "as_of", "enabled"),
+    [
+        (True, None, True),
+        (True, "2011-11-30", False),
+        (False, None, False),
+        (False, "2011-11-30", False),
+    ],
+)
+def test_stages_are_editable_only_today_and_only_for_who_may(editable, as_of, enabled):
+    p = parts(editable=editable, as_of=as_of, today="2026-11-29", csrf_token="tok", can_audit=True)
+    edit = one(p["script"], "parcelLayer")["edit"]
+    assert edit == {
+        **edit,
+        "enabled": enabled,
+        "today": "2026-11-29",
+        "csrf": "tok",
+        "canAudit": True,
+    }
+    # the selection tool (draw a polygon, move the parcels in it) comes with editing only
+    assert len(calls(p["script"], "selection")) == int(enabled)
+    assert ("leaflet.draw.js" in p["header"]) is enabled
+
+
+# --- the legend ----------------------------------------------------------------------------
+
+
+def test_the_stage_legend_lists_every_stage_in_order_with_the_servers_figures():
+    figures = {"cleared": {"mu": 315.0, "parcels": 44}, "surveyed": {"mu": 12.34, "parcels": 2}}
+    s = parts(
+        mu_by_stage=figures,
+        legend_total={"mu": 327.34, "parcels": 46},
+        urls={"summaryUrl": "/api/stages/summary"},
+        parcel_params={"project": 1},
+        as_of="2011-11-30",
+    )["script"]
+    legend = one(s, "legend")
+    assert [r["stage"] for r in legend["rows"]] == [st.value for st in Stage]
+    rows = {r["stage"]: r for r in legend["rows"]}
+    assert rows["cleared"] == {
+        "stage": "cleared",
+        "label": "整理到位",
+        "color": "#1a9850",
+        "mu": 315.0,
+        "parcels": 44,
+    }
+    assert (rows["surveyed"]["mu"], rows["surveyed"]["parcels"]) == (12.34, 2)
+    assert (rows["not_started"]["mu"], rows["not_started"]["parcels"]) == (0, 0)
+    assert (legend["totalMu"], legend["totalParcels"]) == (327.34, 46)
+    assert (legend["title"], legend["totalLabel"]) == ("LEGEND_TITLE", "TOTAL")
+    assert legend["summaryUrl"] == "/api/stages/summary"
+    assert legend["params"] == {"project": 1, "as_of": "2011-11-30"}
+    assert (legend["commercialLabel"], legend["disputeLabel"]) == (
+        "COMMERCIAL_PLOT",
+        "DISPUTE_LEGEND",
+    )
+
+
+def test_the_quota_legend_has_its_own_rows_title_and_no_refresh():
+    quota = [
+        {"key": "reserved", "label": "已预留", "mu": 10.5, "parcels": 3},
+        {"key": "consumed", "label": "已使用", "mu": 2.0, "parcels": 1},
+    ]
+    s = parts(style_by="quota", quota_legend=quota, urls={"summaryUrl": "/api/stages/summary"})[
+        "script"
+    ]
+    legend = one(s, "legend")
+    assert legend["title"] == "QUOTA_LEGEND_TITLE" and legend["summaryUrl"] is None
+    assert legend["rows"] == [
+        {
+            "stage": "reserved",
+            "label": "已预留",
+            "color": QUOTA_COLORS["reserved"],
+            "mu": 10.5,
+            "parcels": 3,
+        },
+        {
+            "stage": "consumed",
+            "label": "已使用",
+            "color": QUOTA_COLORS["consumed"],
+            "mu": 2.0,
+            "parcels": 1,
+        },
+    ]
+    assert one(s, "parcelLayer")["styleBy"] == "quota"
+
+
+# --- layers, basemap, bounds, search ------------------------------------------------------
+
+
+def test_zones_and_parcels_are_drawn_and_overlays_only_offered():
+    s = parts(
+        active_zone="C",
+        tile_overlays=[
+            farmland_overlay("FARM", "/tiles/farmland"),
+            landuse_overlay("USE", "/tiles/landuse"),
+        ],
+    )["script"]
+    zones = one(s, "zoneLayer")
+    assert (zones["url"], zones["active"]) == ("/api/zones", "C")
+    overlays = calls(s, "tileOverlay")
+    assert [o["layer"] for o in overlays] == ["farmland", "landuse"]
+    assert overlays[1]["fillBy"] == "land_use_code" and overlays[1]["colors"] == (
+        LANDUSE_CLASS_COLORS
+    )
+    names = dict(re.findall(r"var (\w+) = LandMap\.(\w+)\(", s))
+    added = set(re.findall(r"(\w+)\.addTo\(", s))
+    drawn = {names[v] for v in added if v in names}
+    assert drawn == {"zoneLayer", "parcelLayer"}  # the overlays wait to be switched on
+    control = s[s.index("overlays :") :]
+    assert all(f'"{n}"' in control for n in ("ZONES", "PARCELS", "FARM", "USE"))
+
+
+def test_a_basemap_only_when_one_is_configured():
+    assert "L.tileLayer(" not in parts()["script"]
+    s = parts(
+        basemap_url="https://tiles.example/{z}/{x}/{y}.png", basemap_attribution="天地图 & example"
+    )["script"]
+    assert (
+        '"https://tiles.example/{z}/{x}/{y}.png"' in s
+        and '"attribution": "\\u5929\\u5730\\u56fe \\u0026 example"' in s
+    )
+    assert '"maxZoom": 19' in s and '"BASEMAP" :' in s
+
+
+def test_bounds_are_lon_lat_and_fitted_as_lat_lon():
+    s = parts(bounds=[110.5, 29.0, 110.6, 29.1])["script"]
+    assert re.search(r"fitBounds\(\s*\[\[29\.0, 110\.5\], \[29\.1, 110\.6\]\]", s)
+    assert "fitBounds" not in parts()["script"]
+
+
+def test_the_centre_and_the_search_box():
+    s = parts(center=(29.2, 110.7))["script"]
+    assert "center: [29.2, 110.7]" in s
+    assert one(s, "search") == {
+        "url": "/api/search",
+        "placeholder": "SEARCH_PLACEHOLDER",
+        "noHits": "NO_HITS",
+    }
+
+
+def test_every_asset_is_a_local_static_file():
+    p = parts(editable=True, basemap_url="")
+    assets = re.findall(r'(?:src|href)="([^"]+)"', p["header"])
+    assert assets and all(a.startswith("/static/") for a in assets), assets
+    assert "/static/js/landmap.js" in assets
+    assert "/static/vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js" in assets
+
+
+def test_text_in_options_cannot_close_the_script():
+    s = parts(active_zone="</script><script>alert(1)</script>")["script"]
+    assert "</script>" not in s
+    assert one(s, "zoneLayer")["active"] == "</script><script>alert(1)</script>"

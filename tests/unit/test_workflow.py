@@ -1,0 +1,159 @@
+"""The acquisition workflow rule, without a database: every pair of stages, every flag.
+
+Forward one or more stages with a date; back only as a correction (correction=true and a
+reason); state land already in hand (STATE_OWNED) is outside the workflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from landmap.domain import EARLIEST_DATE, Stage
+from landmap.services import Refused, acquisition
+from landmap.services.acquisition import (
+    Move,
+    MoveRefused,
+    allowed_moves,
+    check_move,
+    event_day_problem,
+)
+
+DAY = dt.date(2011, 5, 1)
+FLOW = [
+    Stage.NOT_STARTED,
+    Stage.PRE_ANNOUNCED,
+    Stage.SURVEYED,
+    Stage.PLAN_PUBLISHED,
+    Stage.AGREEMENT_SIGNED,
+    Stage.COMPENSATED,
+    Stage.DEMOLISHED,
+    Stage.CLEARED,
+]
+PAIRS = [(a, b) for a in Stage for b in Stage]
+
+
+def test_the_workflow_is_the_eight_stages_in_order():
+    assert Stage.workflow() == FLOW
+
+
+@pytest.mark.parametrize("current", FLOW)
+def test_allowed_moves_are_every_later_stage_forward_and_every_earlier_one_back(current):
+    at = FLOW.index(current)
+    assert allowed_moves(current) == {"forward": FLOW[at + 1 :], "correction": FLOW[:at]}
+
+
+def test_state_land_has_no_moves():
+    assert allowed_moves(Stage.STATE_OWNED) == {"forward": [], "correction": []}
+
+
+def _expected(current: Stage, target: Stage, correction: bool, reason: str) -> bool:
+    """The rule, written out independently of the code under test."""
+    if Stage.STATE_OWNED in (current, target) or current is target:
+        return False
+    if FLOW.index(target) > FLOW.index(current):
+        return True
+    return correction and bool(reason.strip())
+
+
+@pytest.mark.parametrize(
+    ("correction", "reason"),
+    [(False, ""), (False, "测量有误"), (True, ""), (True, "  \t"), (True, "测量有误")],
+)
+def test_every_pair_of_stages(correction, reason):
+    wrong = []
+    for current, target in PAIRS:
+        allowed = check_move(current, Move(target, DAY, correction=correction, reason=reason))
+        if (allowed is None) is not _expected(current, target, correction, reason):
+            wrong.append(f"{current} -> {target}: {allowed}")
+    assert wrong == []
+
+
+def test_a_backward_move_with_a_reason_but_no_correction_flag_is_refused():
+    why = check_move(Stage.SURVEYED, Move(Stage.NOT_STARTED, DAY, reason="测量有误"))
+    assert why is not None and "correction=true" in why
+
+
+def test_a_correction_without_a_reason_is_refused_naming_what_is_missing():
+    why = check_move(Stage.CLEARED, Move(Stage.DEMOLISHED, DAY, correction=True, reason=" "))
+    assert why == (
+        "moving back from cleared to demolished is a correction: "
+        "it needs correction=true and a reason"
+    )
+
+
+def test_a_forward_move_needs_no_reason_even_when_flagged_as_a_correction():
+    assert check_move(Stage.NOT_STARTED, Move(Stage.CLEARED, DAY)) is None
+    assert check_move(Stage.NOT_STARTED, Move(Stage.CLEARED, DAY, correction=True)) is None
+
+
+def test_a_move_to_the_same_stage_names_where_it_may_go():
+    why = check_move(Stage.DEMOLISHED, Move(Stage.DEMOLISHED, DAY))
+    assert why == (
+        "cannot move from demolished to demolished; allowed: forward to cleared (整理到位); "
+        "back (correction with a reason) to not_started (未启动), pre_announced (征收预公告), "
+        "surveyed (调查登记), plan_published (补偿方案公告), agreement_signed (协议签订), "
+        "compensated (补偿兑付)"
+    )
+
+
+def test_the_last_and_first_stages_say_none_where_nothing_is_allowed():
+    assert "forward to none;" in check_move(Stage.CLEARED, Move(Stage.STATE_OWNED, DAY))
+    assert check_move(Stage.NOT_STARTED, Move(Stage.STATE_OWNED, DAY)).endswith("to none")
+
+
+@pytest.mark.parametrize("target", list(Stage))
+def test_state_land_refuses_every_move_even_a_correction(target):
+    move = Move(target, DAY, correction=True, reason="r")
+    assert "state land" in check_move(Stage.STATE_OWNED, move)
+
+
+def test_a_move_defaults_to_no_note_no_correction_no_reason():
+    move = Move(Stage.SURVEYED, DAY)
+    assert (move.note, move.correction, move.reason) == ("", False, "")
+
+
+# --- the day an event may have ------------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Sets the clock to an instant (UTC) for everything that asks for the time."""
+
+    def set_to(instant: dt.datetime) -> None:
+        class Clock(dt.datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return instant.astimezone(tz)
+
+        monkeypatch.setattr(dt, "datetime", Clock)
+
+    return set_to
+
+
+def test_events_lie_from_the_earliest_date_to_today(clock):
+    clock(dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.UTC))
+    assert event_day_problem(EARLIEST_DATE) is None
+    assert event_day_problem(dt.date(2026, 11, 29)) is None
+    assert event_day_problem(EARLIEST_DATE - dt.timedelta(days=1)) == (
+        "1949-09-30 is before 1949-10-01, the earliest date the register accepts"
+    )
+    assert event_day_problem(dt.date(2026, 11, 30)) == (
+        "2026-11-30 is in the future (today is 2026-11-29)"
+    )
+
+
+def test_today_is_the_date_in_china(clock):
+    clock(dt.datetime(2026, 11, 29, 15, 59, tzinfo=dt.UTC))  # 23:59 in China
+    assert acquisition.today() == dt.date(2026, 11, 29)
+    assert event_day_problem(dt.date(2026, 11, 30)) is not None
+    clock(dt.datetime(2026, 11, 29, 16, 0, tzinfo=dt.UTC))  # already the 30th in China
+    assert acquisition.today() == dt.date(2026, 11, 30)
+    assert event_day_problem(dt.date(2026, 11, 30)) is None
+
+
+def test_a_refused_move_is_a_409_refusal_carrying_its_problems():
+    exc = MoveRefused("p1: no; nothing was changed", problems=["p1: no"])
+    assert isinstance(exc, Refused)
+    assert (exc.status, exc.problems, exc.message) == (409, ["p1: no"], str(exc))
+    assert MoveRefused("bad day", 400).status == 400
