@@ -105,7 +105,9 @@ def test_the_last_and_first_stages_say_none_where_nothing_is_allowed():
 @pytest.mark.parametrize("target", list(Stage))
 def test_state_land_refuses_every_move_even_a_correction(target):
     move = Move(target, DAY, correction=True, reason="r")
-    assert "state land" in check_move(Stage.STATE_OWNED, move)
+    assert check_move(Stage.STATE_OWNED, move) == (
+        "state land already in hand needs no acquisition: it has no stages to move"
+    )
 
 
 def test_a_move_defaults_to_no_note_no_correction_no_reason():
