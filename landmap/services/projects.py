@@ -64,6 +64,16 @@ def _set(obj: Any, values: dict[str, Any]) -> bool:
     return dirty
 
 
+def _upsert_child(session: Session, rows, model, project_id: int, key: str, given, values) -> int:
+    """Add a project's target or batch named by ``given[key]``, or update the one there is;
+    1 when anything was written."""
+    row = next((x for x in rows if getattr(x, key) == given[key]), None)
+    if row is None:
+        session.add(model(project_id=project_id, **{key: given[key]}, **values))
+        return 1
+    return int(_set(row, values))
+
+
 def upsert_projects(session: Session, projects: list[dict[str, Any]]) -> int:
     """Create or update projects with their dated targets and acquisition batches, by name.
 
@@ -97,23 +107,13 @@ def upsert_projects(session: Session, projects: list[dict[str, Any]]) -> int:
         for t in p.get("targets", []):
             mu = Decimal(str(t["target_mu"])) if t.get("target_mu") is not None else None
             tv = {"due": _date(t["due"], f"{name} target"), "target_mu": mu}
-            target = next((x for x in row.targets if x.label == t["label"]), None)
-            if target is None:
-                session.add(ProjectTarget(project_id=row.id, label=t["label"], **tv))
-                changed += 1
-            else:
-                changed += _set(target, tv)
+            changed += _upsert_child(session, row.targets, ProjectTarget, row.id, "label", t, tv)
         for b in p.get("batches", []):
             bv = {
                 "target_mu": Decimal(str(b["target_mu"])),
                 "due": _date(b["due"], f"{name} batch"),
             }
-            batch = next((x for x in row.batches if x.name == b["name"]), None)
-            if batch is None:
-                session.add(AcquisitionBatch(project_id=row.id, name=b["name"], **bv))
-                changed += 1
-            else:
-                changed += _set(batch, bv)
+            changed += _upsert_child(session, row.batches, AcquisitionBatch, row.id, "name", b, bv)
     session.flush()
     return changed
 

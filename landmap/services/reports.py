@@ -195,12 +195,13 @@ def _day(value: str | None) -> dt.date | None:
 
 def period_workbook(session: Session, first: dt.date, last: dt.date, title: str) -> bytes:
     """月统计 / 季分析 of the period ``first``..``last``, every sheet as of the period's last
-    day (today when the period has not ended, and then the title says 截至 today): the quota
+    day (today when the period has not ended — its last day counts as under way until it is
+    over — and then the title says 截至 today): the quota
     books of its year and the entries dated in it, acquisition progress, projects by
     acquisition stage, mu per zone and land-use class."""
     as_of = min(last, today())
     name = f"{title}（{first.isoformat()} 至 {last.isoformat()}）"
-    if as_of < last:
+    if last >= today():
         name += f" 截至 {as_of.isoformat()}"
     wb = Workbook()
     _quota_books(wb.active, session, as_of)

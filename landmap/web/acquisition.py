@@ -13,7 +13,7 @@ from landmap.web.api import parse_as_of, parse_day, parse_id
 from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session, settings
 from landmap.web.downloads import workbook
-from landmap.web.errors import ApiError
+from landmap.web.errors import ApiError, or_404
 from landmap.web.i18n import locale
 from landmap.web.pages import project_map
 
@@ -138,9 +138,7 @@ def select_parcels():
 @requires("view")
 def history(code: str):
     found = acquisition.history(get_session(), code)
-    if found is None:
-        raise ApiError(f"no parcel with code {code!r}", 404)
-    return jsonify(found)
+    return jsonify(or_404(found, f"no parcel with code {code!r}"))
 
 
 @bp.get("/api/projects/<int:project_id>/progress")
@@ -153,8 +151,7 @@ def progress(project_id: int):
     if as_of is None:
         as_of = acquisition.last_day_with_data(session)
     found = acquisition.progress(session, project_id, batch, as_of)
-    if found is None:
-        raise ApiError(f"no project {project_id}" + (f" with batch {batch}" if batch else ""), 404)
+    or_404(found, f"no project {project_id}" + (f" with batch {batch}" if batch else ""))
     if batch is not None:
         return jsonify(found.as_dict())
     project = projects.get_project(session, project_id) or {}

@@ -29,7 +29,7 @@ from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.services import parcels, projects, zones
 from landmap.web.auth import PUBLIC, requires
 from landmap.web.db import READS, get_session
-from landmap.web.errors import ApiError
+from landmap.web.errors import ApiError, or_404
 
 bp = Blueprint("api", __name__)
 
@@ -268,23 +268,15 @@ def parse_project(value: str | None) -> int | None:
     if not value:
         return None
     key = parse_id(value, "project") if _WHOLE.fullmatch(value) else value
-    project_id = projects.find_project(get_session(), key)
-    if project_id is None:
-        raise ApiError(f"unknown project {value!r}")
-    return project_id
+    return or_404(projects.find_project(get_session(), key), f"unknown project {value!r}", 400)
 
 
 def parse_batch(value: str | None) -> int | None:
     """A batch named by its id; 400 for one there is not."""
-    if not value:
-        return None
-    try:
-        batch_id = parse_id(value, "batch")
-    except ApiError:
-        batch_id = None
-    if batch_id is None or projects.project_of_batch(get_session(), batch_id) is None:
+    whole = bool(value) and _WHOLE.fullmatch(value) and 1 <= int(value) <= MAX_ID
+    if value and not (whole and projects.project_of_batch(get_session(), int(value))):
         raise ApiError(f"unknown batch {value!r} (give a batch id)")
-    return batch_id
+    return int(value) if value else None
 
 
 def parse_day(value, name: str = "date", required: bool = False) -> dt.date | None:
@@ -374,8 +366,7 @@ def parcels_collection():
 @requires("view")
 def parcel_feature(code: str):
     feature = parcels.get_feature(get_session(), code, parse_as_of(request.args.get("as_of")))
-    if feature is None:
-        raise ApiError(f"no parcel with code {code!r}", 404)
+    or_404(feature, f"no parcel with code {code!r}")
     return Response(jsonify(feature).get_data(), mimetype=GEOJSON)
 
 
@@ -389,9 +380,7 @@ def project_list():
 @requires("view")
 def project_detail(project_id: int):
     found = projects.get_project(get_session(), project_id)
-    if found is None:
-        raise ApiError(f"no project with id {project_id}", 404)
-    return jsonify(found)
+    return jsonify(or_404(found, f"no project with id {project_id}"))
 
 
 @bp.get("/api/search")

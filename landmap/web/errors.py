@@ -20,6 +20,13 @@ class ApiError(Refused):
     """A request the web layer refuses (bad input at the edge): a message for the client."""
 
 
+def or_404(found, message: str, status: int = 404):
+    """``found`` unless it is None: then the request is refused with ``message``."""
+    if found is None:
+        raise ApiError(message, status)
+    return found
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 

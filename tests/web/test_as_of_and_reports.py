@@ -175,6 +175,21 @@ def test_a_month_under_way_is_reported_as_of_today(client):
     assert about["截至"].date() == this
 
 
+@pytest.mark.parametrize(
+    "day", [dt.date(2026, 11, 30), dt.date(2026, 11, 17), dt.date(2026, 11, 1)]
+)
+def test_a_month_is_under_way_until_its_last_day_is_over(client, monkeypatch, day):
+    # CI once ran on the last day of a month: that day is still under way, so the report is
+    # "截至" that day like any other day of the month, and a month that has ended is not.
+    from landmap.services import reports
+
+    monkeypatch.setattr(reports, "today", lambda: day)
+    wb = workbook(client, f"/reports/monthly.xlsx?month={day:%Y-%m}")
+    assert f"截至 {day.isoformat()}" in wb.properties.title
+    before = workbook(client, f"/reports/monthly.xlsx?month={day.year}-{day.month - 1:02d}")
+    assert "截至" not in before.properties.title
+
+
 def test_the_quota_page_links_to_reports_that_have_begun(client):
     html = client.get(f"/quota?year={today().year + 3}").get_data(as_text=True)
     assert f"month={today():%Y-%m}" in html
