@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from landmap.config import ConfigError, Settings
 from landmap.db import make_engine, make_sessionmaker, migrate, session_scope
 from landmap.domain import Refused, Role
+from landmap.messages import Message, cli_locale, msg
 
 
 class Ctx:
@@ -49,7 +50,45 @@ class Commands(click.Group):
         try:
             return super().invoke(ctx)
         except Refused as exc:
-            raise click.ClickException(f"refused: {exc}") from exc
+            text = exc.render(cli_locale())
+            hint = cli_hint(exc.code)
+            if hint is not None:
+                text += "\n" + hint.render(cli_locale())
+            raise click.ClickException(text) from exc
+
+
+_CRS_CODES = {"crs_not_stated", "crs_no_fit", "crs_no_coordinates", "crs_unreadable"}
+_ENCODING_CODES = {"encoding_not_valid", "encoding_not_told", "encoding_garbled"}
+
+
+def cli_hint(code: str) -> Message | None:
+    """What a refusal the loader words for everyone means on the command line: the option to
+    give (messages from the loader never name options; here they are parameters)."""
+    if code in _CRS_CODES or code == "load_outside_region":
+        return msg(
+            "cli_hint_crs",
+            "on the command line: give the coordinate system with %(option)s, or set "
+            "%(setting)s to the central meridian",
+            option="--srs EPSG:N",
+            setting="LANDMAP_GK_CENTRAL_MERIDIAN",
+        )
+    if code in _ENCODING_CODES:
+        return msg(
+            "cli_hint_encoding",
+            "on the command line: give the encoding with %(option)s",
+            option="--encoding GBK",
+        )
+    if code == "load_bad_records":
+        return msg(
+            "cli_hint_repair",
+            "on the command line: %(option)s makes valid what can be and sets the rest aside",
+            option="--repair",
+        )
+    if code == "gpkg_choose_layer":
+        return msg(
+            "cli_hint_layer", "on the command line: choose it with %(option)s", option="--layer"
+        )
+    return None
 
 
 @click.group(cls=Commands)

@@ -11,6 +11,8 @@ import re
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from landmap.messages import Message, msg, term
+
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -21,19 +23,30 @@ def today() -> dt.date:
 
 
 class Refused(ValueError):
-    """A request the rules refuse: ``message`` says why, ``status`` is the HTTP status the web
-    answers with, ``extra`` goes into the JSON answer beside the message. Nothing was changed.
-    Every refusal a user can get derives from it (also as ``landmap.services.Refused``): the
-    web answers each with its message and status, the CLI prints the message."""
+    """A request the rules refuse: ``message`` (a ``landmap.messages.Message``: a stable
+    ``code`` and a translatable text) says why, ``status`` is the HTTP status the web answers
+    with, ``extra`` goes into the JSON answer beside it (Messages in it rendered too). Nothing
+    was changed. Every refusal a user can get derives from it (also as
+    ``landmap.services.Refused``): the web answers each in the request's locale, the CLI in
+    its own; ``str()`` is the English text."""
 
     status = 400
 
-    def __init__(self, message: str, status: int | None = None, **extra) -> None:
-        super().__init__(message)
+    def __init__(self, message: Message | str, status: int | None = None, **extra) -> None:
+        if not isinstance(message, Message):  # tests/unit/test_messages.py: landmap/ uses msg()
+            message = Message("refused", message)
+        super().__init__(message.render("en"))
         self.message = message
         if status is not None:
             self.status = status
         self.extra = extra
+
+    @property
+    def code(self) -> str:
+        return self.message.code
+
+    def render(self, locale: str) -> str:
+        return self.message.render(locale)
 
 
 # The earliest day anything in the register can have happened (the founding of the People's
@@ -59,17 +72,38 @@ class LabelledEnum(StrEnum):
 
     @classmethod
     def parse(cls, text: str):
-        """A member from its id or its Chinese or English label; ValueError names the choices."""
+        """A member from its id or its Chinese or English label; a Refused (a ValueError)
+        names the choices by their labels."""
         key = text.strip()
         for member in cls:
             if key in (member.value, member.label_zh) or key.lower() == member.label_en.lower():
                 return member
-        choices = ", ".join(f"{m.value} ({m.label_zh})" for m in cls)
-        raise ValueError(f"unknown {cls.__name__.lower()} {text!r}; one of: {choices}")
+        what = _NOUNS.get(cls.__name__) or term("value")  # no call inside msg(): Babel
+        raise Refused(
+            msg(
+                "unknown_choice",
+                "unknown %(what)s %(given)s; one of: %(choices)s",
+                what=what,
+                given=repr(text[:40]),
+                choices=list(cls),
+            )
+        )
 
     @classmethod
     def _labels(cls) -> dict:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+# What a member of each enum is called in messages (translated through the catalogue).
+_NOUNS = {
+    "Stage": term("stage"),
+    "ProjectKind": term("project kind"),
+    "ProjectStage": term("project stage"),
+    "TransferStatus": term("transfer status"),
+    "Role": term("role"),
+    "QuotaSource": term("quota source"),
+    "QuotaKind": term("quota entry kind"),
+}
 
 
 class Stage(LabelledEnum):

@@ -88,7 +88,7 @@ def test_users_commands(runner, scratch, monkeypatch):
     assert invoke(runner, scratch, "users", "add", "wang", "--role", "officer").exit_code == 0
     dup = runner.invoke(main_cli(), ["users", "add", "wang", "--role", "officer"],
                         obj=Ctx(scratch))  # fmt: skip
-    assert dup.exit_code != 0 and "already" in dup.output
+    assert dup.exit_code != 0 and "已有用户" in dup.output
     token = invoke(runner, scratch, "users", "token", "wang").output.strip()
     assert token.startswith("lm_") and len(token) > 30
     listing = invoke(runner, scratch, "users", "list").output
@@ -112,7 +112,7 @@ def test_bad_user_names_are_clear_errors_not_tracebacks(runner, scratch, monkeyp
         result = runner.invoke(main_cli(), ["users", "add", name, "--role", "viewer"],
                                obj=Ctx(scratch))  # fmt: skip
         assert result.exit_code == 1, result.output
-        assert "a user name is" in result.output and "Traceback" not in result.output
+        assert "用户名须为" in result.output and "Traceback" not in result.output
         assert not isinstance(result.exception, Exception) or isinstance(
             result.exception, SystemExit
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,8 @@ from sqlalchemy.orm import Session
 from landmap.db.models import AcquisitionBatch, Project, ProjectTarget, Zone
 from landmap.domain import ProjectKind, ProjectStage
 from landmap.geo.units import mu2
-from landmap.services import Refused
+from landmap.messages import msg
+from landmap.services import Refused, Result, acquisition
 
 
 class CatalogError(Refused):
@@ -37,7 +39,14 @@ def _date(value: Any, what: str) -> dt.date:
     try:
         return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
     except ValueError as exc:
-        raise CatalogError(f"{what}: {value!r} is not a date (YYYY-MM-DD)") from exc
+        raise CatalogError(
+            msg(
+                "catalogue_bad_date",
+                "%(what)s: %(value)s is not a date (YYYY-MM-DD)",
+                what=what,
+                value=repr(value)[:40],
+            )
+        ) from exc
 
 
 def upsert_zones(session: Session, zones: list[dict[str, Any]]) -> int:
@@ -83,11 +92,22 @@ def upsert_projects(session: Session, projects: list[dict[str, Any]]) -> int:
     for p in projects:
         name = p["name"]
         try:
-            kind, stage = ProjectKind(p["kind"]).value, ProjectStage(p["stage"]).value
-        except ValueError as exc:
-            raise CatalogError(f"project {name}: {exc}") from exc
+            kind = ProjectKind.parse(p["kind"]).value
+            stage = ProjectStage.parse(p["stage"]).value
+        except Refused as exc:
+            why = exc.message
+            raise CatalogError(
+                msg("catalogue_bad_project", "project %(name)s: %(why)s", name=name, why=why)
+            ) from exc
         if p.get("zone") and p["zone"] not in zones:
-            raise CatalogError(f"project {name}: unknown zone {p['zone']!r}")
+            raise CatalogError(
+                msg(
+                    "catalogue_unknown_zone",
+                    "project %(name)s: there is no zone %(zone)s",
+                    name=name,
+                    zone=repr(p["zone"])[:40],
+                )
+            )
         values = {
             "kind": kind,
             "stage": stage,
@@ -190,3 +210,46 @@ def _project(r) -> dict[str, Any]:
         "area_mu": mu2(r.area_mu),
         "parcels": int(r.parcels),
     }
+
+
+@dataclass(frozen=True)
+class ProjectRow(Result):
+    """A line of the project list: what a project is, where, how much land, and how far
+    its acquisition has come (acquisition.progress: cleared mu against its target, as of a
+    day). Mu rounded once, as everywhere."""
+
+    id: int
+    name: str
+    kind: ProjectKind
+    stage: ProjectStage
+    zone: str | None
+    area_mu: float
+    parcels: int
+    target_mu: float
+    cleared_mu: float
+
+
+def project_list(session: Session, as_of: dt.date | None = None) -> list[ProjectRow]:
+    """Every project (list_projects' order: by zone, then name) with its acquisition
+    progress as of ``as_of``, by default the register's last day with data (as the project
+    page shows it)."""
+    day = as_of or acquisition.last_day_with_data(session)
+    rows = []
+    for project in list_projects(session):
+        progress = acquisition.progress(session, project["id"], None, day)
+        if progress is None:
+            continue
+        rows.append(
+            ProjectRow(
+                id=project["id"],
+                name=project["name"],
+                kind=ProjectKind(project["kind"]),
+                stage=ProjectStage(project["stage"]),
+                zone=project["zone"],
+                area_mu=project["area_mu"],
+                parcels=project["parcels"],
+                target_mu=progress.target_mu,
+                cleared_mu=progress.cleared_mu,
+            )
+        )
+    return rows

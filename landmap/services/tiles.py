@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap.geo.units import m2_to_mu
+from landmap.messages import msg
 from landmap.services import Refused
 from landmap.services.parcels import filter_sql, state_sql
 
@@ -148,17 +149,31 @@ def _tile_body(layer: str, selection: TileFilter) -> tuple[str, dict[str, Any]]:
         return _simple_sql("landuse_patch", "landuse", "t.code, t.land_use_code")
     if layer == "farmland":
         return _simple_sql("farmland", "farmland", "t.code")
-    raise TileError(f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}", 404)
+    raise _unknown_layer(layer)
 
 
 LAYERS = ("parcels", "zones", "landuse", "farmland")
 
 
+def _unknown_layer(layer: str) -> TileError:
+    return TileError(
+        msg(
+            "unknown_tile_layer",
+            "there is no tile layer %(layer)s; the layers are %(layers)s",
+            layer=layer[:40],
+            layers=list(LAYERS),
+        ),
+        404,
+    )
+
+
 def check_address(z: int, x: int, y: int) -> None:
     if not 0 <= z <= MAX_ZOOM:
-        raise TileError(f"zoom must be 0..{MAX_ZOOM}")
+        raise TileError(msg("bad_zoom", "the zoom level must be 0 to %(max)s", max=MAX_ZOOM))
     if not (0 <= x < 2**z and 0 <= y < 2**z):
-        raise TileError(f"tile {z}/{x}/{y} is outside the world")
+        raise TileError(
+            msg("tile_outside", "tile %(z)s/%(x)s/%(y)s is outside the world", z=z, x=x, y=y)
+        )
 
 
 MIN_PIXELS = 2.0  # a parcel smaller than this many screen pixels square is not drawn
@@ -323,7 +338,7 @@ def get_tile(
     session: Session, cache: TileCache, layer: str, z: int, x: int, y: int, selection: TileFilter
 ) -> Tile:
     if layer not in LAYERS:
-        raise TileError(f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}", 404)
+        raise _unknown_layer(layer)
     check_address(z, x, y)
     key = (layer, z, x, y, selection.key())
     kept = cache.peek(key)

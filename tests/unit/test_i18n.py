@@ -1,6 +1,6 @@
 """The Chinese catalogue covers every UI string and the committed .mo matches the .po."""
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -16,8 +16,9 @@ def ui_strings() -> set[str]:
     with open(TR / "babel.cfg") as f:
         method_map, options_map = parse_mapping_cfg(f)
     found = set()
+    keywords = {**DEFAULT_KEYWORDS, "msg": (2,), "term": None}  # as scripts/i18n.py
     for _file, _line, message, _comments, _ctx in extract_from_dir(
-        PROJECT_ROOT, method_map, options_map
+        PROJECT_ROOT, method_map, options_map, keywords=keywords
     ):
         found.add(message if isinstance(message, str) else message[0])
     return found

@@ -136,8 +136,9 @@ def test_quota_kinds_and_sources_have_their_labels():
         QuotaKind.CONSUME.label("en") == "Consume" and QuotaKind.CONSUME.label("zh") == "报批使用"
     )
     assert [source.value for source in QuotaSource] == ["plan", "linkage", "other"]
-    with pytest.raises(ValueError, match="grant"):
+    with pytest.raises(ValueError, match="one of: Grant, Reserve") as caught:
         QuotaKind.parse("borrow")
+    assert "报批使用" in caught.value.render("zh_CN") and "consume" not in caught.value.render("zh")
 
 
 def test_today_is_the_date_in_china():
@@ -177,6 +178,6 @@ def test_a_stale_draft_says_what_replaced_its_base():
 
     why = Supersession(7, 1, 9, True, "admin", D(2011, 5, 1), D(2011, 5, 1))
     exc = StaleDraft(12, why)
-    assert exc.status == 409 and exc.extra["code"] == "stale_draft"
+    assert exc.status == 409 and exc.code == "draft_stale"
     assert exc.extra["superseded_by"]["on"] == "2011-05-01"
     assert "version 1" in exc.message and "draft 9 (approved by admin on 2011-05-01)" in exc.message

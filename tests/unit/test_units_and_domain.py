@@ -14,8 +14,12 @@ def test_stages_parse_from_id_and_both_labels():
     assert Stage.parse("cleared") is Stage.CLEARED
     assert Stage.parse("整理到位") is Stage.CLEARED
     assert Stage.parse("agreement signed") is Stage.AGREEMENT_SIGNED
-    with pytest.raises(ValueError, match="one of: state_owned"):
+    with pytest.raises(ValueError, match="one of: State land in hand, Not started") as caught:
         Stage.parse("done")
+    assert caught.value.render("zh_CN").endswith(
+        "可选：国有已收储、未启动、征收预公告、调查登记、"
+        "补偿方案公告、协议签订、补偿兑付、房屋拆除、整理到位"
+    )
 
 
 def test_workflow_order_excludes_state_land():

@@ -13,6 +13,8 @@ from sqlalchemy import text
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter
 
+from landmap.web.errors import DOWNLOADS
+
 DEEP = "[" * 5000 + "]" * 5000
 LONG = "x" * 5000
 BIG = 10**400  # a 401-digit number
@@ -237,10 +239,15 @@ def get_project(db) -> int:
 def test_the_probes_reads_are_4xx(client, db, url, query):
     resp = client.get(url.format(project=get_project(db)), query_string=query)
     assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
-    if url.startswith("/api/"):
-        assert resp.get_json()["error"]
+    if url.startswith("/api/") or url.endswith(DOWNLOADS):  # programs read JSON
+        assert resp.get_json()["error"] and resp.get_json()["code"]
     else:
         assert resp.mimetype == "text/html" and "<h1" in resp.get_data(as_text=True)
+    if url.endswith(DOWNLOADS):  # a browser that follows the link reads a page
+        page = client.get(
+            url.format(project=get_project(db)), query_string=query, headers={"Accept": "text/html"}
+        )
+        assert page.status_code == 400 and "<h1" in page.get_data(as_text=True)
 
 
 def test_the_probes_writes_are_4xx(client, good, db):
