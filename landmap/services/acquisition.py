@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from landmap.db.errors import pg_message
 from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.geo.units import mu2
+from landmap.messages import Message, msg, term
 from landmap.services import Refused, Result
 from landmap.services.documents import StoredDocument
 from landmap.services.parcels import ParcelFilter, by_stage, filter_sql, lonlat_polygon
@@ -31,25 +32,56 @@ PACE_WINDOW_DAYS = 90
 SERIES_YEARS = 20  # the progress series covers at most this many years before its end
 PROJECTION_YEARS = 100  # a completion further off than this is not projected
 MAX_SELECTION_VERTICES = 10_000  # in a polygon drawn to select parcels
+MAX_SELECTED = 5000  # parcels selected at once, by a polygon or a list of codes
 
 
-def event_day_problem(day: dt.date) -> str | None:
+def event_day_problem(day: dt.date) -> Message | None:
     """Why ``day`` cannot be the date of an event (a stage move, a dispute, a quota entry, an
     approval, a document), or None: events lie from EARLIEST_DATE to today (China time)."""
     if day < EARLIEST_DATE:
-        return f"{day} is before {EARLIEST_DATE}, the earliest date the register accepts"
-    if day > today():
-        return f"{day} is in the future (today is {today()})"
+        return msg(
+            "date_before_earliest",
+            "%(day)s is before %(earliest)s, the earliest date the register accepts",
+            day=day,
+            earliest=EARLIEST_DATE,
+        )
+    now = today()
+    if day > now:
+        return msg(
+            "date_in_future", "%(day)s is in the future (today is %(today)s)", day=day, today=now
+        )
     return None
 
 
+def before_last_change(day: dt.date, last: dt.date) -> Message:
+    """A parcel's change dated ``day``, before its last recorded change on ``last``."""
+    return msg(
+        "dated_before_last_change",
+        "%(day)s is before its last recorded change (%(last)s)",
+        day=day,
+        last=last,
+    )
+
+
+def parcel_problem(code: str, why: Message) -> Message:
+    """What is wrong with one parcel of a request, naming the parcel."""
+    return msg("parcel_problem", "%(code)s: %(why)s", code=code, why=why)
+
+
 class MoveRefused(Refused):
-    """A move the workflow forbids, a bad date or an unknown parcel; nothing was changed."""
+    """A move the workflow forbids, a bad date or an unknown parcel; nothing was changed.
+    ``problems`` names what is wrong with each parcel (Messages, rendered per locale)."""
 
     status = 409
 
-    def __init__(self, message: str, status: int | None = None, problems: Sequence[str] = ()):
-        super().__init__(message, status, problems=list(problems))
+    def __init__(
+        self,
+        message: Message,
+        status: int | None = None,
+        problems: Sequence[Message] = (),
+        **extra: Any,
+    ):
+        super().__init__(message, status, problems=list(problems), **extra)
         self.problems = self.extra["problems"]
 
 
@@ -71,28 +103,37 @@ def allowed_moves(current: Stage) -> dict[str, list[Stage]]:
     return {"forward": flow[at + 1 :], "correction": flow[:at]}
 
 
-def _names(stages: list[Stage]) -> str:
-    return ", ".join(f"{s.value} ({s.label_zh})" for s in stages) or "none"
-
-
-def check_move(current: Stage, move: Move) -> str | None:
-    """Why the workflow refuses this move, or None when it allows it."""
+def check_move(current: Stage, move: Move) -> Message | None:
+    """Why the workflow refuses this move (stages named by their labels), or None when it
+    allows it."""
     allowed = allowed_moves(current)
     if current is Stage.STATE_OWNED:
-        return "state land already in hand needs no acquisition: it has no stages to move"
+        return msg(
+            "state_land_has_no_stages",
+            "state land already in hand needs no acquisition: it has no stages to move",
+        )
     if move.stage in allowed["forward"]:
         return None
     if move.stage in allowed["correction"]:
         if move.correction and move.reason.strip():
             return None
-        return (
-            f"moving back from {current.value} to {move.stage.value} is a correction: "
-            "it needs correction=true and a reason"
+        return msg(
+            "move_backwards_needs_reason",
+            "moving back from %(old)s to %(new)s is a correction: "
+            "tick correction and give a reason",
+            old=current,
+            new=move.stage,
         )
-    return (
-        f"cannot move from {current.value} to {move.stage.value}; allowed: forward to "
-        f"{_names(allowed['forward'])}; back (correction with a reason) to "
-        f"{_names(allowed['correction'])}"
+    forward = allowed["forward"] or term("none")
+    back = allowed["correction"] or term("none")
+    return msg(
+        "move_not_allowed",
+        "cannot move from %(old)s to %(new)s; allowed: forward to %(forward)s; "
+        "back (a correction with a reason) to %(back)s",
+        old=current,
+        new=move.stage,
+        forward=forward,
+        back=back,
     )
 
 
@@ -102,10 +143,14 @@ def _check_day(day: dt.date) -> None:
         raise MoveRefused(why, 400)
 
 
+NO_CODES = msg("no_parcel_codes", "no parcel codes given")
+NOT_IN_REGISTER = msg("not_in_register", "no such parcel in the register")
+
+
 def _lock(session: Session, codes: Sequence[str]) -> list[Any]:
     codes = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
     if not codes:
-        raise MoveRefused("no parcel codes given", 400)
+        raise MoveRefused(NO_CODES, 400)
     rows = session.execute(
         text("""
         SELECT p.id, p.code, p.stage, p.dispute,
@@ -115,8 +160,16 @@ def _lock(session: Session, codes: Sequence[str]) -> list[Any]:
     ).all()
     unknown = sorted(set(codes) - {r.code for r in rows})
     if unknown:
+        problems = [parcel_problem(code, NOT_IN_REGISTER) for code in unknown]
         raise MoveRefused(
-            f"unknown parcel code(s): {', '.join(unknown)}; nothing was changed", 404, unknown
+            msg(
+                "unknown_parcel_codes",
+                "unknown parcel code(s): %(codes)s; nothing was changed",
+                codes=unknown,
+            ),
+            404,
+            problems,
+            unknown=unknown,
         )
     return rows
 
@@ -133,7 +186,11 @@ def _insert(session: Session, change_set: uuid.UUID, rows: list[dict[str, Any]])
                 [{"change_set": change_set, **r} for r in rows],
             )
     except DBAPIError as exc:
-        raise MoveRefused(pg_message(exc), 409) from exc
+        why = pg_message(exc)
+        raise MoveRefused(
+            msg("register_refused_change", "the register refused the change: %(why)s", why=why),
+            409,
+        ) from exc
 
 
 def _attach(session: Session, change_set: uuid.UUID, documents: Sequence[StoredDocument]) -> None:
@@ -161,15 +218,7 @@ def move(
     """Move every parcel in ``codes`` to ``move.stage``, all or none; returns the change set."""
     _check_day(move.day)
     parcels = _lock(session, codes)
-    problems = []
-    for parcel in parcels:
-        why = check_move(Stage(parcel.stage), move)
-        if why is None and parcel.last and move.day < parcel.last:
-            why = f"{move.day} is before its last recorded change ({parcel.last})"
-        if why:
-            problems.append(f"{parcel.code}: {why}")
-    if problems:
-        raise MoveRefused("; ".join(problems) + "; nothing was changed", 409, problems)
+    _refuse_problems(parcels, move)
     change_set = uuid.uuid4()
     changes = [
         {
@@ -195,6 +244,35 @@ def move(
     }
 
 
+def _refuse_problems(parcels: list[Any], move: Move) -> None:
+    """MoveRefused (409) naming each parcel that cannot make ``move``. A request of one parcel
+    is answered with its own problem (its code, e.g. move_backwards_needs_reason); one of
+    several with how many cannot move, each named in ``problems``."""
+    whys = {}
+    for parcel in parcels:
+        why = check_move(Stage(parcel.stage), move)
+        if why is None and parcel.last and move.day < parcel.last:
+            why = before_last_change(move.day, parcel.last)
+        if why:
+            whys[parcel.code] = why
+    if not whys:
+        return
+    problems = [parcel_problem(code, why) for code, why in whys.items()]
+    if len(parcels) == 1:
+        raise MoveRefused(next(iter(whys.values())), 409, problems)
+    raise MoveRefused(
+        msg(
+            "parcels_cannot_move",
+            "%(count)s of the %(total)s parcels cannot move, so nothing was changed: %(problems)s",
+            count=len(problems),
+            total=len(parcels),
+            problems=problems,
+        ),
+        409,
+        problems,
+    )
+
+
 def set_dispute(
     session: Session, code: str, disputed: bool, day: dt.date, reason: str, user: str
 ) -> dict[str, Any]:
@@ -203,11 +281,13 @@ def set_dispute(
     _check_day(day)
     (row,) = _lock(session, [code])
     if disputed and not reason.strip():
-        raise MoveRefused("a dispute needs a reason", 400)
-    if disputed == row.dispute:
-        raise MoveRefused(f"{code} is {'already' if disputed else 'not'} disputed", 409)
+        raise MoveRefused(msg("dispute_needs_reason", "a dispute needs a reason"), 400)
+    if disputed and row.dispute:
+        raise MoveRefused(msg("already_disputed", "%(code)s is already disputed", code=code), 409)
+    if not disputed and not row.dispute:
+        raise MoveRefused(msg("not_disputed", "%(code)s is not disputed", code=code), 409)
     if row.last and day < row.last:
-        raise MoveRefused(f"{code}: {day} is before its last recorded change ({row.last})", 409)
+        raise MoveRefused(before_last_change(day, row.last), 409)
     change_set = uuid.uuid4()
     _insert(
         session,
@@ -475,20 +555,29 @@ def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
                 {"g": json.dumps(geometry)},
             ).one()
             if not valid:
-                raise Refused(f"the polygon is not valid: {reason}")
+                raise Refused(
+                    msg("polygon_not_valid", "the polygon is not valid: %(why)s", why=reason)
+                )
             rows = session.execute(
                 text("""
                 WITH g AS (SELECT ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326),
                                                lm_storage_srid()) AS geom)
                 SELECT p.code, p.area_mu FROM parcel p, g
                 WHERE ST_Intersects(p.geom, g.geom) AND NOT ST_Touches(p.geom, g.geom)
-                ORDER BY p.code LIMIT 5001"""),
-                {"g": json.dumps(geometry)},
+                ORDER BY p.code LIMIT :over"""),
+                {"g": json.dumps(geometry), "over": MAX_SELECTED + 1},
             ).all()
     except DBAPIError as exc:
-        raise Refused(f"not a usable polygon: {pg_message(exc)}") from exc
-    if len(rows) > 5000:
-        raise Refused("the polygon takes in more than 5000 parcels: draw a smaller one")
+        why = pg_message(exc)
+        raise Refused(msg("polygon_not_usable", "not a usable polygon: %(why)s", why=why)) from exc
+    if len(rows) > MAX_SELECTED:
+        raise Refused(
+            msg(
+                "polygon_takes_too_many",
+                "the polygon takes in more than %(most)s parcels: draw a smaller one",
+                most=MAX_SELECTED,
+            )
+        )
     return {
         "codes": [r.code for r in rows],
         "count": len(rows),
@@ -501,9 +590,11 @@ def parcels_named(session: Session, codes: Sequence[str]) -> dict[str, Any]:
     mu, and the codes that are not in the register."""
     wanted = list(dict.fromkeys(c.strip() for c in codes if c and c.strip()))
     if not wanted:
-        raise Refused("no parcel codes given")
-    if len(wanted) > 5000:
-        raise Refused("at most 5000 parcel codes at once")
+        raise Refused(NO_CODES)
+    if len(wanted) > MAX_SELECTED:
+        raise Refused(
+            msg("too_many_codes", "at most %(most)s parcel codes at once", most=MAX_SELECTED)
+        )
     rows = session.execute(
         text("SELECT code, area_mu FROM parcel WHERE code = ANY(:c) ORDER BY code"), {"c": wanted}
     ).all()

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from landmap.messages import msg
 from landmap.services import Refused
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -54,20 +55,30 @@ def path_of(folder: Path, sha256: str, content_type: str) -> Path:
 
 def check(file_name: str, data: bytes, max_bytes: int = MAX_BYTES) -> StoredDocument:
     """A document landmap keeps, by its size and its first bytes; DocumentRefused if not."""
+    name = _display_name(file_name)
     if not data:
-        raise DocumentRefused(f"{_display_name(file_name)} is empty")
-    if len(data) > max_bytes:
+        raise DocumentRefused(msg("document_empty", "%(name)s is empty", name=name))
+    size = len(data)
+    if size > max_bytes:
         raise DocumentRefused(
-            f"{_display_name(file_name)} is {len(data)} bytes; at most {max_bytes} are accepted"
+            msg(
+                "document_too_large",
+                "%(name)s is %(size)s bytes; at most %(most)s are accepted",
+                name=name,
+                size=size,
+                most=max_bytes,
+            )
         )
     kind = sniff(data)
     if kind is None:
         raise DocumentRefused(
-            f"{_display_name(file_name)} is not a PDF, JPEG or PNG file (by its content)"
+            msg(
+                "document_not_supported",
+                "%(name)s is not a PDF, JPEG or PNG file (by its content)",
+                name=name,
+            )
         )
-    return StoredDocument(
-        _display_name(file_name), kind, len(data), hashlib.sha256(data).hexdigest()
-    )
+    return StoredDocument(name, kind, size, hashlib.sha256(data).hexdigest())
 
 
 @contextmanager

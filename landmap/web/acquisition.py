@@ -6,6 +6,7 @@ from flask import Blueprint, abort, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 
 from landmap.domain import Stage, today
+from landmap.messages import msg, term
 from landmap.services import acquisition, documents, projects, reports, zones
 from landmap.services.acquisition import Move
 from landmap.web import charts
@@ -29,18 +30,26 @@ def _payload() -> dict:
         return data
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError("send a JSON object (or a multipart form)")
+        raise ApiError(msg("send_json_object", "send a JSON object (or a multipart form)"))
     return data
 
 
+def _flag(data: dict, name: str, default: bool | None = None) -> bool:
+    """The yes/no field ``name`` of a request; ApiError naming the field by its label."""
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        label = FLAGS[name]
+        raise ApiError(msg("not_yes_or_no", "%(field)s must be true or false", field=label))
+    return value
+
+
+FLAGS = {"correction": term("Correction"), "dispute": term("Dispute")}
+CODES_NOT_A_LIST = msg("codes_not_a_list", "codes must be a non-empty list of parcel codes")
+
+
 def _move(data: dict) -> Move:
-    try:
-        stage = Stage.parse(str(data.get("stage", "")))
-    except ValueError as exc:
-        raise ApiError(str(exc)) from exc
-    correction = data.get("correction", False)
-    if not isinstance(correction, bool):
-        raise ApiError("correction must be true or false")
+    stage = Stage.parse(str(data.get("stage", "")))  # a Refused (400) naming the stages
+    correction = _flag(data, "correction", False)
     return Move(
         stage=stage,
         day=parse_day(data.get("date"), required=True),
@@ -93,9 +102,10 @@ def move_many():
     data = _payload()
     codes = data.get("codes")
     if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes) or not codes:
-        raise ApiError("codes must be a non-empty list of parcel codes")
-    if len(codes) > 5000:
-        raise ApiError("at most 5000 parcels in one move")
+        raise ApiError(CODES_NOT_A_LIST)
+    if len(codes) > acquisition.MAX_SELECTED:
+        most = acquisition.MAX_SELECTED
+        raise ApiError(msg("move_too_many", "at most %(most)s parcels in one move", most=most))
     return _apply(codes, data)
 
 
@@ -103,9 +113,7 @@ def move_many():
 @requires("acquisition")
 def dispute(code: str):
     data = _payload()
-    disputed = data.get("dispute")
-    if not isinstance(disputed, bool):
-        raise ApiError("dispute must be true or false")
+    disputed = _flag(data, "dispute")
     session = get_session()
     day = parse_day(data.get("date"), required=True)
     result = acquisition.set_dispute(
@@ -124,13 +132,17 @@ def select_parcels():
     if isinstance(data, dict) and "codes" in data:
         codes = data["codes"]
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            raise ApiError("codes must be a list of parcel codes")
+            raise ApiError(CODES_NOT_A_LIST)
         return jsonify(acquisition.parcels_named(get_session(), codes))
     geometry = data.get("geometry") if isinstance(data, dict) else None
     if not isinstance(geometry, dict):
-        raise ApiError('send {"geometry": <GeoJSON polygon>} or {"codes": [...]}')
+        raise ApiError(
+            msg("select_what", 'send {"geometry": <GeoJSON polygon>} or {"codes": [...]}')
+        )
     if "crs" in data:
-        raise ApiError(_("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted."))
+        raise ApiError(
+            msg("crs_not_accepted", "GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
+        )
     return jsonify(acquisition.parcels_in(get_session(), geometry))
 
 
@@ -138,7 +150,8 @@ def select_parcels():
 @requires("view")
 def history(code: str):
     found = acquisition.history(get_session(), code)
-    return jsonify(or_404(found, f"no parcel with code {code!r}"))
+    shown = code[:80]
+    return jsonify(or_404(found, msg("no_such_parcel", "there is no parcel %(code)s", code=shown)))
 
 
 @bp.get("/api/projects/<int:project_id>/progress")
@@ -151,7 +164,7 @@ def progress(project_id: int):
     if as_of is None:
         as_of = acquisition.last_day_with_data(session)
     found = acquisition.progress(session, project_id, batch, as_of)
-    or_404(found, f"no project {project_id}" + (f" with batch {batch}" if batch else ""))
+    or_404(found, _no_progress(project_id, batch))
     if batch is not None:
         return jsonify(found.as_dict())
     project = projects.get_project(session, project_id) or {}
@@ -160,6 +173,14 @@ def progress(project_id: int):
         for each in project.get("batches", [])
     ]
     return jsonify({**found.as_dict(), "batches": [each.as_dict() for each in batches]})
+
+
+def _no_progress(project_id: int, batch: int | None):
+    if batch is None:
+        return msg("no_such_project", "there is no project %(id)s", id=project_id)
+    return msg(
+        "no_such_project_batch", "project %(id)s has no batch %(batch)s", id=project_id, batch=batch
+    )
 
 
 @bp.get("/documents/<int:doc_id>")

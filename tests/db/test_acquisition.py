@@ -59,7 +59,7 @@ def test_allowed_moves_follow_the_workflow_order():
     [
         (Stage.NOT_STARTED, Move(Stage.PRE_ANNOUNCED, D(2011, 5, 1)), None),
         (Stage.NOT_STARTED, Move(Stage.CLEARED, D(2011, 5, 1)), None),  # several stages at once
-        (Stage.SURVEYED, Move(Stage.NOT_STARTED, D(2011, 5, 1)), "correction"),
+        (Stage.SURVEYED, Move(Stage.NOT_STARTED, D(2011, 5, 1)), "tick correction"),
         (Stage.SURVEYED, Move(Stage.NOT_STARTED, D(2011, 5, 1), correction=True), "reason"),
         (
             Stage.SURVEYED,
@@ -100,6 +100,7 @@ def test_a_batch_with_one_unknown_code_changes_nothing(db):
     with pytest.raises(MoveRefused) as info:
         acquisition.move(db, [*codes, "NO-SUCH-PARCEL"], Move(Stage.SURVEYED, D(2011, 12, 1)), "u")
     assert info.value.status == 404 and "NO-SUCH-PARCEL" in info.value.message
+    assert info.value.code == "unknown_parcel_codes"
     assert changes(db) == before
     assert {stage_of(db, c) for c in codes} == {"not_started"}
 
@@ -111,6 +112,7 @@ def test_a_batch_with_one_forbidden_move_changes_nothing(db):
     with pytest.raises(MoveRefused) as info:
         acquisition.move(db, codes, Move(Stage.SURVEYED, D(2011, 12, 1)), "u")
     assert codes[0] in info.value.message and "correction" in info.value.message
+    assert "从 协议签订 退回 调查登记 属于更正" in info.value.render("zh_CN")
     assert changes(db) == before and stage_of(db, codes[1]) == "not_started"
 
 

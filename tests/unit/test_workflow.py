@@ -1,6 +1,6 @@
 """The acquisition workflow rule, without a database: every pair of stages, every flag.
 
-Forward one or more stages with a date; back only as a correction (correction=true and a
+Forward one or more stages with a date; back only as a correction (the correction flag and a
 reason); state land already in hand (STATE_OWNED) is outside the workflow."""
 
 from __future__ import annotations
@@ -71,14 +71,16 @@ def test_every_pair_of_stages(correction, reason):
 
 def test_a_backward_move_with_a_reason_but_no_correction_flag_is_refused():
     why = check_move(Stage.SURVEYED, Move(Stage.NOT_STARTED, DAY, reason="测量有误"))
-    assert why is not None and "correction=true" in why
+    assert why.code == "move_backwards_needs_reason"
+    assert why.render("zh_CN") == "从 调查登记 退回 未启动 属于更正，需勾选更正并填写原因"
 
 
 def test_a_correction_without_a_reason_is_refused_naming_what_is_missing():
     why = check_move(Stage.CLEARED, Move(Stage.DEMOLISHED, DAY, correction=True, reason=" "))
+    assert why.code == "move_backwards_needs_reason"
     assert why == (
-        "moving back from cleared to demolished is a correction: "
-        "it needs correction=true and a reason"
+        "moving back from Cleared and handed over to Houses demolished is a correction: "
+        "tick correction and give a reason"
     )
 
 
@@ -89,25 +91,42 @@ def test_a_forward_move_needs_no_reason_even_when_flagged_as_a_correction():
 
 def test_a_move_to_the_same_stage_names_where_it_may_go():
     why = check_move(Stage.DEMOLISHED, Move(Stage.DEMOLISHED, DAY))
-    assert why == (
-        "cannot move from demolished to demolished; allowed: forward to cleared (整理到位); "
-        "back (correction with a reason) to not_started (未启动), pre_announced (征收预公告), "
-        "surveyed (调查登记), plan_published (补偿方案公告), agreement_signed (协议签订), "
-        "compensated (补偿兑付)"
+    assert why.code == "move_not_allowed"
+    assert why.render("zh_CN") == (
+        "不能从 房屋拆除 变更为 房屋拆除；可向前推进到：整理到位；"
+        "可退回（作为更正，需填写原因）到："
+        "未启动、征收预公告、调查登记、补偿方案公告、协议签订、补偿兑付"
+    )
+    assert why.render("en") == (
+        "cannot move from Houses demolished to Houses demolished; allowed: forward to "
+        "Cleared and handed over; back (a correction with a reason) to Not started, "
+        "Pre-announced, Surveyed and registered, Compensation plan published, Agreement signed, "
+        "Compensation paid"
     )
 
 
 def test_the_last_and_first_stages_say_none_where_nothing_is_allowed():
     assert "forward to none;" in check_move(Stage.CLEARED, Move(Stage.STATE_OWNED, DAY))
     assert check_move(Stage.NOT_STARTED, Move(Stage.STATE_OWNED, DAY)).endswith("to none")
+    zh = check_move(Stage.CLEARED, Move(Stage.STATE_OWNED, DAY)).render("zh_CN")
+    assert "可向前推进到：无；" in zh
+
+
+def test_no_refusal_of_the_rule_shows_a_stage_id_or_a_field_syntax():
+    refusals = [check_move(current, Move(target, DAY)) for current, target in PAIRS]
+    for why in filter(None, refusals):
+        zh = why.render("zh_CN")
+        assert not [stage for stage in Stage if stage.value in zh], zh
+        assert "correction=" not in zh + why.render("en")
 
 
 @pytest.mark.parametrize("target", list(Stage))
 def test_state_land_refuses_every_move_even_a_correction(target):
     move = Move(target, DAY, correction=True, reason="r")
-    assert check_move(Stage.STATE_OWNED, move) == (
-        "state land already in hand needs no acquisition: it has no stages to move"
-    )
+    why = check_move(Stage.STATE_OWNED, move)
+    assert why.code == "state_land_has_no_stages"
+    assert why == "state land already in hand needs no acquisition: it has no stages to move"
+    assert why.render("zh_CN") == "已有国有土地无需征收，没有可变更的阶段"
 
 
 def test_a_move_defaults_to_no_note_no_correction_no_reason():
@@ -137,12 +156,15 @@ def test_events_lie_from_the_earliest_date_to_today(clock):
     clock(dt.datetime(2026, 11, 29, 3, 0, tzinfo=dt.UTC))
     assert event_day_problem(EARLIEST_DATE) is None
     assert event_day_problem(dt.date(2026, 11, 29)) is None
-    assert event_day_problem(EARLIEST_DATE - dt.timedelta(days=1)) == (
-        "1949-09-30 is before 1949-10-01, the earliest date the register accepts"
+    early = event_day_problem(EARLIEST_DATE - dt.timedelta(days=1))
+    assert early == "1949-09-30 is before 1949-10-01, the earliest date the register accepts"
+    assert early.render("zh_CN") == "1949-09-30 早于 1949-10-01，登记簿不接受早于该日的日期"
+    late = event_day_problem(dt.date(2026, 11, 30))
+    assert (late.code, late) == (
+        "date_in_future",
+        "2026-11-30 is in the future (today is 2026-11-29)",
     )
-    assert event_day_problem(dt.date(2026, 11, 30)) == (
-        "2026-11-30 is in the future (today is 2026-11-29)"
-    )
+    assert late.render("zh_CN") == "2026-11-30 是将来的日期（今天是 2026-11-29）"
 
 
 def test_today_is_the_date_in_china(clock):
@@ -155,7 +177,11 @@ def test_today_is_the_date_in_china(clock):
 
 
 def test_a_refused_move_is_a_409_refusal_carrying_its_problems():
-    exc = MoveRefused("p1: no; nothing was changed", problems=["p1: no"])
+    why = check_move(Stage.SURVEYED, Move(Stage.NOT_STARTED, DAY))
+    problem = acquisition.parcel_problem("p1", why)
+    exc = MoveRefused(why, problems=[problem])
     assert isinstance(exc, Refused)
-    assert (exc.status, exc.problems, exc.message) == (409, ["p1: no"], str(exc))
-    assert MoveRefused("bad day", 400).status == 400
+    assert (exc.status, exc.code, exc.problems) == (409, "move_backwards_needs_reason", [problem])
+    assert exc.message == str(exc)
+    assert exc.problems[0].render("zh_CN") == "宗地 p1：" + why.render("zh_CN")
+    assert MoveRefused(event_day_problem(dt.date(1900, 1, 1)), 400).status == 400

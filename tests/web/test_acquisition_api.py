@@ -55,37 +55,61 @@ def test_moving_a_parcel_adds_one_history_row_and_as_of_the_day_before_shows_the
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "message"),
+    ("body", "status", "code", "message"),
     [
-        ({"stage": "not_started", "date": "2011-12-10"}, 409, "correction"),
-        ({"stage": "not_started", "date": "2011-12-10", "correction": True}, 409, "reason"),
+        (
+            {"stage": "not_started", "date": "2011-12-10"},
+            409,
+            "move_backwards_needs_reason",
+            "tick correction",
+        ),
+        (
+            {"stage": "not_started", "date": "2011-12-10", "correction": True},
+            409,
+            "move_backwards_needs_reason",
+            "reason",
+        ),
         # a reason alone does not make a correction: the flag says it is one
-        ({"stage": "not_started", "date": "2011-12-10", "reason": "测量有误"}, 409, "correction"),
+        (
+            {"stage": "not_started", "date": "2011-12-10", "reason": "测量有误"},
+            409,
+            "move_backwards_needs_reason",
+            "correction",
+        ),
         (
             {"stage": "not_started", "date": "2011-12-10", "correction": False, "reason": "有误"},
             409,
-            "correction=true",
+            "move_backwards_needs_reason",
+            "Surveyed and registered to Not started",
         ),
-        ({"stage": "finished", "date": "2011-12-10"}, 400, "unknown stage"),
-        ({"stage": "cleared"}, 400, "date is required"),
-        ({"stage": "cleared", "date": "10/12/2011"}, 400, "YYYY-MM-DD"),
-        ({"stage": "cleared", "date": "2999-01-01"}, 400, "2999-01-01"),  # in the future
-        ({"stage": "cleared", "date": "0001-01-01"}, 400, "1949-10-01"),  # before the earliest
-        ({"stage": "cleared", "date": "2011-12-10", "correction": "yes"}, 400, "true or false"),
+        ({"stage": "finished", "date": "2011-12-10"}, 400, "unknown_choice", "unknown stage"),
+        ({"stage": "cleared"}, 400, None, "YYYY-MM-DD"),
+        ({"stage": "cleared", "date": "10/12/2011"}, 400, None, "YYYY-MM-DD"),
+        ({"stage": "cleared", "date": "2999-01-01"}, 400, None, "2999-01-01"),  # in the future
+        ({"stage": "cleared", "date": "0001-01-01"}, 400, None, "1949-10-01"),  # too early
+        (
+            {"stage": "cleared", "date": "2011-12-10", "correction": "yes"},
+            400,
+            "not_yes_or_no",
+            "Correction must be true or false",
+        ),
     ],
 )
-def test_refused_moves_get_4xx_and_change_nothing(client, db, body, status, message):
-    code = a_parcel(db)
+def test_refused_moves_get_4xx_and_change_nothing(client, db, body, status, code, message):
+    """In English (?lang=en); the dates are checked by the web layer (its own codes)."""
+    parcel = a_parcel(db)
     assert (
         client.post(
-            f"/api/parcels/{code}/stage", json={"stage": "surveyed", "date": "2011-12-01"}
+            f"/api/parcels/{parcel}/stage", json={"stage": "surveyed", "date": "2011-12-01"}
         ).status_code
         == 201
     )
-    resp = client.post(f"/api/parcels/{code}/stage", json=body)
+    resp = client.post(f"/api/parcels/{parcel}/stage?lang=en", json=body)
     assert resp.status_code == status
     assert message in resp.get_json()["error"]
-    assert [h["stage"] for h in history(client, code)] == ["surveyed"]
+    if code is not None:
+        assert resp.get_json()["code"] == code
+    assert [h["stage"] for h in history(client, parcel)] == ["surveyed"]
 
 
 def test_a_backward_move_with_a_reason_is_a_correction(client, db):
@@ -109,7 +133,7 @@ def test_unknown_parcel(client):
     assert client.get("/api/parcels/NOPE/history").status_code == 404
 
 
-def test_a_batch_move_with_one_unknown_code_changes_nothing(client, db):
+def test_a_batch_move_with_one_unknown_parcelchanges_nothing(client, db):
     codes = list(db.execute(text("""SELECT code FROM parcel p WHERE stage = 'not_started'
         AND batch_id IS NOT NULL ORDER BY code LIMIT 3""")).scalars())  # fmt: skip
     before = db.execute(text("SELECT count(*) FROM stage_change")).scalar_one()
@@ -117,7 +141,8 @@ def test_a_batch_move_with_one_unknown_code_changes_nothing(client, db):
         "/api/stage-changes",
         json={"codes": [*codes, "NOPE-1"], "stage": "surveyed", "date": "2011-12-01"},
     )
-    assert resp.status_code == 404 and resp.get_json()["problems"] == ["NOPE-1"]
+    assert resp.status_code == 404 and resp.get_json()["unknown"] == ["NOPE-1"]
+    assert resp.get_json()["problems"] == ["宗地 NOPE-1：登记簿中没有该宗地"]
     assert db.execute(text("SELECT count(*) FROM stage_change")).scalar_one() == before
     ok = client.post(
         "/api/stage-changes", json={"codes": codes, "stage": "surveyed", "date": "2011-12-01"}
@@ -130,7 +155,11 @@ def test_a_batch_move_with_one_unknown_code_changes_nothing(client, db):
 def test_batch_move_needs_a_list_of_codes(client, body):
     resp = client.post("/api/stage-changes", json={**body, "stage": "surveyed",
                                                    "date": "2011-12-01"})  # fmt: skip
-    assert resp.status_code == 400 and "codes" in resp.get_json()["error"]
+    assert resp.status_code == 400 and resp.get_json()["code"] in (
+        "codes_not_a_list",
+        "no_parcel_codes",
+    )
+    assert "宗地代码" in resp.get_json()["error"]
 
 
 def test_documents_are_checked_stored_and_listed(client, db, settings):
@@ -154,7 +183,8 @@ def test_a_document_that_is_not_pdf_or_image_is_refused(client, db):
         "stage": "surveyed", "date": "2011-12-01",
         "documents": [(io.BytesIO(b"MZ\x90\x00 not really a pdf"), "scan.pdf")],
     }, content_type="multipart/form-data")  # fmt: skip
-    assert resp.status_code == 415 and "PDF" in resp.get_json()["error"]
+    assert resp.status_code == 415 and resp.get_json()["code"] == "document_not_supported"
+    assert resp.get_json()["error"] == "scan.pdf 不是 PDF、JPEG 或 PNG 文件（按文件内容判断）"
     assert history(client, code) == []
 
 
@@ -199,7 +229,8 @@ def test_selecting_parcels_with_a_polygon(client):
     bowtie = {"type": "Polygon", "coordinates": [[[cx, cy], [cx + d, cy + d], [cx + d, cy],
                                                   [cx, cy + d], [cx, cy]]]}  # fmt: skip
     resp = client.post("/api/parcels/select", json={"geometry": bowtie})
-    assert resp.status_code == 400 and "not valid" in resp.get_json()["error"]
+    assert resp.status_code == 400 and resp.get_json()["code"] == "polygon_not_valid"
+    assert resp.get_json()["error"].startswith("所画多边形无效")
     assert client.post("/api/parcels/select", json={"geometry": {"type": "Point"}}
                        ).status_code == 400  # fmt: skip
 

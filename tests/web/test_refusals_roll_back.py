@@ -37,7 +37,8 @@ def test_a_refused_reservation_leaves_no_balance_row(client, db, after):
     resp = client.post(
         "/api/quota/entries", json={"year": 2034, "kind": "reserve", "mu": 10, "project": project}
     )
-    assert resp.status_code == 409 and "remain" in resp.get_json()["error"]
+    assert resp.status_code == 409 and resp.get_json()["code"] == "quota_reserve_over_remaining"
+    assert "仅剩" in resp.get_json()["error"]
     assert seen == [[]]
     assert db.execute(text(sql)).all() == []
 
@@ -67,5 +68,5 @@ def test_a_refused_dispute_after_a_move_keeps_the_move(client, db, after):
         f"/api/parcels/{code}/dispute",
         json={"dispute": True, "date": "2011-11-01", "reason": "早于上次变更"},
     )
-    assert resp.status_code == 409 and "before its last recorded change" in resp.get_json()["error"]
+    assert resp.status_code == 409 and resp.get_json()["code"] == "dated_before_last_change"
     assert seen == [[("surveyed", False)], [("surveyed", False)]]
