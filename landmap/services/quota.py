@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
@@ -27,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from landmap import landuse
 from landmap.db.errors import pg_message
-from landmap.domain import MAX_MU, QuotaKind, QuotaSource, today
+from landmap.domain import MAX_MU, LabelledEnum, QuotaKind, QuotaSource, today
 from landmap.geo.units import MU_PER_HA, mu2
+from landmap.messages import Message, msg
 from landmap.services import Refused, Result
 from landmap.services.acquisition import event_day_problem
 
@@ -45,9 +45,15 @@ def last_year() -> int:
     return today().year + YEARS_AHEAD
 
 
-def year_problem(year: int) -> str | None:
-    if not FIRST_YEAR <= year <= last_year():
-        return f"year must be from {FIRST_YEAR} to {last_year()}"
+def year_problem(year: int) -> Message | None:
+    last = last_year()
+    if not FIRST_YEAR <= year <= last:
+        return msg(
+            "quota_year_out_of_range",
+            "the year must be from %(first)s to %(last)s",
+            first=FIRST_YEAR,
+            last=last,
+        )
     return None
 
 
@@ -58,16 +64,26 @@ class QuotaRefused(Refused):
 def to_mu(mu: Any = None, ha: Any = None) -> Decimal:
     """An amount given in mu or in hectares (1 ha = 15 mu), as mu; exactly one of the two."""
     if (mu is None) == (ha is None):
-        raise QuotaRefused("give the amount as mu or as ha (one of them)", 400)
+        raise QuotaRefused(
+            msg("quota_amount_mu_or_ha", "give the amount in mu or in hectares (one of them)"),
+            400,
+        )
     try:
         value = Decimal(str(mu if mu is not None else ha))
     except ArithmeticError as exc:
-        raise QuotaRefused("the amount must be a number", 400) from exc
+        raise QuotaRefused(
+            msg("quota_amount_not_a_number", "the amount must be a number"), 400
+        ) from exc
     if not value.is_finite() or value <= 0:
-        raise QuotaRefused("the amount must be a positive number", 400)
+        raise QuotaRefused(
+            msg("quota_amount_not_positive", "the amount must be a positive number"), 400
+        )
     value = value if mu is not None else value * MU_PER_HA
     if value > MAX_MU:
-        raise QuotaRefused(f"the amount must be at most {MAX_MU} mu", 400)
+        raise QuotaRefused(
+            msg("quota_amount_too_large", "the amount must be at most %(max)s mu", max=MAX_MU),
+            400,
+        )
     return value
 
 
@@ -177,11 +193,15 @@ def _fmt(v: Decimal | float) -> str:
     return str(Decimal(v).quantize(CENT, ROUND_HALF_UP))
 
 
-def _member(kind: type[StrEnum], value: Any, name: str):
+def _member(kind: type[LabelledEnum], value: Any):
+    """A member from its id or its label; unknown ones are refused naming the choices by
+    their labels."""
+    if isinstance(value, kind):
+        return value
     try:
-        return kind(value)
-    except ValueError:
-        raise QuotaRefused(f"{name} must be one of {', '.join(kind)}", 400) from None
+        return kind.parse(str(value))
+    except Refused as exc:
+        raise QuotaRefused(exc.message, 400) from None
 
 
 def _exists(session: Session, sql: str, params: dict[str, Any]) -> bool:
@@ -193,16 +213,36 @@ def _validate(session: Session, entry: Entry) -> None:
     if why:
         raise QuotaRefused(why, 400)
     if entry.kind in FOR_A_PROJECT and entry.project_id is None:
-        raise QuotaRefused(f"a {entry.kind} entry names the project (and batch) it is for", 400)
+        raise QuotaRefused(
+            msg(
+                "quota_entry_needs_project",
+                "an entry of kind %(kind)s names the project (and batch) it is for",
+                kind=entry.kind,
+            ),
+            400,
+        )
     keys = {"p": entry.project_id, "b": entry.batch_id}
     if entry.project_id is not None and not _exists(
         session, "SELECT 1 FROM project WHERE id = :p", keys
     ):
-        raise QuotaRefused(f"unknown project {entry.project_id}", 404)
+        raise QuotaRefused(
+            msg(
+                "quota_unknown_project", "there is no project %(project)s", project=entry.project_id
+            ),
+            404,
+        )
     if entry.batch_id is not None and not _exists(
         session, "SELECT 1 FROM acquisition_batch WHERE id = :b AND project_id = :p", keys
     ):
-        raise QuotaRefused(f"project {entry.project_id} has no batch {entry.batch_id}", 404)
+        raise QuotaRefused(
+            msg(
+                "quota_project_has_no_batch",
+                "project %(project)s has no batch %(batch)s",
+                project=entry.project_id,
+                batch=entry.batch_id,
+            ),
+            404,
+        )
 
 
 def _lock_balance(session: Session, year: int, source: str) -> Any:
@@ -234,14 +274,28 @@ def _reversal(session: Session, correction: Entry) -> tuple[Entry, Deltas]:
         .first()
     )
     if original is None:
-        raise QuotaRefused(f"there is no entry {correction.reverses} to reverse", 404)
+        raise QuotaRefused(_no_entry(correction.reverses), 404)
     if original["kind"] == QuotaKind.CORRECT:
-        raise QuotaRefused("a correction cannot itself be reversed; record a new entry", 409)
+        raise QuotaRefused(
+            msg(
+                "quota_correction_not_reversible",
+                "a correction cannot itself be reversed; record a new entry",
+            ),
+            409,
+        )
     done = session.execute(
         text("SELECT id FROM quota_entry WHERE reverses = :i"), {"i": correction.reverses}
     ).scalar()
     if done is not None:
-        raise QuotaRefused(f"entry {correction.reverses} was already reversed by entry {done}", 409)
+        raise QuotaRefused(
+            msg(
+                "quota_entry_already_reversed",
+                "entry %(entry)s was already reversed by entry %(by)s",
+                entry=correction.reverses,
+                by=done,
+            ),
+            409,
+        )
     stored = Entry(
         original["year"],
         QuotaKind.CORRECT,
@@ -263,27 +317,50 @@ def _deltas(session: Session, entry: Entry, remaining: Decimal) -> Deltas:
     do not fit."""
     mu, zero = entry.mu, Decimal(0)
     assert mu is not None
+    amount, left, year, source = _fmt(mu), _fmt(remaining), entry.year, entry.source
     if entry.kind == QuotaKind.GRANT:
         return Deltas(mu, zero, zero)
     if entry.kind == QuotaKind.RESERVE:
         if mu > remaining:
             raise QuotaRefused(
-                f"cannot reserve {_fmt(mu)} mu: only {_fmt(remaining)} mu of the {entry.year} "
-                f"{entry.source} quota remain"
+                msg(
+                    "quota_reserve_over_remaining",
+                    "cannot reserve %(mu)s mu: only %(remaining)s mu of the %(year)s "
+                    "%(source)s remain",
+                    mu=amount,
+                    remaining=left,
+                    year=year,
+                    source=source,
+                )
             )
         return Deltas(zero, mu, zero)
     reserved = _reserved_for(session, entry)
     if entry.kind == QuotaKind.RELEASE:
         if mu > reserved:
+            held = _fmt(reserved)
             raise QuotaRefused(
-                f"cannot release {_fmt(mu)} mu: only {_fmt(reserved)} mu are reserved for it"
+                msg(
+                    "quota_release_over_reserved",
+                    "cannot release %(mu)s mu: only %(reserved)s mu are reserved for it",
+                    mu=amount,
+                    reserved=held,
+                )
             )
         return Deltas(zero, -mu, zero)
     taken = min(mu, reserved)  # consume: what was reserved for it first
     if mu - taken > remaining:
+        held = _fmt(taken)
         raise QuotaRefused(
-            f"cannot consume {_fmt(mu)} mu: {_fmt(taken)} mu were reserved for it and only "
-            f"{_fmt(remaining)} mu of the {entry.year} {entry.source} quota remain"
+            msg(
+                "quota_consume_over_remaining",
+                "cannot consume %(mu)s mu: %(reserved)s mu were reserved for it and only "
+                "%(remaining)s mu of the %(year)s %(source)s remain",
+                mu=amount,
+                reserved=held,
+                remaining=left,
+                year=year,
+                source=source,
+            )
         )
     return Deltas(zero, -taken, mu)
 
@@ -291,15 +368,18 @@ def _deltas(session: Session, entry: Entry, remaining: Decimal) -> Deltas:
 def _checked(session: Session, entry: Entry) -> Entry:
     """The entry with its kind (and source) as members, checked as far as it can be before
     the year's balance is locked. A correction takes its original's source and amount."""
-    kind = _member(QuotaKind, entry.kind, "kind")
+    kind = _member(QuotaKind, entry.kind)
     source = entry.source
     if kind == QuotaKind.CORRECT:
         if entry.reverses is None:
-            raise QuotaRefused("a correction names the entry it reverses", 400)
+            raise QuotaRefused(
+                msg("quota_correction_needs_entry", "a correction names the entry it reverses"),
+                400,
+            )
     else:
         if entry.mu is None:
-            raise QuotaRefused("the amount is missing", 400)
-        source = _member(QuotaSource, entry.source, "source")
+            raise QuotaRefused(msg("quota_amount_missing", "the amount is missing"), 400)
+        source = _member(QuotaSource, entry.source)
     entry = replace(entry, kind=kind, source=source)
     if kind != QuotaKind.CORRECT:
         _validate(session, entry)
@@ -318,8 +398,8 @@ def record(session: Session, entry: Entry, user: str) -> LedgerRow:
             text("SELECT year, source FROM quota_entry WHERE id = :i"), {"i": entry.reverses}
         ).first()
         if found is None:
-            raise QuotaRefused(f"there is no entry {entry.reverses} to reverse", 404)
-        year, source = found
+            raise QuotaRefused(_no_entry(entry.reverses), 404)
+        year, source = found[0], QuotaSource(found[1])
     balance = _lock_balance(session, year, source)
     if entry.kind == QuotaKind.CORRECT:
         entry, deltas = _reversal(session, entry)
@@ -329,10 +409,23 @@ def record(session: Session, entry: Entry, user: str) -> LedgerRow:
         with session.begin_nested():
             entry_id = _insert(session, entry, deltas, user)
     except DBAPIError as exc:
+        why, left = pg_message(exc), _fmt(balance.remaining_mu)
         raise QuotaRefused(
-            f"{pg_message(exc)} ({_fmt(balance.remaining_mu)} mu remain for {year} {source})"
+            msg(
+                "quota_refused_by_database",
+                "the ledger refused the entry (%(why)s): %(remaining)s mu of the %(year)s "
+                "%(source)s remain",
+                why=why,
+                remaining=left,
+                year=year,
+                source=source,
+            )
         ) from exc
     return ledger_row(session, entry_id)
+
+
+def _no_entry(entry_id: int | None) -> Message:
+    return msg("quota_no_entry", "there is no entry %(entry)s to reverse", entry=entry_id)
 
 
 def _insert(session: Session, entry: Entry, deltas: Deltas, user: str) -> int:
@@ -408,9 +501,16 @@ def _ledger_rows(session: Session, where: str, params: dict[str, Any]) -> tuple[
 
 def set_target(session: Session, year: int, target_mu: Decimal, note: str = "") -> None:
     if year_problem(year) or not (target_mu.is_finite() and 0 <= target_mu <= MAX_MU):
+        last = last_year()
         raise QuotaRefused(
-            f"a target is a year ({FIRST_YEAR}-{last_year()}) and a number of mu from 0 to "
-            f"{MAX_MU}",
+            msg(
+                "quota_bad_target",
+                "a target is for a year from %(first)s to %(last)s and is a number of mu "
+                "from 0 to %(max)s",
+                first=FIRST_YEAR,
+                last=last,
+                max=MAX_MU,
+            ),
             400,
         )
     session.execute(
@@ -514,7 +614,9 @@ def _scope(project_id: int | None, batch_id: int | None, codes: list[str] | None
         return "p.batch_id = :batch", {"batch": batch_id}
     if project_id is not None:
         return "p.project_id = :project", {"project": project_id}
-    raise QuotaRefused("give a project, a batch or parcel codes", 400)
+    raise QuotaRefused(
+        msg("quota_demand_needs_scope", "give a project, a batch or parcel codes"), 400
+    )
 
 
 def demand(
@@ -537,7 +639,10 @@ def demand(
     if codes is not None:
         unknown = sorted(set(codes) - set(found_codes or []))
         if unknown:
-            raise QuotaRefused(f"unknown parcel code(s): {', '.join(unknown)}", 404)
+            raise QuotaRefused(
+                msg("quota_unknown_parcels", "unknown parcel codes: %(codes)s", codes=unknown),
+                404,
+            )
     rows = session.execute(
         text(f"""
         SELECT l.land_use_code, sum(lm_area_mu(ST_Intersection(p.geom, l.geom))) AS mu
@@ -587,7 +692,13 @@ def reserve_demand(
     need = demand(session, project_id=project_id, batch_id=batch_id)
     mu = Decimal(str(need["agricultural_mu"]))
     if mu <= 0:
-        raise QuotaRefused("this land takes no agricultural land: nothing to reserve", 409)
+        raise QuotaRefused(
+            msg(
+                "quota_nothing_to_reserve",
+                "this land takes no agricultural land: nothing to reserve",
+            ),
+            409,
+        )
     entry = Entry(
         year,
         QuotaKind.RESERVE,

@@ -112,9 +112,9 @@ def test_entries_are_append_only(db):
 def test_entries_need_what_they_are_for(db):
     with pytest.raises(QuotaRefused, match="names the project"):
         rec(db, "reserve", 5)
-    with pytest.raises(QuotaRefused, match="kind must be"):
+    with pytest.raises(QuotaRefused, match="unknown quota entry kind 'borrow'; one of: Grant"):
         rec(db, "borrow", 5)
-    with pytest.raises(QuotaRefused, match="source must be"):
+    with pytest.raises(QuotaRefused, match="unknown quota source 'province'"):
         rec(db, "grant", 5, source="province")
     with pytest.raises(QuotaRefused, match="has no batch"):
         rec(db, "reserve", 5, project_id=project(db), batch_id=999999)

@@ -71,35 +71,102 @@ def test_every_kind_of_entry_for_a_batch_reverses_to_the_cent(db, c_project, kin
         -wrong.granted, -wrong.reserved, -wrong.consumed)  # fmt: skip
 
 
-def test_refusals_say_why_with_their_status(db, c_project):
+def test_refusals_say_why_with_their_status_code_and_chinese(db, c_project):
     project, batch = c_project
     grant = rec(db, "grant", 10)
     fix = quota.record(db, Entry(Y, "correct", reverses=grant.id), "tester")
-    tomorrow = today() + dt.timedelta(days=1)
+    last = quota.last_year()
     cases = [
-        (Entry(Y, "correct"), 400, "a correction names the entry it reverses"),
-        (Entry(Y, "grant"), 400, "the amount is missing"),
-        (Entry(1989, "grant", mu=Decimal(1)), 400, f"year must be from 1990 to "
-                                                   f"{quota.last_year()}"),
-        (Entry(Y, "reserve", mu=Decimal(1)), 400,
-         "a reserve entry names the project (and batch) it is for"),
-        (Entry(Y, "reserve", mu=Decimal(1), project_id=999999), 404, "unknown project 999999"),
-        (Entry(Y, "reserve", mu=Decimal(1), project_id=project, batch_id=999999), 404,
-         f"project {project} has no batch 999999"),
-        (Entry(Y, "correct", reverses=999999), 404, "there is no entry 999999 to reverse"),
-        (Entry(Y, "correct", reverses=fix.id), 409,
-         "a correction cannot itself be reversed; record a new entry"),
-        (Entry(Y, "correct", reverses=grant.id), 409,
-         f"entry {grant.id} was already reversed by entry {fix.id}"),
-        (Entry(Y, "grant", mu=Decimal(1), day=tomorrow), 400,
-         f"{tomorrow} is in the future (today is {today()})"),
-        (Entry(Y, "gift", mu=Decimal(1)), 400,
-         "kind must be one of grant, reserve, consume, release, correct"),
-        (Entry(Y, "grant", "bank", Decimal(1)), 400, "source must be one of plan, linkage, other"),
-    ]  # fmt: skip
+        (Entry(Y, "correct"), 400, "quota_correction_needs_entry", "冲正须注明所冲正的记录"),
+        (Entry(Y, "grant"), 400, "quota_amount_missing", "未填写面积"),
+        (
+            Entry(1989, "grant", mu=Decimal(1)),
+            400,
+            "quota_year_out_of_range",
+            f"年度须在 1990 至 {last} 年之间",
+        ),
+        (
+            Entry(Y, "reserve", mu=Decimal(1)),
+            400,
+            "quota_entry_needs_project",
+            "“预留”记录须注明所用于的项目（及批次）",
+        ),
+        (
+            Entry(Y, "reserve", mu=Decimal(1), project_id=999999),
+            404,
+            "quota_unknown_project",
+            "项目 999999 不存在",
+        ),
+        (
+            Entry(Y, "reserve", mu=Decimal(1), project_id=project, batch_id=999999),
+            404,
+            "quota_project_has_no_batch",
+            f"项目 {project} 没有批次 999999",
+        ),
+        (Entry(Y, "correct", reverses=999999), 404, "quota_no_entry", "要冲正的记录 999999 不存在"),
+        (
+            Entry(Y, "correct", reverses=fix.id),
+            409,
+            "quota_correction_not_reversible",
+            "冲正记录本身不能再冲正，请另行录入一条新记录",
+        ),
+        (
+            Entry(Y, "correct", reverses=grant.id),
+            409,
+            "quota_entry_already_reversed",
+            f"记录 {grant.id} 已由记录 {fix.id} 冲正",
+        ),
+        (
+            Entry(Y, "gift", mu=Decimal(1)),
+            400,
+            "unknown_choice",
+            "未知的台账条目类型 'gift'；可选：下达、预留、报批使用、释放、冲正",
+        ),
+        (
+            Entry(Y, "grant", "bank", Decimal(1)),
+            400,
+            "unknown_choice",
+            "未知的指标来源 'bank'；可选：年度计划指标、增减挂钩节余、其他",
+        ),
+        (
+            Entry(Y, "reserve", mu=Decimal(11), project_id=project),
+            409,
+            "quota_reserve_over_remaining",
+            "无法预留 11.00 亩：2029 年的年度计划指标仅剩 0.00 亩",
+        ),
+    ]
     got = []
-    for entry, _status, _message in cases:
+    for entry, _status, _code, _zh in cases:
         with pytest.raises(QuotaRefused) as info:
             quota.record(db, entry, "tester")
-        got.append((info.value.status, info.value.message))
-    assert got == [(status, message) for _, status, message in cases]
+        got.append((info.value.status, info.value.code, info.value.render("zh_CN")))
+    assert got == [(status, code, zh) for _, status, code, zh in cases]
+
+
+def test_refusals_read_in_english_with_labels_not_ids(db, c_project):
+    project, _ = c_project
+    rec(db, "grant", 10, source="linkage")
+    with pytest.raises(QuotaRefused) as info:
+        rec(db, "consume", 12, source="linkage", project_id=project)
+    assert (
+        str(info.value)
+        == info.value.render("en")
+        == (
+            "cannot consume 12.00 mu: 0.00 mu were reserved for it and only 10.00 mu of the "
+            "2029 Linkage savings remain"
+        )
+    )
+    assert "增减挂钩节余" in info.value.render("zh_CN") and "linkage" not in info.value.render(
+        "zh_CN"
+    )
+    with pytest.raises(QuotaRefused) as info:
+        rec(db, "release", 1, source="linkage", project_id=project)
+    assert info.value.code == "quota_release_over_reserved"
+    assert info.value.render("zh_CN") == "无法释放 1.00 亩：为其预留的指标仅有 0.00 亩"
+
+
+def test_an_entry_dated_tomorrow_is_refused(db):
+    tomorrow = today() + dt.timedelta(days=1)
+    with pytest.raises(QuotaRefused, match="future") as info:
+        rec(db, "grant", 1, day=tomorrow)
+    assert info.value.status == 400

@@ -23,30 +23,37 @@ def test_amounts_in_mu_or_hectares(given, mu):
 
 
 @pytest.mark.parametrize(
-    ("given", "message"),
+    ("given", "code", "zh"),
     [
-        ({}, "give the amount as mu or as ha (one of them)"),
-        ({"mu": 1, "ha": 1}, "give the amount as mu or as ha (one of them)"),
-        ({"mu": "x"}, "the amount must be a number"),
-        ({"mu": 0}, "the amount must be a positive number"),
-        ({"mu": "-0.01"}, "the amount must be a positive number"),
-        ({"mu": "Infinity"}, "the amount must be a positive number"),
-        ({"mu": "NaN"}, "the amount must be a positive number"),
-        ({"mu": "1000000.01"}, "the amount must be at most 1000000 mu"),
-        ({"ha": "66666.67"}, "the amount must be at most 1000000 mu"),
+        ({}, "quota_amount_mu_or_ha", "请填写面积，以亩或公顷计（二者填其一）"),
+        ({"mu": 1, "ha": 1}, "quota_amount_mu_or_ha", "请填写面积，以亩或公顷计（二者填其一）"),
+        ({"mu": "x"}, "quota_amount_not_a_number", "面积须为数字"),
+        ({"mu": 0}, "quota_amount_not_positive", "面积须为正数"),
+        ({"mu": "-0.01"}, "quota_amount_not_positive", "面积须为正数"),
+        ({"mu": "Infinity"}, "quota_amount_not_positive", "面积须为正数"),
+        ({"mu": "NaN"}, "quota_amount_not_positive", "面积须为正数"),
+        ({"mu": "1000000.01"}, "quota_amount_too_large", "面积不得超过 1000000 亩"),
+        ({"ha": "66666.67"}, "quota_amount_too_large", "面积不得超过 1000000 亩"),
     ],
 )
-def test_amounts_refused_with_a_400_saying_why(given, message):
+def test_amounts_refused_with_a_400_saying_why(given, code, zh):
     with pytest.raises(QuotaRefused) as info:
         to_mu(**given)
-    assert (info.value.status, info.value.message) == (400, message)
+    assert (info.value.status, info.value.code, info.value.render("zh_CN")) == (400, code, zh)
+
+
+def test_an_amount_refusal_reads_in_english_too():
+    with pytest.raises(QuotaRefused) as info:
+        to_mu(ha="66666.67")
+    assert info.value.render("en") == str(info.value) == "the amount must be at most 1000000 mu"
 
 
 def test_the_ledger_keeps_books_from_1990_to_15_years_ahead(monkeypatch):
     monkeypatch.setattr(quota, "today", lambda: dt.date(2026, 11, 29))
     assert quota.last_year() == 2041
     assert year_problem(FIRST_YEAR) is None and year_problem(2041) is None
-    assert year_problem(1989) == year_problem(2042) == "year must be from 1990 to 2041"
+    assert year_problem(1989) == year_problem(2042) == "the year must be from 1990 to 2041"
+    assert year_problem(2042).render("zh_CN") == "年度须在 1990 至 2041 年之间"
 
 
 def test_a_quota_refusal_is_a_409_unless_it_says_otherwise():

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +44,16 @@ def test_over_allocation_is_409_with_the_remaining_figure(client, db):
         "/api/quota/entries",
         json={"year": 2033, "kind": "reserve", "mu": 25, "project": project_id(db)},
     )
-    assert resp.status_code == 409 and "only 20.00 mu" in resp.get_json()["error"]
+    body = resp.get_json()
+    assert resp.status_code == 409 and body["code"] == "quota_reserve_over_remaining"
+    assert body["error"] == "无法预留 25.00 亩：2033 年的年度计划指标仅剩 20.00 亩"
+    en = client.post(
+        "/api/quota/entries?lang=en",
+        json={"year": 2033, "kind": "reserve", "mu": 25, "project": project_id(db)},
+    ).get_json()
+    assert (
+        en["error"] == "cannot reserve 25.00 mu: only 20.00 mu of the 2033 Annual plan quota remain"
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,7 +73,13 @@ def test_over_allocation_is_409_with_the_remaining_figure(client, db):
 )
 def test_bad_entries_get_4xx(client, body, status):
     resp = client.post("/api/quota/entries", json=body)
-    assert resp.status_code == status and resp.get_json()["error"]
+    answer = resp.get_json()
+    assert resp.status_code == status and answer["code"], answer
+    assert re.search(r"[\u4e00-\u9fff]", answer["error"]), answer
+    for internal in ("grant", "reserve", "correct", "kind", "source"):
+        assert internal not in answer["error"], answer
+    english = client.post("/api/quota/entries?lang=en", json=body).get_json()
+    assert english["code"] == answer["code"] and not re.search(r"[\u4e00-\u9fff]", english["error"])
 
 
 def test_demand_by_project_batch_and_parcels(client, db):
@@ -109,7 +125,9 @@ def test_the_ledger_page_and_workbooks_match_the_api(client):
     q = load_workbook(io.BytesIO(client.get("/reports/quarterly.xlsx?quarter=2011-Q3").data))
     progress = {r[1]: r for r in q["征拆进度"].iter_rows(min_row=2, values_only=True)}
     assert progress["第一批"][2] == 315
-    assert client.get("/reports/monthly.xlsx?month=2011-13").status_code == 400
+    bad_month = client.get("/reports/monthly.xlsx?month=2011-13")
+    assert bad_month.status_code == 400
+    assert "月份格式须为 YYYY-MM" in bad_month.get_data(as_text=True)
 
 
 def test_50_concurrent_reservations_of_10_mu_against_100(live_server, live_engine, live_accounts):
@@ -139,7 +157,11 @@ def test_50_concurrent_reservations_of_10_mu_against_100(live_server, live_engin
         results = list(pool.map(reserve, range(50)))
     statuses = sorted(s for s, _ in results)
     assert statuses.count(201) == 10 and statuses.count(409) == 40, statuses
-    assert all("remain" in body["error"] for s, body in results if s == 409)
+    refused = {body["code"] for s, body in results if s == 409}
+    assert refused <= {"quota_reserve_over_remaining", "quota_refused_by_database"}, refused
+    assert all(
+        "仅剩" in body["error"] or "剩余" in body["error"] for s, body in results if s == 409
+    )
     with live_engine.connect() as conn:
         row = conn.execute(
             text("SELECT reserved_mu, remaining_mu FROM quota_balance "
