@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from landmap.messages import Message, msg
+
 CLASSES: dict[str, str] = {
     "01": "耕地",
     "0101": "水田",
@@ -145,7 +147,8 @@ def is_construction(code: str) -> bool:
 
 
 def category(code: str) -> str:
-    """agricultural | construction | other | unknown (a code the standard does not have)."""
+    """agricultural | construction | other (未利用地, unused) | unknown (a code the standard
+    does not have); category_label says them for people."""
     if not is_known(code):
         return "unknown"
     if is_agricultural(code):
@@ -153,3 +156,17 @@ def category(code: str) -> str:
     if is_construction(code):
         return "construction"
     return "other"
+
+
+# What each category is called where people read it (problems, JSON labels, workbooks).
+CATEGORY_LABELS: dict[str, Message] = {
+    "agricultural": msg("category_agricultural", "agricultural land"),
+    "construction": msg("category_construction", "construction land"),
+    "other": msg("category_unused", "unused land"),
+    "unknown": msg("category_unknown", "code not in GB/T 21010"),
+}
+
+
+def category_label(category_id: str) -> Message:
+    """A category (see category) as people read it: 农用地, 建设用地, 未利用地 in Chinese."""
+    return CATEGORY_LABELS[category_id]

@@ -1,6 +1,6 @@
 """Text encoding of a shapefile's DBF: decided once, in this order.
 
-1. ``--encoding`` given by the user;
+1. the user's choice (the CLI's option, the upload form's list);
 2. the .cpg sidecar;
 3. the DBF language driver id (byte 29);
 4. strict UTF-8 over every character field of every record;
@@ -22,16 +22,23 @@ from pathlib import Path
 import numpy as np
 
 from landmap.domain import Refused
+from landmap.messages import Message, msg, term
+
+# what the user chooses when the file does not say (a form field's label)
+CHOICE = term("text encoding")
+CHOSEN = msg("chosen_by_user", "chosen by the user")
+# the encodings offered on a form: (codec, what people call it)
+CHOICES = (("gbk", "GBK"), ("gb18030", "GB18030"), ("utf-8", "UTF-8"), ("big5", "Big5"))
 
 
 class EncodingError(Refused):
-    """The DBF's text cannot be decoded safely; the message says what to pass."""
+    """The DBF's text cannot be decoded safely; the message says to choose the encoding."""
 
 
 @dataclass(frozen=True)
 class Decision:
     value: str
-    reason: str
+    reason: Message
 
 
 # .cpg spellings seen in the wild -> Python codec
@@ -84,7 +91,33 @@ def codec_name(name: str) -> str:
     try:
         return codecs.lookup(key).name
     except LookupError as exc:
-        raise EncodingError(f"unknown encoding {name!r}") from exc
+        given = repr(name[:40])
+        raise EncodingError(
+            msg(
+                "encoding_unknown",
+                "unknown %(choice)s %(given)s: choose GBK, GB18030 or UTF-8",
+                choice=CHOICE,
+                given=given,
+            )
+        ) from exc
+
+
+def parse_choice(name: str) -> str:
+    """An encoding chosen on a form: one of CHOICES, else EncodingError."""
+    codec = codec_name(name)
+    if codec not in {codecs.lookup(c).name for c, _ in CHOICES}:
+        given = repr(name[:40])
+        offered = [shown for _, shown in CHOICES]
+        raise EncodingError(
+            msg(
+                "encoding_not_offered",
+                "the %(choice)s is one of %(offered)s, not %(given)s",
+                choice=CHOICE,
+                offered=offered,
+                given=given,
+            )
+        )
+    return codec
 
 
 def dbf_text_chunks(dbf: Path, limit_records: int | None = None) -> Iterator[bytes]:
@@ -94,7 +127,9 @@ def dbf_text_chunks(dbf: Path, limit_records: int | None = None) -> Iterator[byt
     with dbf.open("rb") as f:
         head = f.read(32)
         if len(head) < 32:
-            raise EncodingError(f"{dbf.name} is not a dBASE file (too short)")
+            raise EncodingError(
+                msg("dbf_too_short", "%(file)s is not a dBASE file (too short)", file=dbf.name)
+            )
         n_records, header_len, record_len = struct.unpack("<IHH", head[4:12])
         fields, offset = [], 1  # byte 0 of a record is the deletion flag
         while True:
@@ -140,23 +175,46 @@ def _ascii(dbf: Path) -> bool:
 def decide(dbf: Path | None, cpg_text: str | None, override: str | None) -> Decision:
     """Decide the encoding of a shapefile's attribute text (see module docstring)."""
     if override:
-        decision = Decision(codec_name(override), "given with --encoding")
+        decision = Decision(codec_name(override), CHOSEN)
     elif cpg_text and cpg_text.strip():
-        decision = Decision(codec_name(cpg_text), f".cpg file says {cpg_text.strip()!r}")
+        cpg = repr(cpg_text.strip()[:40])
+        reason = msg("encoding_from_cpg", ".cpg file says %(cpg)s", cpg=cpg)
+        decision = Decision(codec_name(cpg_text), reason)
     elif dbf is None:
-        return Decision("utf-8", "no .dbf: nothing to decode")
+        return Decision("utf-8", msg("encoding_no_dbf", "no .dbf: nothing to decode"))
     else:
         decision = _from_dbf(dbf)
-        if decision.reason.startswith(("no .cpg", "all text")):
+        if decision.reason.code in _DECODED:
             return decision  # decided by decoding every text byte already
     if dbf is not None and not _decodes(dbf, decision.value):
         other = next((c for c in ("utf-8", "gb18030") if _decodes(dbf, c)), None)
-        hint = f"; it reads cleanly as {other.upper()}" if other else ""
+        hint = _reads_as(other, "encoding_reads_as")
         raise EncodingError(
-            f"the text is not valid {decision.value} ({decision.reason}){hint}: "
-            "pass --encoding with the file's real encoding"
+            msg(
+                "encoding_not_valid",
+                "the text is not valid %(encoding)s (%(reason)s)%(hint)s: choose the file's "
+                "real %(choice)s",
+                encoding=decision.value,
+                reason=decision.reason,
+                hint=hint,
+                choice=CHOICE,
+            )
         )
     return decision
+
+
+# reasons of decisions made by decoding every text byte of the file
+_DECODED = {"encoding_ascii", "encoding_utf8_valid", "encoding_gb18030_valid"}
+
+
+def _reads_as(other: str | None, code: str) -> Message | str:
+    """ "; it reads cleanly as GB18030" (or nothing), inside a message."""
+    if other is None:
+        return ""
+    shown = other.upper()
+    if code == "encoding_reads_as":
+        return msg("encoding_reads_as", "; it reads cleanly as %(other)s", other=shown)
+    return msg("encoding_bytes_read_as", "; the bytes read cleanly as %(other)s", other=shown)
 
 
 def _from_dbf(dbf: Path) -> Decision:
@@ -164,16 +222,29 @@ def _from_dbf(dbf: Path) -> Decision:
         head = f.read(32)
     ldid = head[29] if len(head) >= 30 else 0
     if _LDID.get(ldid):
-        return Decision(codec_name(_LDID[ldid]), f"DBF language driver id 0x{ldid:02X}")
+        shown = f"0x{ldid:02X}"
+        reason = msg("encoding_from_ldid", "DBF language driver id %(ldid)s", ldid=shown)
+        return Decision(codec_name(_LDID[ldid]), reason)
     if _ascii(dbf):
-        return Decision("utf-8", "all text is ASCII")
+        return Decision("utf-8", msg("encoding_ascii", "all text is ASCII"))
     if _decodes(dbf, "utf-8"):
-        return Decision("utf-8", "no .cpg or language id; every text field is valid UTF-8")
+        reason = msg(
+            "encoding_utf8_valid", "no .cpg or language id; every text field is valid UTF-8"
+        )
+        return Decision("utf-8", reason)
     if _decodes(dbf, "gb18030"):
-        return Decision("gb18030", "no .cpg or language id; the text is not UTF-8 but is GB18030")
+        reason = msg(
+            "encoding_gb18030_valid",
+            "no .cpg or language id; the text is not UTF-8 but is GB18030",
+        )
+        return Decision("gb18030", reason)
     raise EncodingError(
-        "cannot tell the text encoding: no .cpg, no language driver id, and the text is neither "
-        "UTF-8 nor GB18030; pass --encoding NAME (for example --encoding GBK)"
+        msg(
+            "encoding_not_told",
+            "cannot tell the text encoding: no .cpg, no language driver id, and the text is "
+            "neither UTF-8 nor GB18030: choose its %(choice)s (for example GBK)",
+            choice=CHOICE,
+        )
     )
 
 
@@ -184,13 +255,22 @@ def check_not_mojibake(decision: Decision, samples: list[str], dbf: Path | None)
     bad = [s for s in samples if s and _MOJIBAKE.search(s)]
     if not bad:
         return
-    hint = ""
+    other = None
     if dbf is not None:
-        for guess in ("utf-8", "gb18030"):
-            if _decodes(dbf, guess, limit_records=5000):
-                hint = f"; the bytes read cleanly as {guess.upper()}"
-                break
+        other = next(
+            (c for c in ("utf-8", "gb18030") if _decodes(dbf, c, limit_records=5000)), None
+        )
+    example = repr(bad[0][:40])
+    hint = _reads_as(other, "encoding_bytes_read_as")
     raise EncodingError(
-        f"text decoded as {decision.value} ({decision.reason}) looks garbled, e.g. {bad[0]!r}"
-        f"{hint}: pass --encoding GBK (or the file's real encoding)"
+        msg(
+            "encoding_garbled",
+            "text decoded as %(encoding)s (%(reason)s) looks garbled, e.g. %(example)s%(hint)s: "
+            "choose its %(choice)s (GBK, or the file's real encoding)",
+            encoding=decision.value,
+            reason=decision.reason,
+            example=example,
+            hint=hint,
+            choice=CHOICE,
+        )
     )

@@ -25,22 +25,37 @@ from landmap.geo import crs as crs_mod
 from landmap.geo import encoding as enc_mod
 from landmap.loaders import reader
 from landmap.loaders.profiles import Profile
-from landmap.loaders.reader import Chunk, Problem, Reading, ReadPlan
+from landmap.loaders.reader import OUTSIDE, Chunk, Problem, Reading, ReadPlan
 from landmap.loaders.source import SourceError, open_source
+from landmap.messages import Message, msg
 from landmap.services import Refused
+
+BAD_CODE = msg("code_malformed", "the code has spaces or is longer than 40 characters")
+# the bad records a refusal lists (the count says how many there are in all)
+MAX_LISTED = 100
 
 
 class LoadRefused(Refused):
-    """The file was not loaded; ``problems`` lists every bad record (``str()`` lists them
-    under the message)."""
+    """The file was not loaded; ``problems`` lists every bad record (``render()`` and
+    ``str()`` list them under the message; the web answers them as ``problems``: each a
+    Message with the record number, its code and what is wrong, in the request's locale)."""
 
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, message: Message, problems: Sequence[Problem] = ()) -> None:
         self.problems = list(problems)
+        listed = [problem.message for problem in self.problems[:MAX_LISTED]]
+        super().__init__(message, **({"problems": listed} if listed else {}))
+
+    def render(self, locale: str) -> str:
+        lines = [super().render(locale)]
+        listed = self.problems[:MAX_LISTED]
+        lines += [f"  - {problem.message.render(locale)}" for problem in listed]
+        more = len(self.problems) - len(listed)
+        if more:
+            lines.append(msg("more_problems", "… and %(n)s more", n=more).render(locale))
+        return "\n".join(lines)
 
     def __str__(self) -> str:
-        lines = [self.message] + [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
+        return self.render("en")
 
 
 @dataclass
@@ -205,7 +220,8 @@ def duplicate_codes(session: Session) -> list[Problem]:
             "GROUP BY code HAVING count(*) > 1"
         )
     ):
-        found += [Problem(r, code, f"duplicate code (records {recs})") for r in recs]
+        reason = msg("duplicate_code", "duplicate code (records %(records)s)", records=recs)
+        found += [Problem(r, code, reason) for r in recs]
     return found
 
 
@@ -258,7 +274,7 @@ def run(
             job = Job(session, layer, read_plan, options, srid, region_bbox, progress)
             return _run(job)
     except (SourceError, enc_mod.EncodingError, crs_mod.CRSError) as exc:
-        raise LoadRefused(str(exc)) from exc
+        raise LoadRefused(exc.message) from exc
 
 
 @dataclass
@@ -281,7 +297,7 @@ class Job:
         self.ctx = Context(self.options, self.read_plan.columns, [])
         source = self.read_plan.source
         encoding = self.read_plan.encoding or enc_mod.Decision(
-            "utf-8", f"{source.kind} text is UTF-8"
+            "utf-8", msg("encoding_utf8_kind", "the text of this kind of file is UTF-8")
         )
         self.report = LoadReport(
             self.layer.name,
@@ -356,19 +372,36 @@ def _refuse_what_is_wrong(job: Job) -> None:
     """LoadRefused when features fall outside the region (the CRS is wrong) or, unless
     repairing, when any record is bad; the layer's own checks add their problems."""
     read_plan, problems = job.read_plan, job.ctx.problems
-    outside = [p for p in problems if p.reason.startswith("outside the zone's region")]
+    outside = [p for p in problems if p.reason.code == OUTSIDE.code]
     if outside:
+        n, crs = len(outside), read_plan.crs
+        bbox = ", ".join(f"{v:g}" for v in job.region_bbox)
         raise LoadRefused(
-            f"{len(outside)} of {read_plan.count} features fall outside the region "
-            f"{job.region_bbox} after reprojection from {read_plan.crs.label} "
-            f"({read_plan.crs.reason}): the CRS is probably wrong; pass --srs EPSG:N",
+            msg(
+                "load_outside_region",
+                "%(n)s of %(total)s features fall outside the region (%(bbox)s) after "
+                "reprojection from %(crs)s (%(reason)s): the coordinate system is probably "
+                "wrong; choose the file's %(choice)s",
+                n=n,
+                total=read_plan.count,
+                bbox=bbox,
+                crs=crs.label,
+                reason=crs.reason,
+                choice=crs_mod.CHOICE,
+            ),
             outside[:20],
         )
     problems += job.layer.checks(job.session, job.ctx)
     if problems and not job.options.repair:
+        n = len(problems)
         raise LoadRefused(
-            f"{read_plan.source.name}: {len(problems)} bad record(s); nothing was loaded. "
-            "Fix them, or load with --repair to make valid what can be and set the rest aside",
+            msg(
+                "load_bad_records",
+                "%(file)s: %(n)s bad record(s); nothing was loaded: fix them and load the "
+                "file again",
+                file=read_plan.source.name,
+                n=n,
+            ),
             sorted(problems, key=lambda problem: problem.record),
         )
 

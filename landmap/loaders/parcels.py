@@ -14,10 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import landuse
-from landmap.domain import STATE_LAND_CODE, Stage, TransferStatus
-from landmap.loaders.core import STAGING, Context, Layer, Merged, duplicate_codes, upsert
+from landmap.domain import STATE_LAND_CODE, Refused, Stage, TransferStatus
+from landmap.loaders.core import (
+    BAD_CODE,
+    STAGING,
+    Context,
+    Layer,
+    Merged,
+    duplicate_codes,
+    upsert,
+)
 from landmap.loaders.profiles import PARCELS
 from landmap.loaders.reader import Chunk, Problem, map_unique
+from landmap.messages import Message, msg
 
 COMMERCIAL = (
     ("planned_use", "text"),
@@ -66,13 +75,25 @@ def _land_use(value: str | None) -> tuple[str, str]:
     return landuse.code_of(value), value
 
 
-def _parse(enum, value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    try:
-        return enum.parse(value).value
-    except ValueError as exc:
-        return "!" + str(exc)
+def _parsed(enum, values: pa.Array, problems: dict[int, Message]) -> pa.Array:
+    """The members' ids of ``values`` (labels or ids of ``enum``), null where blank; a
+    problem for each record whose value is none of them."""
+    refusals: dict[str, Message] = {}
+
+    def parse(value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            return enum.parse(value).value
+        except Refused as exc:
+            refusals[value] = exc.message
+            return "!"
+
+    parsed = map_unique(values, parse, pa.string())
+    bad = pc.equal(pc.fill_null(parsed, ""), "!").to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(bad):
+        problems.setdefault(int(i), refusals[values[int(i)].as_py()])
+    return parsed
 
 
 def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
@@ -80,11 +101,11 @@ def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
     v = chunk.values
     nulls = pa.nulls(n, pa.string())
     keep = np.ones(n, dtype=bool)
-    problems: dict[int, str] = {}
+    problems: dict[int, Message] = {}
     code = v["code"]
     bad_code = pc.or_(pc.match_substring_regex(code, r"\s"), pc.greater(pc.utf8_length(code), 40))
     for i in np.flatnonzero(bad_code.to_numpy(zero_copy_only=False)):
-        problems[int(i)] = "the code has spaces or is longer than 40 characters"
+        problems[int(i)] = BAD_CODE
     # stage: the file's, else where a new parcel of this code starts
     stage = pc.if_else(
         pc.match_substring_regex(code, STATE_LAND_CODE),
@@ -92,22 +113,12 @@ def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
         Stage.NOT_STARTED.value,
     )
     if "stage" in v:
-        parsed = map_unique(v["stage"], lambda x: _parse(Stage, x), pa.string())
-        for i in np.flatnonzero(
-            pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(zero_copy_only=False)
-        ):
-            problems.setdefault(int(i), parsed[int(i)].as_py()[1:])
-        stage = pc.coalesce(parsed, stage)
+        stage = pc.coalesce(_parsed(Stage, v["stage"], problems), stage)
     commercial = {}
     for name, kind in COMMERCIAL:
         commercial[name] = v.get(name, pa.nulls(n, _ARROW[kind]))
     if "transfer_status" in v:
-        parsed = map_unique(v["transfer_status"], lambda x: _parse(TransferStatus, x), pa.string())
-        for i in np.flatnonzero(
-            pc.starts_with(pc.fill_null(parsed, ""), "!").to_numpy(zero_copy_only=False)
-        ):
-            problems.setdefault(int(i), parsed[int(i)].as_py()[1:])
-        commercial["transfer_status"] = parsed
+        commercial["transfer_status"] = _parsed(TransferStatus, v["transfer_status"], problems)
     use = v.get("land_use", nulls)
     use_code = map_unique(use, lambda x: _land_use(x)[0], pa.string())
     use_name = map_unique(use, lambda x: _land_use(x)[1], pa.string())
@@ -146,6 +157,9 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
 
 
+_BATCH_ALONE = msg("batch_without_project", "a batch is given without a project")
+
+
 def checks(session: Session, ctx: Context) -> list[Problem]:
     found = duplicate_codes(session)
     for rec, code, project in session.execute(
@@ -155,7 +169,10 @@ def checks(session: Session, ctx: Context) -> list[Problem]:
           AND NOT EXISTS (SELECT 1 FROM project p WHERE p.name = s.project)
         """)
     ):
-        found.append(Problem(rec, code, f"unknown project {project!r}"))
+        name = repr(project[:80])
+        found.append(
+            Problem(rec, code, msg("record_unknown_project", "unknown project %(name)s", name=name))
+        )
     for rec, code, project, batch in session.execute(
         text(f"""
         SELECT s.rec, s.code, s.project, s.batch FROM {STAGING} s
@@ -164,12 +181,14 @@ def checks(session: Session, ctx: Context) -> list[Problem]:
             SELECT 1 FROM acquisition_batch b WHERE b.project_id = p.id AND b.name = s.batch)
         """)
     ):
-        found.append(Problem(rec, code, f"project {project!r} has no batch {batch!r}"))
+        names = {"project": repr(project[:80]), "batch": repr(batch[:80])}
+        reason = msg("project_has_no_batch", "project %(project)s has no batch %(batch)s", **names)
+        found.append(Problem(rec, code, reason))
     for rec, code in session.execute(
         text(f"""
         SELECT rec, code FROM {STAGING} WHERE batch IS NOT NULL AND project IS NULL""")
     ):
-        found.append(Problem(rec, code, "a batch is given without a project"))
+        found.append(Problem(rec, code, _BATCH_ALONE))
     return found
 
 

@@ -13,9 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import landuse
-from landmap.loaders.core import STAGING, Context, Layer, Merged, duplicate_codes
+from landmap.loaders.core import BAD_CODE, STAGING, Context, Layer, Merged, duplicate_codes
 from landmap.loaders.profiles import FARMLAND, LANDUSE, Profile
 from landmap.loaders.reader import Chunk, Problem, map_unique
+from landmap.messages import msg
 
 
 @dataclass(frozen=True)
@@ -36,15 +37,15 @@ def _set_aside(chunk: Chunk, ctx: Context, use: pa.Array, kind: Patches) -> np.n
     reasons = [
         (
             pc.or_(pc.match_substring_regex(code, r"\s"), pc.greater(pc.utf8_length(code), 40)),
-            "the code has spaces or is longer than 40 characters",
+            BAD_CODE,
         ),
         (
             pc.and_(pc.not_equal(use, ""), pc.invert(pc.utf8_is_alnum(use))),
-            "the land-use code is not a code",
+            msg("land_use_code_malformed", "the land-use code is not a code"),
         ),
     ]
     if kind.land_use_required:
-        reasons.append((pc.equal(use, ""), "no land-use code (DLBM)"))
+        reasons.append((pc.equal(use, ""), msg("no_land_use_code", "no land-use code (DLBM)")))
     keep = np.ones(len(chunk), dtype=bool)
     for flags, reason in reasons:
         for i in np.flatnonzero(pc.fill_null(flags, False).to_numpy(zero_copy_only=False)):

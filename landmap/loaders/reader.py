@@ -25,23 +25,53 @@ from landmap.geo import crs as crs_mod
 from landmap.geo import encoding as enc_mod
 from landmap.geo import gdal
 from landmap.loaders.profiles import Profile
-from landmap.loaders.source import MAX_FIELDS, Source, SourceError, shown_name
+from landmap.loaders.source import (
+    KIND_NAMES,
+    MAX_FIELDS,
+    Source,
+    SourceError,
+    bad_shapefile_header,
+    not_that_kind,
+    shown_name,
+)
+from landmap.messages import Message, msg, term
 
 log = logging.getLogger("landmap")
 
 CHUNK = 50_000
+# what a profile's layer is called inside messages
+_LAYER_NAMES = {
+    "parcels": term("parcel layer"),
+    "landuse": term("land-use layer"),
+    "farmland": term("farmland layer"),
+    "zones": term("zone boundary layer"),
+}
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 
 
 @dataclass(frozen=True)
 class Problem:
+    """A bad record: its 1-based position in the file, its code, what is wrong with it (a
+    Message: ``str()`` is English, ``message.render(locale)`` in any locale)."""
+
     record: int  # 1-based position in the file
     code: str
-    reason: str
+    reason: Message
+
+    @property
+    def message(self) -> Message:
+        # the code as text, cut short: a refusal never echoes more of a file than that
+        code = shown_name(self.code, 40) or term("no code")
+        return msg(
+            "record_problem",
+            "record %(record)s (%(code)s): %(reason)s",
+            record=self.record,
+            code=code,
+            reason=self.reason,
+        )
 
     def __str__(self) -> str:
-        # the code as text, cut short: a refusal never echoes more of a file than that
-        return f"record {self.record} ({shown_name(self.code, 40) or 'no code'}): {self.reason}"
+        return str(self.message)
 
 
 @dataclass
@@ -75,28 +105,38 @@ def _check_shapefile_parts(src: Source) -> None:
     with shp.open("rb") as f:
         head = f.read(100)
     if len(head) < 100 or struct.unpack(">i", head[:4])[0] != 9994:
-        raise SourceError(f"{src.name}: the .shp file is not a shapefile (bad header)")
+        raise SourceError(bad_shapefile_header(src.name, ".shp"))
     declared = struct.unpack(">i", head[24:28])[0] * 2
     if declared != shp_size:
         raise SourceError(
-            f"{src.name}: the .shp file is truncated or padded ({shp_size} bytes, its header "
-            f"says {declared}); ask for the file again"
+            msg(
+                "shp_wrong_size",
+                "%(file)s: the .shp file is truncated or padded (%(size)s bytes, its header "
+                "says %(declared)s); ask for the file again",
+                file=src.name,
+                size=shp_size,
+                declared=declared,
+            )
         )
     shx_records = (shx.stat().st_size - 100) // 8
     with dbf.open("rb") as f:
         dhead = f.read(12)
     if len(dhead) < 12:
-        raise SourceError(f"{src.name}: the .dbf file is truncated")
+        raise SourceError(_dbf_truncated(src.name))
     dbf_records = struct.unpack("<I", dhead[4:8])[0]
     header_len, record_len = struct.unpack("<HH", dhead[8:12])
     if dbf.stat().st_size < header_len + dbf_records * record_len:
-        raise SourceError(
-            f"{src.name}: the .dbf file is truncated ({dbf_records} records declared)"
-        )
+        raise SourceError(_dbf_truncated(src.name))
     if shx_records != dbf_records:
         raise SourceError(
-            f"{src.name}: the .shx lists {shx_records} shapes but the .dbf has {dbf_records} "
-            "records; the parts do not belong together"
+            msg(
+                "shx_dbf_mismatch",
+                "%(file)s: the .shx lists %(shapes)s shapes but the .dbf has %(records)s "
+                "records; the parts do not belong together",
+                file=src.name,
+                shapes=shx_records,
+                records=dbf_records,
+            )
         )
     with shx.open("rb") as f:
         f.seek(100 + (shx_records - 1) * 8) if shx_records else None
@@ -104,7 +144,17 @@ def _check_shapefile_parts(src: Source) -> None:
     if shx_records and len(last) == 8:
         offset, length = struct.unpack(">ii", last)
         if (offset + 4 + length) * 2 > shp_size:
-            raise SourceError(f"{src.name}: the .shp file is truncated (its index points past it)")
+            raise SourceError(
+                msg(
+                    "shp_truncated",
+                    "%(file)s: the .shp file is truncated (its index points past it)",
+                    file=src.name,
+                )
+            )
+
+
+def _dbf_truncated(shown: str) -> Message:
+    return msg("dbf_truncated", "%(file)s: the .dbf file is truncated", file=shown)
 
 
 def plan(
@@ -121,7 +171,7 @@ def plan(
         _check_shapefile_parts(src)
         enc = enc_mod.decide(src.sidecar(".dbf"), src.sidecar_text(".cpg"), encoding)
     elif encoding:
-        enc = enc_mod.Decision(enc_mod.codec_name(encoding), "given with --encoding")
+        enc = enc_mod.Decision(enc_mod.codec_name(encoding), enc_mod.CHOSEN)
     try:
         info = gdal.pyogrio().read_info(
             src.path,
@@ -133,30 +183,62 @@ def plan(
     except (DataSourceError, DataLayerError) as exc:
         raise _unreadable(src, exc) from exc
     if info.get("driver") != gdal.DRIVERS[src.kind]:
-        raise SourceError(f"{src.name}: the content is not a {src.kind}; nothing was read")
+        raise SourceError(not_that_kind(src.name, src.kind))
     if len(info["fields"]) > MAX_FIELDS:
-        raise SourceError(f"{src.name} has {len(info['fields'])} fields; at most {MAX_FIELDS}")
+        n = len(info["fields"])
+        raise SourceError(
+            msg(
+                "too_many_fields",
+                "%(file)s has %(n)s fields; at most %(max)s",
+                file=src.name,
+                n=n,
+                max=MAX_FIELDS,
+            )
+        )
     bounds = info["total_bounds"]
     if not info["features"] or bounds is None or not np.isfinite(bounds).all():
-        raise SourceError(f"{src.name} holds no features with a geometry")
+        raise SourceError(
+            msg("no_features", "%(file)s holds no features with a geometry", file=src.name)
+        )
     bounds = tuple(float(v) for v in info["total_bounds"])
     crs = crs_mod.decide(srs, info["crs"], bounds, central_meridian)
-    columns = [str(c) for c in info["fields"]]
+    matched = _matched(src, profile, [str(c) for c in info["fields"]])
+    return ReadPlan(src, profile, matched, enc, crs, int(info["features"]))
+
+
+def _matched(src: Source, profile: Profile, columns: list[str]) -> dict[str, str]:
+    """The profile's fields in ``columns`` (target -> column); SourceError names those a
+    profile needs and the file lacks."""
     matched = profile.match(columns)
     missing = profile.missing(matched)
     if missing:
-        names = ", ".join(f"{spec.target} ({'/'.join(spec.aliases)})" for spec in missing)
+        names = [f"{spec.target} ({'/'.join(spec.aliases)})" for spec in missing]
+        layer = _LAYER_NAMES.get(profile.name, profile.name)
         raise SourceError(
-            f"{src.name} lacks the {profile.name} field(s) {names}; its fields are: "
-            f"{', '.join(columns)}"
+            msg(
+                "fields_missing",
+                "%(file)s lacks the %(layer)s field(s) %(names)s; its fields are: %(fields)s",
+                file=src.name,
+                layer=layer,
+                names=names,
+                fields=columns,
+            )
         )
-    return ReadPlan(src, profile, matched, enc, crs, int(info["features"]))
+    return matched
 
 
 def _unreadable(src: Source, exc: Exception) -> SourceError:
     """GDAL's own message names paths and may quote the file: it goes to the log only."""
     log.warning("GDAL cannot read %s: %s", src.path, exc)
-    return SourceError(f"{src.name}: not readable as a {src.kind} (damaged or not that format)")
+    kind = KIND_NAMES[src.kind]
+    return SourceError(
+        msg(
+            "file_unreadable",
+            "%(file)s: not readable as a %(kind)s (damaged or not that format)",
+            file=src.name,
+            kind=kind,
+        )
+    )
 
 
 def _as_text(arr: pa.Array) -> pa.Array:
@@ -227,21 +309,28 @@ def plain(arr: pa.Array) -> pa.Array:
     return _no_nul(pc.cast(arr, pa.string()))
 
 
-def _geometry_problems(geoms: np.ndarray) -> dict[int, str]:
+NULL_SHAPE = msg("record_null_shape", "empty geometry (null shape)")
+EMPTY = msg("record_geometry_empty", "empty geometry")
+NOT_FINITE = msg("record_not_finite", "NaN or infinite coordinates")
+OUTSIDE = msg("outside_region", "outside the zone's region after reprojection")
+
+
+def _geometry_problems(geoms: np.ndarray) -> dict[int, Message]:
     """index -> reason, for null, empty, non-polygonal and non-finite geometries."""
-    out: dict[int, str] = {}
+    out: dict[int, Message] = {}
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
     polygonal = np.isin(shapely.get_type_id(geoms), [3, 6])
     for i in np.flatnonzero(missing):
-        out[int(i)] = "empty geometry (null shape)"
+        out[int(i)] = NULL_SHAPE
     for i in np.flatnonzero(empty):
-        out[int(i)] = "empty geometry"
+        out[int(i)] = EMPTY
     for i in np.flatnonzero(~missing & ~empty & ~polygonal):
-        out[int(i)] = f"not a polygon ({geoms[i].geom_type})"
+        kind = geoms[i].geom_type
+        out[int(i)] = msg("record_not_polygon", "not a polygon (%(kind)s)", kind=kind)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
     for i in np.unique(index[~np.isfinite(coords).all(axis=1)]):
-        out.setdefault(int(i), "NaN or infinite coordinates")
+        out.setdefault(int(i), NOT_FINITE)
     return out
 
 
@@ -290,7 +379,7 @@ def read_chunks(read_plan: ReadPlan, reading: Reading) -> Iterator[Chunk]:
 
 def _checked_geometries(
     reading: Reading, records: np.ndarray, codes: pa.Array, wkb: np.ndarray
-) -> tuple[np.ndarray, dict[int, str], list[Problem]]:
+) -> tuple[np.ndarray, dict[int, Message], list[Problem]]:
     """A batch's geometries, 2D, reprojected, made valid where ``reading.repair`` may;
     the index -> reason of those to set aside; the repairs made."""
     with np.errstate(invalid="ignore"):  # NaN coordinates are reported, not warned about
@@ -305,16 +394,17 @@ def _checked_geometries(
         fixed = _polygonal_part(shapely.make_valid(geoms[i])) if reading.repair else None
         if fixed is not None and fixed.is_valid:
             geoms[i] = fixed
-            repaired.append(Problem(int(records[i]), codes[i].as_py(), f"repaired: {reason}"))
+            done = msg("record_repaired", "repaired: %(reason)s", reason=reason)
+            repaired.append(Problem(int(records[i]), codes[i].as_py(), done))
             continue
-        bad[int(i)] = f"invalid geometry: {reason}"
+        bad[int(i)] = msg("record_geometry_invalid", "invalid geometry: %(reason)s", reason=reason)
         ok[i] = False
     # in the region: the bounds of every shape inside the region's envelope
     x0, y0, x1, y1 = reading.region.bounds
     box = shapely.bounds(geoms[ok])
     inside = (box[:, 0] >= x0) & (box[:, 1] >= y0) & (box[:, 2] <= x1) & (box[:, 3] <= y1)
     for i in np.flatnonzero(ok)[~inside]:
-        bad[int(i)] = "outside the zone's region after reprojection"
+        bad[int(i)] = OUTSIDE
     return geoms, bad, repaired
 
 
@@ -333,7 +423,7 @@ def _chunk(
     geoms, bad, repaired = _checked_geometries(reading, records, codes, wkb)
     if targets["code"].required:
         for i in np.flatnonzero(pc.equal(codes, "").to_numpy(zero_copy_only=False)):
-            bad.setdefault(int(i), f"no code ({code_column})")
+            bad.setdefault(int(i), msg("no_code", "no code (%(field)s)", field=code_column))
     for i, reason in sorted(bad.items()):
         reading.problems.append(Problem(int(records[i]), codes[i].as_py(), reason))
     keep = np.ones(n, dtype=bool)

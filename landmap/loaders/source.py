@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+from landmap.messages import Term, msg, term
 from landmap.services import Refused
 
 MAX_ZIP_MEMBERS = 200
@@ -80,10 +81,19 @@ def _sha256(paths: list[Path]) -> str:
 def _single_shapefile(folder: Path, shown: str) -> Path:
     shps = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".shp" and p.is_file())
     if not shps:
-        raise SourceError(f"{shown} holds no .shp file")
+        raise SourceError(msg("no_shp_file", "%(file)s holds no .shp file", file=shown))
     if len(shps) > 1:
-        names = ", ".join(p.name for p in shps[:5])
-        raise SourceError(f"{shown} holds {len(shps)} shapefiles ({names}); give one of them")
+        names = [p.name for p in shps[:5]]
+        n = len(shps)
+        raise SourceError(
+            msg(
+                "several_shapefiles",
+                "%(file)s holds %(n)s shapefiles (%(names)s): give one of them",
+                file=shown,
+                n=n,
+                names=names,
+            )
+        )
     return shps[0]
 
 
@@ -91,22 +101,71 @@ def check_zip(zf: zipfile.ZipFile, shown: str) -> None:
     """Refuse zip-slip paths, links, too many members and zip bombs before extracting."""
     infos = zf.infolist()
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise SourceError(f"{shown} has {len(infos)} members; at most {MAX_ZIP_MEMBERS} allowed")
+        n = len(infos)
+        raise SourceError(
+            msg(
+                "zip_too_many_members",
+                "%(file)s has %(n)s members; at most %(max)s are allowed",
+                file=shown,
+                n=n,
+                max=MAX_ZIP_MEMBERS,
+            )
+        )
     total = packed = 0
     for info in infos:
         name = info.filename
         parts = PurePosixPath(name.replace("\\", "/")).parts
         if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts:
-            raise SourceError(f"{shown}: member {name!r} would be written outside the folder")
+            raise SourceError(_member_outside(name, shown))
         mode = info.external_attr >> 16
+        member = repr(shown_name(name))
         if stat.S_ISLNK(mode):
-            raise SourceError(f"{shown}: member {name!r} is a symbolic link")
+            raise SourceError(
+                msg(
+                    "zip_member_link",
+                    "%(file)s: member %(member)s is a symbolic link",
+                    file=shown,
+                    member=member,
+                )
+            )
         if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO:
-            raise SourceError(f"{shown}: member {name!r} expands {MAX_ZIP_RATIO}x+ (a zip bomb?)")
+            raise SourceError(
+                msg(
+                    "zip_member_bomb",
+                    "%(file)s: member %(member)s expands %(ratio)sx+ (a zip bomb?)",
+                    file=shown,
+                    member=member,
+                    ratio=MAX_ZIP_RATIO,
+                )
+            )
         total += info.file_size
         packed += info.compress_size
     if total > MAX_ZIP_BYTES or (packed and total / packed > MAX_ZIP_RATIO):
-        raise SourceError(f"{shown} expands to {total} bytes: too large (a zip bomb?)")
+        raise SourceError(
+            msg(
+                "zip_bomb",
+                "%(file)s expands to %(bytes)s bytes: too large (a zip bomb?)",
+                file=shown,
+                bytes=total,
+            )
+        )
+
+
+def _member_outside(name: str, shown: str | None = None):
+    member = repr(shown_name(name))
+    return msg(
+        "zip_member_outside",
+        "%(file)s: member %(member)s would be written outside the folder",
+        file=shown or "zip",
+        member=member,
+    )
+
+
+def _member_expands(name: str):
+    member = repr(shown_name(name))
+    return msg(
+        "zip_member_expands", "member %(member)s expands too far (a zip bomb?)", member=member
+    )
 
 
 def _extract(zf: zipfile.ZipFile, dest: Path) -> None:
@@ -115,7 +174,7 @@ def _extract(zf: zipfile.ZipFile, dest: Path) -> None:
     for info in zf.infolist():
         target = (dest / info.filename).resolve()
         if not target.is_relative_to(dest.resolve()):
-            raise SourceError(f"member {info.filename!r} would be written outside the folder")
+            raise SourceError(_member_outside(info.filename))
         if info.is_dir():
             target.mkdir(parents=True, exist_ok=True)
             continue
@@ -127,7 +186,7 @@ def _extract(zf: zipfile.ZipFile, dest: Path) -> None:
                 written += len(block)
                 budget -= len(block)
                 if written > limit or budget < 0:
-                    raise SourceError(f"member {info.filename!r} expands too far (a zip bomb?)")
+                    raise SourceError(_member_expands(info.filename))
                 out.write(block)
 
 
@@ -147,7 +206,7 @@ def open_source(
     name = shown_name(shown if shown is not None else p.name)  # what the import is called
     shown = shown_name(shown if shown is not None else str(path))  # what messages say
     if str(p).startswith("/vsi") or not p.exists():
-        raise SourceError(f"{shown} does not exist")
+        raise SourceError(msg("file_missing", "%(file)s does not exist", file=shown))
     p = p.resolve()  # GDAL gets an absolute path: no "DRIVER:" or "/vsi..." prefix reaches it
     suffix = p.suffix.lower()
     if p.is_dir():
@@ -161,7 +220,9 @@ def open_source(
                     check_zip(zf, shown)
                     _extract(zf, Path(tmp) / "zip")
             except zipfile.BadZipFile as exc:
-                raise SourceError(f"{shown} is not a readable zip file") from exc
+                raise SourceError(
+                    msg("zip_unreadable", "%(file)s is not a readable zip file", file=shown)
+                ) from exc
             inner = _single_shapefile(Path(tmp) / "zip", shown)
             # only the parts of the shapefile are opened, from a folder of their own (GDAL
             # would also read index files such as .qix that the zip may carry)
@@ -177,30 +238,49 @@ def open_source(
         yield _shapefile(p, name)
     elif suffix == ".gpkg":
         _expect(p, shown, "gpkg")
-        layers = _check_geopackage(p, shown)
-        if layer is None:
-            if len(layers) != 1:
-                raise SourceError(
-                    f"{shown} has layers {', '.join(map(shown_name, layers)) or '(none)'}: "
-                    "choose one with --layer"
-                )
-            layer = layers[0]
-        elif layer not in layers:
-            raise SourceError(f"{shown} has no layer {shown_name(layer)!r}")
+        layer = _gpkg_layer(_check_geopackage(p, shown), layer, shown)
         yield Source(p, layer, "gpkg", f"{name}:{shown_name(layer)}", _sha256([p]))
     elif suffix in (".geojson", ".json"):
         _expect(p, shown, "geojson")
         _check_geojson(p, shown)
         yield Source(p, None, "geojson", name, _sha256([p]))
     else:
-        raise SourceError(f"{shown}: not a .shp, folder, .zip, .gpkg or .geojson file")
+        raise SourceError(
+            msg(
+                "file_kind_unknown",
+                "%(file)s: not a .shp, folder, .zip, .gpkg or .geojson file",
+                file=shown,
+            )
+        )
 
 
-_KIND_NAMES = {
-    "zip": "zip archive",
-    "gpkg": "GeoPackage",
-    "geojson": "GeoJSON file",
-    "shapefile": "shapefile",
+def _gpkg_layer(layers: list[str], layer: str | None, shown: str) -> str:
+    """The GeoPackage layer to read: the one asked for, else the only one there is."""
+    if layer is None:
+        if len(layers) != 1:
+            names = [shown_name(name) for name in layers] or ["-"]
+            raise SourceError(
+                msg(
+                    "gpkg_choose_layer",
+                    "%(file)s has the layers %(layers)s: choose one",
+                    file=shown,
+                    layers=names,
+                )
+            )
+        return layers[0]
+    if layer not in layers:
+        asked = repr(shown_name(layer))
+        raise SourceError(
+            msg("gpkg_no_layer", "%(file)s has no layer %(layer)s", file=shown, layer=asked)
+        )
+    return layer
+
+
+KIND_NAMES = {
+    "zip": term("zip archive"),
+    "gpkg": term("GeoPackage"),
+    "geojson": term("GeoJSON file"),
+    "shapefile": term("shapefile"),
 }
 
 
@@ -221,7 +301,18 @@ def content_kind(path: Path) -> str | None:
 
 def _expect(path: Path, shown: str, kind: str) -> None:
     if content_kind(path) != kind:
-        raise SourceError(f"{shown}: the content is not a {_KIND_NAMES[kind]}; nothing was read")
+        raise SourceError(not_that_kind(shown, kind))
+
+
+def not_that_kind(shown: str, kind: str):
+    """The refusal of a file whose content is not the ``kind`` its name says."""
+    what = KIND_NAMES[kind]
+    return msg(
+        "content_not_kind",
+        "%(file)s: the content is not a %(kind)s; nothing was read",
+        file=shown,
+        kind=what,
+    )
 
 
 def _check_geopackage(path: Path, shown: str) -> list[str]:
@@ -229,12 +320,18 @@ def _check_geopackage(path: Path, shown: str) -> list[str]:
     return its feature layers; refuse views, virtual tables other than the spatial index
     (rtree) and triggers other than the standard ones."""
     uri = f"file:{quote(str(path))}?mode=ro&immutable=1"
-    bad = f"{shown}: not a readable GeoPackage"
+    bad = msg("gpkg_unreadable", "%(file)s: not a readable GeoPackage", file=shown)
     try:
         with closing(sqlite3.connect(uri, uri=True)) as conn:
             conn.execute("PRAGMA trusted_schema = OFF")
             if conn.execute("PRAGMA quick_check").fetchone() != ("ok",):
-                raise SourceError(f"{bad} (the database is damaged)")
+                raise SourceError(
+                    msg(
+                        "gpkg_damaged",
+                        "%(file)s: not a readable GeoPackage (the database is damaged)",
+                        file=shown,
+                    )
+                )
             objects = conn.execute("SELECT type, name, coalesce(sql, '') FROM sqlite_master")
             for type_, name, sql in objects.fetchall():
                 _check_schema_object(shown, str(type_), str(name), str(sql))
@@ -247,25 +344,32 @@ def _check_geopackage(path: Path, shown: str) -> list[str]:
     return [str(row[0]) for row in layers]
 
 
-def _foreign_object(type_: str, name: str, sql: str) -> str | None:
+def _foreign_object(type_: str, name: str, sql: str) -> Term | None:
     """What a schema object is when a plain GeoPackage would not hold it, else None."""
     if type_ == "view":
-        return "a view"
+        return term("a view")
     if type_ == "trigger" and (not _STANDARD_TRIGGER.fullmatch(name) or _FORBIDDEN_SQL.search(sql)):
-        return "a trigger"
+        return term("a trigger")
     virtual = type_ == "table" and sql.lstrip().upper().startswith("CREATE VIRTUAL TABLE")
     rtree = _RTREE.search(sql) and not _FORBIDDEN_SQL.search(sql)
     if virtual and not rtree:
-        return "a virtual table"
+        return term("a virtual table")
     return None
 
 
 def _check_schema_object(shown: str, type_: str, name: str, sql: str) -> None:
     what = _foreign_object(type_, name, sql)
     if what:
+        object_name = shown_name(name, 40)
         raise SourceError(
-            f"{shown}: the GeoPackage holds {what} ({shown_name(name, 40)}) of its own; "
-            "only plain feature tables are accepted: export the layer again"
+            msg(
+                "gpkg_foreign_object",
+                "%(file)s: the GeoPackage holds %(what)s (%(name)s) of its own; only plain "
+                "feature tables are accepted: export the layer again",
+                file=shown,
+                what=what,
+                name=object_name,
+            )
         )
 
 
@@ -276,18 +380,34 @@ def _check_geojson(path: Path, shown: str) -> None:
     try:
         data = json.loads(path.read_bytes())
     except (ValueError, RecursionError) as exc:
-        raise SourceError(f"{shown}: not valid JSON") from exc
+        raise SourceError(msg("json_invalid", "%(file)s: not valid JSON", file=shown)) from exc
     kind = data.get("type") if isinstance(data, dict) else None
     if kind not in ("FeatureCollection", "Feature"):
-        raise SourceError(f"{shown}: not a GeoJSON FeatureCollection or Feature")
+        raise SourceError(
+            msg(
+                "geojson_not_features",
+                "%(file)s: not a GeoJSON FeatureCollection or Feature",
+                file=shown,
+            )
+        )
     features = data.get("features") if kind == "FeatureCollection" else [data]
     if not isinstance(features, list):
-        raise SourceError(f"{shown}: its features are not a list")
+        raise SourceError(
+            msg("geojson_features_not_list", "%(file)s: its features are not a list", file=shown)
+        )
     widest = max(
         (len(f.get("properties") or {}) for f in features if isinstance(f, dict)), default=0
     )
     if widest > MAX_FIELDS:
-        raise SourceError(f"{shown}: a feature has {widest} properties; at most {MAX_FIELDS}")
+        raise SourceError(
+            msg(
+                "geojson_too_wide",
+                "%(file)s: a feature has %(n)s properties; at most %(max)s",
+                file=shown,
+                n=widest,
+                max=MAX_FIELDS,
+            )
+        )
 
 
 def _sidecar(shp: Path, ext: str) -> Path | None:
@@ -300,9 +420,17 @@ def _sidecar(shp: Path, ext: str) -> Path | None:
 def _shapefile(shp: Path, shown: str) -> Source:
     src = Source(shp, None, "shapefile", shown, "")
     if src.sidecar(".dbf") is None:
-        raise SourceError(f"{shown}: the .dbf file is missing (attributes cannot be read)")
+        raise SourceError(
+            msg(
+                "dbf_missing",
+                "%(file)s: the .dbf file is missing (attributes cannot be read)",
+                file=shown,
+            )
+        )
     if src.sidecar(".shx") is None:
-        raise SourceError(f"{shown}: the .shx index file is missing")
+        raise SourceError(
+            msg("shx_missing", "%(file)s: the .shx index file is missing", file=shown)
+        )
     _check_shapefile_magic(src)
     parts = [shp] + [q for q in (src.sidecar(e) for e in _SHP_SIDECARS) if q]
     return Source(shp, None, "shapefile", shown, _sha256(parts))
@@ -315,12 +443,25 @@ def _check_shapefile_magic(src: Source) -> None:
         with part.open("rb") as f:
             head = f.read(100)
         if len(head) < 100 or not head.startswith(_SHP_MAGIC) or head[28:32] != b"\xe8\x03\x00\x00":
-            raise SourceError(
-                f"{src.name}: the {part.suffix.lower()} file is not a shapefile (bad header)"
-            )
+            raise SourceError(bad_shapefile_header(src.name, part.suffix.lower()))
     dbf = src.sidecar(".dbf")
     assert dbf is not None
     with dbf.open("rb") as f:
         head = f.read(32)
     if len(head) < 32 or head[0] not in _DBF_VERSIONS:
-        raise SourceError(f"{src.name}: the .dbf file is not a dBASE table (bad header)")
+        raise SourceError(
+            msg(
+                "dbf_bad_header",
+                "%(file)s: the .dbf file is not a dBASE table (bad header)",
+                file=src.name,
+            )
+        )
+
+
+def bad_shapefile_header(shown: str, part: str):
+    return msg(
+        "shp_bad_header",
+        "%(file)s: the %(part)s file is not a shapefile (bad header)",
+        file=shown,
+        part=part,
+    )

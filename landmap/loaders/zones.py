@@ -15,6 +15,7 @@ from landmap.domain import today
 from landmap.loaders.core import STAGING, Context, Layer, LoadOptions, LoadRefused, Merged
 from landmap.loaders.profiles import ZONES
 from landmap.loaders.reader import Chunk, Problem
+from landmap.messages import msg
 
 STAGING_COLUMNS = (("zone", "text"), ("name", "text"))
 
@@ -27,21 +28,32 @@ def rows(chunk: Chunk, ctx: Context) -> tuple[pa.Table, np.ndarray]:
         code = pa.nulls(n, pa.string())
     code = pc.utf8_upper(pc.fill_null(code, ""))
     keep = pc.not_equal(code, "").to_numpy(zero_copy_only=False)
+    reason = msg("no_zone_code", "no zone code: the record has no QYDM and no zone was chosen")
     for i in np.flatnonzero(~keep):
-        ctx.problems.append(Problem(int(chunk.records[i]), "", "no zone code: pass --zone"))
+        ctx.problems.append(Problem(int(chunk.records[i]), "", reason))
     name = chunk.values.get("name", pa.nulls(n, pa.string()))
     return pa.table({"zone": code, "name": name}), keep
 
 
 def checks(session: Session, ctx: Context) -> list[Problem]:
     return [
-        Problem(rec, zone, f"unknown zone {zone!r}; the zones are {known}")
+        Problem(rec, zone, _unknown_zone(zone, known))
         for rec, zone, known in session.execute(
             text(f"""
-            SELECT s.rec, s.zone, (SELECT string_agg(code, ', ' ORDER BY code) FROM zone)
+            SELECT s.rec, s.zone, (SELECT array_agg(code ORDER BY code) FROM zone)
             FROM {STAGING} s WHERE NOT EXISTS (SELECT 1 FROM zone z WHERE z.code = s.zone)""")
         )
     ]
+
+
+def _unknown_zone(zone: str, known: list[str] | None):
+    given = repr(zone[:40])
+    return msg(
+        "unknown_zone_in_file",
+        "unknown zone %(zone)s; the zones are %(known)s",
+        zone=given,
+        known=known or ["-"],
+    )
 
 
 def merge(session: Session, ctx: Context) -> Merged:
@@ -77,7 +89,10 @@ def merge(session: Session, ctx: Context) -> Merged:
                     },
                 ).scalar_one()
         except DBAPIError as exc:
-            raise LoadRefused(f"zone {code}: {pg_message(exc)}") from exc
+            problem = pg_message(exc)
+            raise LoadRefused(
+                msg("zone_refused", "zone %(zone)s: %(problem)s", zone=code, problem=problem)
+            ) from exc
         if new_id != before:
             created.append(new_id)
     return Merged(len(created), 0, tuple(created))

@@ -24,6 +24,7 @@ from landmap import landuse
 from landmap.db.errors import pg_message
 from landmap.domain import CHINA, today
 from landmap.geo.units import mu2
+from landmap.messages import Message, msg, term
 from landmap.services import Refused, Result, quota
 from landmap.services.acquisition import event_day_problem
 from landmap.services.parcels import lonlat_polygon
@@ -76,9 +77,7 @@ class StaleDraft(DraftRefused):
     """A draft whose base another boundary has replaced: it cannot be approved (409)."""
 
     def __init__(self, draft_id: int, why: Supersession) -> None:
-        super().__init__(
-            stale_message(draft_id, why), 409, code="stale_draft", superseded_by=why.as_dict()
-        )
+        super().__init__(stale_message(draft_id, why), 409, superseded_by=why.as_dict())
         self.why = why
 
 
@@ -118,6 +117,7 @@ class LandUseAdded(Result):
     name: str | None
     category: str  # landuse.category: agricultural, construction, other, unknown
     mu: float
+    category_label: Message  # the category as people read it (农用地 …)
 
 
 _OPTIONAL = {"omit_if_none": True}  # not in the JSON when None
@@ -126,10 +126,11 @@ _OPTIONAL = {"omit_if_none": True}  # not in the JSON when None
 @dataclass(frozen=True)
 class CheckProblem(Result):
     """Something the approval meeting must see: ``kind`` (invalid, holes, multipart,
-    sliver_draft, sliver_change, farmland, overlap), a message, a count or mu if it has one."""
+    sliver_draft, sliver_change, farmland, overlap), a message (``render(locale)`` for
+    people; as a ``str`` English), a count or mu if it has one."""
 
     kind: str
-    message: str
+    message: Message
     count: int | None = field(default=None, metadata=_OPTIONAL)
     mu: float | None = field(default=None, metadata=_OPTIONAL)
 
@@ -191,7 +192,8 @@ def _zone(session: Session, code: str) -> tuple[int, int | None]:
         {"c": code},
     ).first()
     if row is None:
-        raise DraftRefused(f"unknown zone {code!r}", 404)
+        given = repr(code[:40])
+        raise DraftRefused(msg("draft_zone_unknown", "unknown zone %(zone)s", zone=given), 404)
     return row[0], row[1]
 
 
@@ -203,8 +205,13 @@ def _op(value: Any) -> DraftOp:
     try:
         return DraftOp(DraftOp.REPLACE if value is None else value)
     except ValueError:
+        given = repr(str(value)[:20])
         raise DraftRefused(
-            f"op is one of {', '.join(o.value for o in DraftOp)}, not {str(value)[:20]!r}"
+            msg(
+                "draft_op_unknown",
+                "the way a draft is made (op) is replace, add or subtract, not %(given)s",
+                given=given,
+            )
         ) from None
 
 
@@ -214,13 +221,24 @@ def _base(session: Session, zone_id: int, current_id: int | None, base_id: Any) 
     if base_id is None:
         return current_id
     if not isinstance(base_id, int) or isinstance(base_id, bool) or not 0 < base_id < 2**31:
-        raise DraftRefused("base_id is the id of a boundary version (a whole number)")
+        raise DraftRefused(
+            msg(
+                "draft_base_not_whole",
+                "the base boundary (base_id) is the id of a boundary version (a whole number)",
+            )
+        )
     status = session.execute(
         text("SELECT status FROM zone_boundary WHERE id = :b AND zone_id = :z"),
         {"b": base_id, "z": zone_id},
     ).scalar()
     if status is None or status == "draft":
-        raise DraftRefused(f"base_id {base_id} is not a boundary version of this zone")
+        raise DraftRefused(
+            msg(
+                "draft_base_unknown",
+                "boundary %(id)s (base_id) is not a boundary version of this zone",
+                id=base_id,
+            )
+        )
     return base_id
 
 
@@ -247,8 +265,14 @@ def create_draft(
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x0, y0, x1, y1 = region_bbox
     if not (x0 <= min(xs) and max(xs) <= x1 and y0 <= min(ys) and max(ys) <= y1):
+        bbox = ", ".join(f"{v:g}" for v in region_bbox)
         raise DraftRefused(
-            f"the draft lies outside the region {region_bbox}: is it in the right CRS?"
+            msg(
+                "draft_outside_region",
+                "the draft lies outside the region (%(bbox)s): is it in the right "
+                "coordinate system?",
+                bbox=bbox,
+            )
         )
     _check_input(session, geometry, how)
     raw = "ST_Transform(ST_SetSRID(ST_GeomFromGeoJSON(:g), 4326), lm_storage_srid())"
@@ -269,16 +293,29 @@ def _check_input(session: Session, geometry: dict[str, Any], how: DraftOp) -> No
                 {"g": json.dumps(geometry)},
             ).one()
     except DBAPIError as exc:
-        raise DraftRefused(f"not a usable geometry: {pg_message(exc)}") from exc
+        problem = pg_message(exc)
+        raise DraftRefused(
+            msg("draft_unusable", "not a usable geometry: %(problem)s", problem=problem)
+        ) from exc
     if empty:
-        raise DraftRefused("the draft geometry is empty")
+        raise DraftRefused(_EMPTY)
     if part_reason:
-        raise DraftRefused(f"the draft geometry is not valid: {part_reason}")
+        raise DraftRefused(
+            msg("draft_invalid", "the draft geometry is not valid: %(reason)s", reason=part_reason)
+        )
     if not valid and how is DraftOp.REPLACE:
         raise DraftRefused(
-            f"the draft geometry is not valid: {reason} (its polygons overlap; "
-            'to add a drawn polygon to the boundary send "op": "add")'
+            msg(
+                "draft_polygons_overlap",
+                "the draft geometry is not valid: %(reason)s (its polygons overlap; to add a "
+                "drawn polygon to the boundary choose %(add)s)",
+                reason=reason,
+                add=term("Add to the boundary"),
+            )
         )
+
+
+_EMPTY = msg("draft_empty_geometry", "the draft geometry is empty")
 
 
 _MAKE_SQL = """
@@ -324,25 +361,14 @@ def _make(
     (400): an empty result, an add or subtract that changes nothing. A result in several parts
     or with slivers is stored: the check reports it."""
     if base_id is None and how is not DraftOp.REPLACE:
-        raise DraftRefused("the zone has no boundary to add to or subtract from", 409)
+        raise DraftRefused(
+            msg("draft_no_base", "the zone has no boundary to add to or subtract from"), 409
+        )
     made = session.execute(
         text(_MAKE_SQL.format(raw=raw_sql, snap_r=_snap("r.g"), snap_p=_snap("p.geom"))),
         {**params, "base": base_id, "op": how.value, "tol": SNAP_TOLERANCE_M},
     ).one()
-    if made.drawn_empty and how is DraftOp.REPLACE:
-        raise DraftRefused("the draft geometry is empty")
-    if made.empty:
-        raise DraftRefused(
-            "subtracting this shape leaves nothing of the zone"
-            if how is DraftOp.SUBTRACT
-            else "the draft is empty"
-        )
-    if how is not DraftOp.REPLACE and (made.drawn_empty or made.changed_m2 < NO_CHANGE_M2):
-        raise DraftRefused(
-            "adding this shape changes nothing: it lies within the boundary"
-            if how is DraftOp.ADD
-            else "subtracting this shape changes nothing: it lies outside the boundary"
-        )
+    _refuse_what_changes_nothing(made, how)
     return session.execute(
         text("""INSERT INTO zone_boundary (zone_id, status, note, created_by, geom, base_id, op,
                                            drawn, rebased_from)
@@ -360,6 +386,30 @@ def _make(
             "rebased_from": rebased_from,
         },
     ).scalar_one()
+
+
+def _refuse_what_changes_nothing(made: Any, how: DraftOp) -> None:
+    """Refuse (400) an empty draft, and an add or subtract that changes nothing."""
+    if made.drawn_empty and how is DraftOp.REPLACE:
+        raise DraftRefused(_EMPTY)
+    if made.empty:
+        raise DraftRefused(
+            msg("draft_subtracts_all", "subtracting this shape leaves nothing of the zone")
+            if how is DraftOp.SUBTRACT
+            else msg("draft_empty", "the draft is empty")
+        )
+    if how is not DraftOp.REPLACE and (made.drawn_empty or made.changed_m2 < NO_CHANGE_M2):
+        raise DraftRefused(
+            msg(
+                "draft_adds_nothing",
+                "adding this shape changes nothing: it lies within the boundary",
+            )
+            if how is DraftOp.ADD
+            else msg(
+                "draft_subtracts_nothing",
+                "subtracting this shape changes nothing: it lies outside the boundary",
+            )
+        )
 
 
 def snap_loaded(session: Session, zone_code: str, draft_id: int) -> dict[str, Any]:
@@ -388,11 +438,25 @@ def rebase(session: Session, zone_code: str, draft_id: int, user: str) -> dict[s
     zone_id, current_id = _zone(session, zone_code)
     found = draft(session, zone_code, draft_id)
     if found["status"] != "draft":
-        raise DraftRefused(f"draft {draft_id} was already approved", 409)
+        raise DraftRefused(_approved_already(draft_id), 409)
     if current_id is None:
-        raise DraftRefused(f"zone {zone_code} has no current boundary to rebase on", 409)
+        raise DraftRefused(
+            msg(
+                "zone_no_boundary_to_rebase",
+                "zone %(zone)s has no current boundary to rebase on",
+                zone=zone_code,
+            ),
+            409,
+        )
     if found["base_id"] == current_id:
-        raise DraftRefused(f"draft {draft_id} is already drawn on the current boundary", 409)
+        raise DraftRefused(
+            msg(
+                "draft_on_current",
+                "draft %(id)s is already drawn on the current boundary",
+                id=draft_id,
+            ),
+            409,
+        )
     how = DraftOp(found["op"])
     column = "geom" if how is DraftOp.REPLACE else "drawn"
     new_id = _make(
@@ -466,7 +530,10 @@ def draft(session: Session, zone_code: str, draft_id: int) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise DraftRefused(f"zone {zone_code} has no draft {draft_id}", 404)
+        raise DraftRefused(
+            msg("draft_unknown", "zone %(zone)s has no draft %(id)s", zone=zone_code, id=draft_id),
+            404,
+        )
     return _draft_row(row)
 
 
@@ -519,21 +586,37 @@ def superseded(session: Session, zone_code: str, draft_id: int) -> Supersession 
     )
 
 
-def stale_message(draft_id: int, why: Supersession) -> str:
+def stale_message(draft_id: int, why: Supersession) -> Message:
+    if not why.base_version:
+        return msg(
+            "draft_stale_no_base",
+            "draft %(id)s cannot be approved: it was drawn on no boundary of the zone's; "
+            "rebase it on the current boundary first",
+            id=draft_id,
+        )
     what = (
-        f"draft {why.id} (approved by {why.by} on {why.on})"
+        msg(
+            "stale_by_draft",
+            "draft %(id)s (approved by %(by)s on %(on)s)",
+            id=why.id,
+            by=why.by,
+            on=why.on,
+        )
         if why.draft
-        else f"a boundary loaded by {why.by} on {why.on}"
+        else msg("stale_by_load", "a boundary loaded by %(by)s on %(on)s", by=why.by, on=why.on)
     )
-    drawn_on = (
-        f"version {why.base_version} of the zone's boundary, which {what} has replaced"
-        if why.base_version
-        else "no boundary of the zone's"
+    return msg(
+        "draft_stale",
+        "draft %(id)s cannot be approved: it was drawn on version %(version)s of the zone's "
+        "boundary, which %(what)s has replaced; rebase it on the current boundary first",
+        id=draft_id,
+        version=why.base_version,
+        what=what,
     )
-    return (
-        f"draft {draft_id} cannot be approved: it was drawn on {drawn_on}; rebase it on "
-        "the current boundary first"
-    )
+
+
+def _approved_already(draft_id: int) -> Message:
+    return msg("draft_approved_already", "draft %(id)s was already approved", id=draft_id)
 
 
 def approve(
@@ -541,13 +624,16 @@ def approve(
 ) -> dict[str, Any]:
     found = draft(session, zone_code, draft_id)
     if found["status"] != "draft":
-        raise DraftRefused(f"draft {draft_id} was already approved", 409)
+        raise DraftRefused(_approved_already(draft_id), 409)
     why = superseded(session, zone_code, draft_id)
     if why is not None:  # lm_approve_draft refuses it too; this says why, for people
         raise StaleDraft(draft_id, why)
     problem = event_day_problem(valid_from) if valid_from else None
     if problem:
-        raise DraftRefused(f"valid_from: {problem}", 400)
+        raise DraftRefused(
+            msg("draft_valid_from", "the day it comes into force: %(problem)s", problem=problem),
+            400,
+        )
     try:
         with session.begin_nested():
             session.execute(
@@ -555,7 +641,11 @@ def approve(
                 {"d": draft_id, "f": valid_from or today(), "u": user},
             )
     except DBAPIError as exc:
-        raise DraftRefused(pg_message(exc), 409) from exc
+        problem = pg_message(exc)
+        raise DraftRefused(
+            msg("draft_approval_refused", "the approval is refused: %(problem)s", problem=problem),
+            409,
+        ) from exc
     return draft(session, zone_code, draft_id)
 
 
@@ -592,7 +682,14 @@ def check(
     found = draft(session, zone_code, draft_id)
     reference = found["base_id"] or current_id
     if reference is None:
-        raise DraftRefused(f"zone {zone_code} has no current boundary to compare with", 409)
+        raise DraftRefused(
+            msg(
+                "zone_no_boundary_to_compare",
+                "zone %(zone)s has no current boundary to compare with",
+                zone=zone_code,
+            ),
+            409,
+        )
     why = superseded(session, zone_code, draft_id)
     book = quota.ledger(session, year or today().year)
 
@@ -761,7 +858,8 @@ def _land_use_added(land_uses: list[Any]) -> tuple[list[LandUseAdded], float, fl
         category = landuse.category(code)
         agricultural += mu if category == "agricultural" else 0
         cultivated += mu if landuse.is_cultivated(code) else 0
-        classes.append(LandUseAdded(code, landuse.name_of(code), category, mu2(mu)))
+        label = landuse.category_label(category)
+        classes.append(LandUseAdded(code, landuse.name_of(code), category, mu2(mu), label))
     return classes, agricultural, cultivated
 
 
@@ -770,28 +868,53 @@ def _problems(measured: _Measured, farmland_mu: float, other_mu: float) -> list[
     equal to it reports none."""
     areas, problems = measured.areas, []
     if not areas.valid:
-        problems.append(CheckProblem("invalid", areas.reason))
+        reason = areas.reason
+        message = msg("check_invalid", "the draft is not valid: %(reason)s", reason=reason)
+        problems.append(CheckProblem("invalid", message))
     if areas.holes > areas.old_holes:
         holes = int(areas.holes)
-        problems.append(CheckProblem("holes", f"the draft has {holes} hole(s)", count=holes))
+        message = msg("check_holes", "the draft has %(n)s hole(s)", n=holes)
+        problems.append(CheckProblem("holes", message, count=holes))
     if areas.parts > max(areas.old_parts, 1):
-        problems.append(
-            CheckProblem(
-                "multipart", f"the draft is in {areas.parts} separate parts", count=areas.parts
-            )
-        )
+        parts = int(areas.parts)
+        message = msg("check_multipart", "the draft is in %(n)s separate parts", n=parts)
+        problems.append(CheckProblem("multipart", message, count=parts))
     for kind, mu in measured.slivers:
         if mu and mu > 0.01:
-            what = "parts of the draft" if kind == "draft" else "pieces between old and new line"
-            message = f"{what} narrower than {measured.sliver_width_m:g} m: {mu2(mu):.2f} mu"
-            problems.append(CheckProblem(f"sliver_{kind}", message, mu=mu2(mu)))
+            problems.append(_sliver(kind, mu2(mu), measured.sliver_width_m))
     if farmland_mu > 0.005:
-        message = f"takes {mu2(farmland_mu):.2f} mu of permanent basic farmland"
+        shown = _mu(farmland_mu)
+        message = msg("check_farmland", "takes %(mu)s mu of permanent basic farmland", mu=shown)
         problems.append(CheckProblem("farmland", message, mu=mu2(farmland_mu)))
     if other_mu > 0.005:
-        message = f"overlaps other zones by {mu2(other_mu):.2f} mu"
+        shown = _mu(other_mu)
+        message = msg("check_overlap", "overlaps other zones by %(mu)s mu", mu=shown)
         problems.append(CheckProblem("overlap", message, mu=mu2(other_mu)))
     return problems
+
+
+def _mu(mu: float) -> str:
+    """mu as the check's problems show them: rounded once (mu2), two decimals."""
+    return f"{mu2(mu):.2f}"
+
+
+def _sliver(kind: str, mu: float, width_m: float) -> CheckProblem:
+    shown, width = _mu(mu), f"{width_m:g}"
+    if kind == "draft":
+        message = msg(
+            "check_sliver_draft",
+            "parts of the draft narrower than %(width)s m: %(mu)s mu",
+            width=width,
+            mu=shown,
+        )
+    else:
+        message = msg(
+            "check_sliver_change",
+            "pieces between old and new line narrower than %(width)s m: %(mu)s mu",
+            width=width,
+            mu=shown,
+        )
+    return CheckProblem(f"sliver_{kind}", message, mu=mu)
 
 
 def _figures(measured: _Measured, book: quota.QuotaBook) -> CheckFigures:

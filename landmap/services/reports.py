@@ -397,7 +397,7 @@ def adjustment_workbook(check: DraftCheck) -> bytes:
     its figures, its problems, the parcels it moves, the land it adds, the farmland it takes."""
     wb = Workbook()
     _check_figures(wb.active, check)
-    problems = [[problem.message] for problem in check.problems] or [["无"]]
+    problems = [[problem.message.render("zh_CN")] for problem in check.problems] or [["无"]]
     xlsx.write_table(wb.create_sheet("问题"), ["问题"], problems)
     for title, parcels in (
         ("调入宗地", check.parcels_entering),
@@ -408,7 +408,10 @@ def adjustment_workbook(check: DraftCheck) -> bytes:
     xlsx.write_table(
         wb.create_sheet("调入地类"),
         ["地类代码", "地类", "类别", "面积（亩）"],
-        ([use.code, use.name, use.category, use.mu] for use in check.added_by_land_use),
+        (
+            [use.code, use.name, use.category_label.render("zh_CN"), use.mu]
+            for use in check.added_by_land_use
+        ),
         [None, None, None, MU],
     )
     xlsx.write_table(

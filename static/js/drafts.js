@@ -118,8 +118,18 @@
     window.location = template.replace(/\/0$/, "/" + id);
   }
 
+  /* The upload form: an EPSG code field shown when "another EPSG code" is chosen; the
+   * loader's refusal (its bad records on lines of their own) under the form. */
   function uploadForm(form) {
     var msg = document.getElementById("upload-msg");
+    msg.style.whiteSpace = "pre-line";
+    var srs = form.elements.srs, epsg = form.elements.srs_epsg;
+    if (srs && epsg) {
+      srs.addEventListener("change", function () {
+        epsg.hidden = srs.value !== "epsg";
+        if (!epsg.hidden) epsg.focus();
+      });
+    }
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       LandMap.api(form.dataset.url, null, new FormData(form))

@@ -112,3 +112,39 @@ def test_upload_a_draft_then_the_approve_button_asks_first(page, tmp_path):
     p.wait_for_timeout(300)
     assert len(page.errors) == 1 and page.errors[0].startswith("dialog: ")
     assert p.locator("#approve").is_enabled()
+
+
+def test_a_shapefile_without_prj_is_refused_in_chinese_and_loads_with_the_choice(page, tmp_path):
+    """The form's refusal names the coordinate system to choose; "another EPSG code" opens
+    the field for it, and with the code given the draft loads."""
+    import io
+    import zipfile
+
+    import geopandas as gpd
+    import shapely
+
+    p = open_editor(page, "B")
+    zones = p.evaluate("() => fetch('/api/zones').then(r => r.json())")
+    feature = next(f for f in zones["features"] if f["properties"]["code"] == "B")
+    shape = shapely.geometry.shape(feature["geometry"])
+    gdf = gpd.GeoDataFrame(geometry=[shape], crs="EPSG:4326").to_crs(4546)
+    gdf.to_file(tmp_path / "b.shp", engine="pyogrio")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for ext in (".shp", ".shx", ".dbf", ".cpg"):  # no .prj
+            zf.write(tmp_path / f"b{ext}", f"b{ext}")
+    (tmp_path / "b.zip").write_bytes(buf.getvalue())
+    p.set_input_files("#draft-file", str(tmp_path / "b.zip"))
+    p.click("#upload-form button[type=submit]")
+    msg = p.locator("#upload-msg")
+    msg.filter(has_text="请选择其坐标系").wait_for()
+    assert "--srs" not in msg.inner_text() and "LANDMAP_" not in msg.inner_text()
+    assert p.locator("#draft-srs-epsg").is_hidden()
+    p.select_option("#draft-srs", "epsg")
+    assert p.locator("#draft-srs-epsg").is_visible()
+    p.fill("#draft-srs-epsg", "4546")
+    p.click("#upload-form button[type=submit]")
+    p.wait_for_url("**/zones/B/drafts/*")
+    assert p.locator("#added").inner_text() == "0.00"
+    assert [e for e in page.errors if "status of 400" not in e] == []  # the refused upload
+    assert len(page.errors) == 1 and page.foreign_requests() == []

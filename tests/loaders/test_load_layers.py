@@ -123,10 +123,17 @@ def test_cli_load_prints_the_summary_and_exits_0(runner, scratch, tmp_path):
     assert "0 loaded, 0 updated, 12 unchanged" in again.output
 
 
-def test_cli_refusal_exits_non_zero_with_the_reason(runner, scratch, tmp_path):
+def test_cli_refusal_exits_non_zero_with_the_reason(runner, scratch, tmp_path, monkeypatch):
+    """The loader's refusal in the CLI's language (Chinese by default), and under it, for the
+    command line only, the option to give."""
     path = write_shp(parcels(), tmp_path / "zd.shp", prj=None)
     r = invoke(runner, scratch, "load", "parcels", str(path))
-    assert r.exit_code != 0 and "refused" in r.output and "--srs" in r.output
+    assert r.exit_code != 0 and "文件未注明坐标系" in r.output and "请选择其坐标系" in r.output
+    assert "命令行：用 --srs EPSG:N 指定坐标系" in r.output and "Traceback" not in r.output
+    monkeypatch.setenv("LANDMAP_LANG", "en")
+    r = invoke(runner, scratch, "load", "parcels", str(path))
+    assert r.exit_code != 0 and "does not say its coordinate system" in r.output
+    assert "on the command line: give the coordinate system with --srs EPSG:N" in r.output
     ok = invoke(runner, scratch, "load", "parcels", str(path), "--srs", "EPSG:4546", "--dry-run")
     assert ok.exit_code == 0 and "dry run" in ok.output
 

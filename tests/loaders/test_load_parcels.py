@@ -4,6 +4,7 @@ register unchanged."""
 from __future__ import annotations
 
 import csv
+import re
 import struct
 import subprocess
 import zipfile
@@ -54,6 +55,8 @@ def refused(db, settings, path, match, **opts):
     text_ = str(info.value)
     for fragment in [match] if isinstance(match, str) else match:
         assert fragment in text_, text_
+    zh = info.value.render("zh_CN")  # what an officer reads: Chinese, no option, no setting
+    assert re.search(r"[\u4e00-\u9fff]", zh) and "--" not in zh and "LANDMAP_" not in zh, zh
     return info.value
 
 
@@ -97,13 +100,15 @@ def test_utf8_without_cpg(db, settings, tmp_path):
 def test_gbk_declared_latin1_is_refused_not_stored_as_mojibake(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", epsg=4525)
     path.with_suffix(".cpg").write_text("ISO-8859-1")
-    refused(db, settings, path, ["garbled", "--encoding", "GB18030"])
+    refused(db, settings, path, ["garbled", "choose its text encoding", "GB18030"])
 
 
 def test_gbk_declared_utf8_is_refused(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", epsg=4525)
     path.with_suffix(".cpg").write_text("UTF-8")
-    refused(db, settings, path, ["not valid utf-8", "GB18030", "--encoding"])
+    refusal = refused(db, settings, path, ["not valid utf-8", "GB18030", "text encoding"])
+    assert refusal.code == "encoding_not_valid"
+    assert "请选择文件实际使用的文字编码" in refusal.render("zh_CN")
 
 
 def test_gb18030_text_declared_gbk_is_refused_and_loads_with_its_real_encoding(
@@ -115,7 +120,7 @@ def test_gb18030_text_declared_gbk_is_refused_and_loads_with_its_real_encoding(
     gdf["QLRMC"] = ["刘䶮", "𠮷野家", "覃明华"]
     path = write_shp(gdf, tmp_path / "zd.shp", epsg=4525, encoding="GB18030")
     path.with_suffix(".cpg").write_text("GBK")
-    refused(db, settings, path, ["not valid gbk", "reads cleanly as GB18030", "--encoding"])
+    refused(db, settings, path, ["not valid gbk", "reads cleanly as GB18030", "text encoding"])
     report = load(db, settings, path, encoding="GB18030")
     assert report.encoding == "gb18030" and report.inserted == 3
     assert owners(db) == dict(zip(gdf["ZDDM"], gdf["QLRMC"], strict=True))
@@ -125,7 +130,7 @@ def test_encoding_option_overrides_a_wrong_cpg(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", epsg=4525)
     path.with_suffix(".cpg").write_text("ISO-8859-1")
     report = load(db, settings, path, encoding="GBK")
-    assert report.encoding_reason == "given with --encoding"
+    assert report.encoding_reason == "chosen by the user"
     assert set(owners(db).values()) == set(OWNERS)
 
 
@@ -192,21 +197,26 @@ def test_no_prj_in_degrees_is_cgcs2000(db, settings, tmp_path):
 
 def test_no_prj_and_no_prefix_is_refused_naming_srs(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", prj=None, cpg=False)
-    refused(db, settings, path, "--srs")
+    refusal = refused(db, settings, path, "choose its coordinate system")
+    assert refusal.code == "crs_not_stated" and "请选择其坐标系" in refusal.render("zh_CN")
     assert load(db, settings, path, srs="EPSG:4546").inserted == 12
 
 
 def test_no_prj_uses_a_configured_central_meridian(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", prj=None)
     report = load(db, settings.with_(gk_central_meridian=111), path)
-    assert report.crs == "EPSG:4546" and "111E" in report.crs_reason
+    assert report.crs == "EPSG:4546" and "111°E" in report.crs_reason
 
 
 def test_a_prj_that_does_not_fit_the_coordinates_is_refused(db, settings, tmp_path):
     path = write_shp(parcels(), tmp_path / "zd.shp", epsg=4525)
     cm111 = write_shp(parcels(), tmp_path / "cm" / "x.shp").with_suffix(".prj").read_text()
     path.with_suffix(".prj").write_text(cm111)  # CM 111E, while the eastings carry zone 37
-    refused(db, settings, path, ["outside the region", "--srs"])
+    refusal = refused(db, settings, path, ["outside the region", "choose the file's coordinate"])
+    assert refusal.code == "load_outside_region"
+    assert len(refusal.extra["problems"]) == 12 and "第 1 条记录" in refusal.extra["problems"][
+        0
+    ].render("zh_CN")
 
 
 def test_absurd_and_nan_coordinates_are_refused(db, settings, tmp_path):

@@ -14,7 +14,7 @@ def test_zone_prefixed_eastings_pick_the_zone():
 
 
 def test_plain_eastings_need_a_configured_central_meridian():
-    with pytest.raises(CRSError, match="--srs"):
+    with pytest.raises(CRSError, match="choose its coordinate system"):
         from_coordinates((453000, 3218000, 458000, 3219000), None)
     assert from_coordinates((453000, 3218000, 458000, 3219000), 111).crs.to_epsg() == 4546
 
@@ -27,8 +27,9 @@ def test_gk_epsg_codes():
 
 def test_srs_overrides_the_file():
     assert decide("EPSG:4525", "EPSG:4546", (0, 0, 1, 1), None).crs.to_epsg() == 4525
-    with pytest.raises(CRSError, match="--srs"):
+    with pytest.raises(CRSError, match="not a coordinate system landmap knows") as info:
         decide("EPSG:99999999", None, (0, 0, 1, 1), None)
+    assert info.value.code == "crs_not_known"
 
 
 # --- the edges of each guess ------------------------------------------------------------------
@@ -71,7 +72,7 @@ def test_zone_prefixed_eastings_from_zone_25_to_45(bounds, epsg):
     ],
 )
 def test_coordinates_that_fit_no_chinese_crs_are_refused(bounds):
-    with pytest.raises(CRSError, match="--srs"):
+    with pytest.raises(CRSError, match="fit no known Chinese one: choose its coordinate system"):
         from_coordinates(bounds, 111)
 
 
@@ -81,7 +82,7 @@ def test_coordinates_that_fit_no_chinese_crs_are_refused(bounds):
 )
 def test_six_digit_eastings_use_the_configured_central_meridian(bounds):
     d = from_coordinates(bounds, 114)
-    assert d.crs.to_epsg() == 4547 and "central meridian 114E" in d.reason
+    assert d.crs.to_epsg() == 4547 and "central meridian 114°E" in d.reason
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
@@ -113,12 +114,12 @@ def test_an_esri_gauss_kruger_prj_is_recognised_as_its_epsg_code():
 def test_the_file_wins_over_the_coordinates_and_the_user_over_the_file():
     assert decide(None, "EPSG:4490", (37e6, 3e6, 37.1e6, 3.1e6), None).crs.to_epsg() == 4490
     d = decide(" EPSG:4525 ", "EPSG:4546", (0, 0, 1, 1), None)
-    assert d.crs.to_epsg() == 4525 and d.reason == "given with --srs"
+    assert d.crs.to_epsg() == 4525 and d.reason == "chosen by the user"
     assert decide(None, None, (110.4, 29.0, 110.6, 29.2), None).crs.to_epsg() == 4490
 
 
 def test_an_unreadable_prj_is_refused():
-    with pytest.raises(CRSError, match="the file's CRS cannot be read"):
+    with pytest.raises(CRSError, match="the file's coordinate system cannot be read"):
         decide(None, "PROJCS[nonsense", (0, 0, 1, 1), None)
 
 
@@ -156,7 +157,7 @@ def test_reprojection_into_the_storage_crs_and_the_region():
     [(170, 29, 180.5, 30), (110, -90.5, 111, 0), (-180.5, 29, 110, 30), (110, 29, 111, 90.5)],
 )
 def test_just_past_the_degree_range_is_not_degrees(bounds):
-    with pytest.raises(CRSError, match="fit no known Chinese CRS"):
+    with pytest.raises(CRSError, match="fit no known Chinese one"):
         from_coordinates(bounds, 111)
 
 
@@ -172,28 +173,74 @@ def test_a_single_point_is_enough_to_tell():
 
 def test_what_each_guess_and_refusal_says():
     assert from_coordinates((110, 29, 111, 30), None).reason == (
-        "no .prj; coordinates are degrees (CGCS2000 assumed)"
+        "no .prj; the coordinates are degrees (CGCS2000 assumed)"
     )
     assert from_coordinates((37_453_000, 3e6, 37_458_000, 3.1e6), None).reason == (
         "no .prj; 8-digit eastings carry zone prefix 37 (CGCS2000 3-degree Gauss-Krüger "
-        "assumed; pass --srs for Xian 1980 or Beijing 1954)"
+        "assumed; choose the coordinate system for Xian 1980 or Beijing 1954)"
     )
     with pytest.raises(CRSError) as info:
         from_coordinates((453_000, 3_218_000, 458_000, 3_219_000), None)
+    assert info.value.code == "crs_not_stated"
     assert str(info.value) == (
-        "no .prj and 6-digit eastings without a zone prefix: the central meridian is unknown. "
-        "Pass --srs (e.g. --srs EPSG:4546 for CGCS2000 CM 111E) or set "
-        "LANDMAP_GK_CENTRAL_MERIDIAN"
+        "the file does not say its coordinate system, and its 6-digit eastings carry no zone "
+        "prefix, so the central meridian is unknown: choose its coordinate system (for "
+        "example CGCS2000 3-degree Gauss-Krüger, central meridian 111°E, EPSG:4546)"
+    )
+    assert info.value.render("zh_CN") == (
+        "文件未注明坐标系，且 6 位横坐标不带带号，无法确定中央经线：请选择其坐标系（例如 "
+        "2000国家大地坐标系 3度带高斯-克吕格投影，中央经线 111°E，EPSG:4546）"
     )
     with pytest.raises(CRSError) as info:
         from_coordinates((1_453_000, 3_218_000, 1_458_000, 3_219_000), None)
     assert str(info.value) == (
-        "no .prj and the coordinates (x 1453000..1458000, y 3218000..3219000) fit no known "
-        "Chinese CRS; pass --srs EPSG:N"
+        "the file does not say its coordinate system and its coordinates (x 1453000..1458000, "
+        "y 3218000..3219000) fit no known Chinese one: choose its coordinate system"
     )
+    assert "请选择其坐标系" in info.value.render("zh_CN")
     with pytest.raises(CRSError) as info:
         from_coordinates((float("nan"),) * 4, None)
-    assert str(info.value) == "the file has no usable coordinates to tell its CRS from; pass --srs"
+    assert str(info.value) == (
+        "the file has no usable coordinates to tell its coordinate system from: choose its "
+        "coordinate system"
+    )
+
+
+@pytest.mark.parametrize("refusal", ["crs_not_stated", "crs_no_fit", "crs_no_coordinates"])
+def test_no_refusal_names_an_option_or_a_setting(refusal):
+    bounds = {
+        "crs_not_stated": (453_000, 3_218_000, 458_000, 3_219_000),
+        "crs_no_fit": (1_453_000, 3_218_000, 1_458_000, 3_219_000),
+        "crs_no_coordinates": (float("nan"),) * 4,
+    }[refusal]
+    with pytest.raises(CRSError) as info:
+        from_coordinates(bounds, None)
+    assert info.value.code == refusal
+    for shown in (info.value.render("zh_CN"), info.value.render("en")):
+        assert "--" not in shown and "LANDMAP_" not in shown
+
+
+def test_the_choices_offered_are_the_zones_usual_systems():
+    from landmap.geo.crs import choices, parse_epsg, usual_central_meridian
+
+    assert usual_central_meridian((110.0, 28.8, 111.0, 29.5)) == 111
+    offered = {c.value: c.label for c in choices(111)}
+    for epsg in (4545, 4546, 4547, 4524, 4525, 4526, 2382, 2361, 2434, 2413):
+        assert f"EPSG:{epsg}" in offered
+    for value, label in offered.items():  # each label says the system its code is
+        from pyproj import CRS
+
+        name = CRS.from_user_input(value).name
+        assert ("CM" in name) == ("central meridian" in label), (value, label)
+        assert name.split(" /")[0] in label, (value, name, label)
+    assert "2000国家大地坐标系" in offered["EPSG:4546"].render("zh_CN")
+    assert "1980西安坐标系" in offered["EPSG:2382"].render("zh_CN")
+    assert parse_epsg("4546").to_epsg() == 4546 and parse_epsg("epsg:2382").to_epsg() == 2382
+    for bad in ("+proj=longlat", "EPSG:45a6", ""):
+        with pytest.raises(CRSError) as info:
+            parse_epsg(bad)
+        assert info.value.code == "crs_choice_not_epsg"
+        assert "坐标系" in info.value.render("zh_CN")
 
 
 def test_a_prj_is_replaced_by_its_epsg_definition():

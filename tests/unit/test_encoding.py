@@ -63,15 +63,28 @@ def test_encoding_names_from_cpg_files_and_users(name, codec):
 
 
 def test_an_unknown_encoding_name_is_refused():
-    with pytest.raises(EncodingError, match="unknown encoding 'klingon'"):
+    with pytest.raises(EncodingError, match="unknown text encoding 'klingon'") as info:
         codec_name("klingon")
+    assert info.value.code == "encoding_unknown"
+    assert info.value.render("zh_CN") == "未知的文字编码 'klingon'：请选择 GBK、GB18030 或 UTF-8"
+
+
+def test_a_form_offers_the_chinese_encodings_and_refuses_others():
+    from landmap.geo.encoding import parse_choice
+
+    assert parse_choice("GBK") == "gbk" and parse_choice("utf8") == "utf-8"
+    assert parse_choice("gb18030") == "gb18030"
+    with pytest.raises(EncodingError) as info:
+        parse_choice("latin-1")
+    assert info.value.code == "encoding_not_offered"
+    assert "文字编码只能是 GBK、GB18030、UTF-8、Big5 之一" in info.value.render("zh_CN")
 
 
 # --- the order of the decision --------------------------------------------------------------
 
 
 def test_the_users_encoding_comes_first(gbk):
-    assert decide(gbk, "UTF-8", "GBK") == Decision("gbk", "given with --encoding")
+    assert decide(gbk, "UTF-8", "GBK") == Decision("gbk", "chosen by the user")
 
 
 def test_then_the_cpg(gbk):
@@ -114,13 +127,13 @@ def test_bytes_that_are_neither_utf8_nor_gb18030_need_the_users_word(tmp_path):
         decide(dbf, None, None)
     assert str(info.value) == (
         "cannot tell the text encoding: no .cpg, no language driver id, and the text is neither "
-        "UTF-8 nor GB18030; pass --encoding NAME (for example --encoding GBK)"
+        "UTF-8 nor GB18030: choose its text encoding (for example GBK)"
     )
+    assert "请选择其文字编码" in info.value.render("zh_CN")
     with pytest.raises(EncodingError) as info:  # declared, wrong, and no other fits either
         decide(dbf, "UTF-8", None)
     assert str(info.value) == (
-        "the text is not valid utf-8 (.cpg file says 'UTF-8'): "
-        "pass --encoding with the file's real encoding"
+        "the text is not valid utf-8 (.cpg file says 'UTF-8'): choose the file's real text encoding"
     )
     assert decide(dbf, None, "latin-1").value == "iso8859-1"
 
@@ -149,7 +162,11 @@ def test_a_cpg_saying_utf8_over_gbk_bytes_is_refused_naming_the_real_encoding(gb
         decide(gbk, "UTF-8", None)
     assert str(info.value) == (
         "the text is not valid utf-8 (.cpg file says 'UTF-8'); it reads cleanly as GB18030: "
-        "pass --encoding with the file's real encoding"
+        "choose the file's real text encoding"
+    )
+    assert info.value.render("zh_CN") == (
+        "文字不是有效的 utf-8（.cpg 文件注明为 'UTF-8'）；按 GB18030 读取则没有错误："
+        "请选择文件实际使用的文字编码"
     )
 
 
@@ -165,7 +182,7 @@ def test_a_cpg_saying_gbk_over_gb18030_only_characters_is_refused(rare):
 
 
 def test_the_users_encoding_is_checked_too(gbk):
-    with pytest.raises(EncodingError, match=r"not valid utf-8 \(given with --encoding\)"):
+    with pytest.raises(EncodingError, match=r"not valid utf-8 \(chosen by the user\)"):
         decide(gbk, None, "utf-8")
 
 
@@ -227,18 +244,19 @@ def test_a_dbf_with_fewer_records_than_its_header_says(tmp_path):
 def test_gbk_read_as_latin_is_refused_with_a_hint(gbk):
     garbled = [o.encode("gbk").decode("latin-1") for o in OWNERS]
     with pytest.raises(EncodingError) as info:
-        check_not_mojibake(Decision("iso8859-1", "given with --encoding"), garbled, gbk)
+        check_not_mojibake(Decision("iso8859-1", "chosen by the user"), garbled, gbk)
     message = str(info.value)
-    assert message.startswith("text decoded as iso8859-1 (given with --encoding) looks garbled")
-    assert "the bytes read cleanly as GB18030" in message and "--encoding GBK" in message
+    assert message.startswith("text decoded as iso8859-1 (chosen by the user) looks garbled")
+    assert "the bytes read cleanly as GB18030" in message and "choose its text encoding" in message
+    assert "--" not in info.value.render("zh_CN") and "乱码" in info.value.render("zh_CN")
 
 
 def test_mojibake_is_refused_without_a_dbf_to_hint_from():
     with pytest.raises(EncodingError) as info:
         check_not_mojibake(Decision("cp1252", ".cpg"), ["", "Müller", "ÏòµÂ¹ó"], None)
     assert str(info.value) == (
-        "text decoded as cp1252 (.cpg) looks garbled, e.g. 'ÏòµÂ¹ó': pass --encoding GBK (or "
-        "the file's real encoding)"
+        "text decoded as cp1252 (.cpg) looks garbled, e.g. 'ÏòµÂ¹ó': choose its text encoding "
+        "(GBK, or the file's real encoding)"
     )
     with pytest.raises(EncodingError):  # a C1 control character alone
         check_not_mojibake(Decision("iso8859-1", "x"), ["a\x85b"], None)

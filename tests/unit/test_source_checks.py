@@ -22,6 +22,7 @@ from landmap.loaders.source import (
     open_source,
     shown_name,
 )
+from landmap.messages import term
 
 
 def refusal(path, **kw) -> str:
@@ -108,7 +109,7 @@ def test_the_standard_triggers_are_accepted(name):
     ],
 )
 def test_other_triggers_are_refused(name):
-    assert source._foreign_object("trigger", name, "CREATE TRIGGER ...") == "a trigger"
+    assert source._foreign_object("trigger", name, "CREATE TRIGGER ...") == term("a trigger")
 
 
 @pytest.mark.parametrize(
@@ -128,21 +129,21 @@ def test_other_triggers_are_refused(name):
 )
 def test_a_standard_name_does_not_cover_foreign_sql(body):
     sql = f"CREATE TRIGGER rtree_zd_geom_insert AFTER INSERT ON zd BEGIN {body}; END"
-    assert source._foreign_object("trigger", "rtree_zd_geom_insert", sql) == "a trigger"
+    assert source._foreign_object("trigger", "rtree_zd_geom_insert", sql) == term("a trigger")
 
 
 def test_views_and_virtual_tables_other_than_the_spatial_index():
-    assert source._foreign_object("view", "v", "CREATE VIEW v AS SELECT 1") == "a view"
+    assert source._foreign_object("view", "v", "CREATE VIEW v AS SELECT 1") == term("a view")
     rtree = "CREATE VIRTUAL TABLE rtree_zd_geom USING rtree(id, minx, maxx, miny, maxy)"
     assert source._foreign_object("table", "rtree_zd_geom", rtree) is None
     assert source._foreign_object("table", "r", "  create virtual table r USING RTREE (id)") is None
     fts = "CREATE VIRTUAL TABLE words USING fts5(x)"
-    assert source._foreign_object("table", "words", fts) == "a virtual table"
+    assert source._foreign_object("table", "words", fts) == term("a virtual table")
     assert source._foreign_object("table", "z", "CREATE VIRTUAL TABLE z USING zipfile('x')") == (
-        "a virtual table"
+        term("a virtual table")
     )
     named_rtree = "CREATE VIRTUAL TABLE t USING fts4(rtree)"  # says rtree, is not one
-    assert source._foreign_object("table", "t", named_rtree) == "a virtual table"
+    assert source._foreign_object("table", "t", named_rtree) == term("a virtual table")
     assert source._foreign_object("table", "zd", "CREATE TABLE zd (fid INTEGER)") is None
     assert source._foreign_object("index", "i", "CREATE INDEX i ON zd (fid)") is None
 
@@ -198,7 +199,11 @@ def test_a_geopackage_with_a_trigger_of_its_own_is_refused_before_it_could_run(t
 
 def test_layers_are_chosen_by_name(tmp_path):
     path = gpkg(tmp_path, "INSERT INTO gpkg_contents VALUES ('zd2', 'features')")
-    assert "has layers zd, zd2: choose one with --layer" in refusal(path)
+    assert "has the layers zd, zd2: choose one" in refusal(path)
+    with pytest.raises(SourceError) as info, open_source(path):
+        pass
+    assert info.value.code == "gpkg_choose_layer"
+    assert "有图层 zd、zd2：请选择其中一个" in info.value.render("zh_CN")
     assert "has no layer 'nope'" in refusal(path, layer="nope")
     with open_source(path, layer="zd2") as src:
         assert src.layer == "zd2"
@@ -321,7 +326,7 @@ def test_a_folder_must_hold_exactly_one_shapefile(tmp_path):
         pass
     shapefile(tmp_path, name="a")
     shapefile(tmp_path, name="b")
-    assert refusal(tmp_path) == f"{tmp_path} holds 2 shapefiles (a.shp, b.shp); give one of them"
+    assert refusal(tmp_path) == f"{tmp_path} holds 2 shapefiles (a.shp, b.shp): give one of them"
 
 
 def test_a_zipped_shapefile_is_opened_from_a_folder_of_its_own(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 
 import geopandas as gpd
@@ -20,6 +21,9 @@ from landmap.geo.units import mu_to_m2
 from landmap.services.acquisition import today
 
 TO_4326 = Transformer.from_crs(4546, 4326, always_xy=True)
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+# what a web user never reads: a command-line option, a setting, key=value syntax
+NEVER_SHOWN = re.compile(r"--[a-z]|LANDMAP_|\b\w+=(true|false)\b")
 X0, Y0 = 462000.0, 3214000.0  # a square test zone T, 1 km a side, south-east of the demo
 
 
@@ -88,12 +92,39 @@ def test_a_parcel_cut_in_a_known_ratio_and_farmland_in_the_strip(client, db, zon
     assert c["farmland_conflict_mu"] == pytest.approx(1.5, abs=0.01)  # 20 m x 50 m
     assert c["farmland_patches"] == [{"code": "T-F1", "mu": 1.5, "in_added_area": True}]
     assert any(p["kind"] == "farmland" for p in c["problems"])
+    check_is_read_in_the_locale(client, did)
     did = draft(client, box(0, 0, 1120, 1000)).get_json()["id"]  # the new line at x = 1120
     c = client.get(f"/api/zones/T/drafts/{did}/check").get_json()
     (cut,) = c["parcels_cut"]
     assert cut["code"] == "T-STRADDLE"
     assert cut["inside_mu"] == pytest.approx(17000 / mu_to_m2(1), abs=0.01)  # 170 m of 200
     assert cut["outside_mu"] == pytest.approx(3000 / mu_to_m2(1), abs=0.01)
+
+
+def check_is_read_in_the_locale(client, did):
+    """The check's problems and land categories in Chinese (JSON, page, workbook), in English
+    with ?lang=en; the machine fields (kind, category) the same in both."""
+    zh = client.get(f"/api/zones/T/drafts/{did}/check").get_json()
+    en = client.get(f"/api/zones/T/drafts/{did}/check?lang=en").get_json()
+    messages = {p["kind"]: p["message"] for p in zh["problems"]}
+    assert messages["farmland"] == "占用永久基本农田 1.50 亩"
+    assert {p["kind"]: p["message"] for p in en["problems"]}["farmland"] == (
+        "takes 1.50 mu of permanent basic farmland"
+    )
+    labels = {u["code"]: (u["category"], u["category_label"]) for u in zh["added_by_land_use"]}
+    assert labels == {"0101": ("agricultural", "农用地"), "0601": ("construction", "建设用地")}
+    assert {u["code"]: u["category_label"] for u in en["added_by_land_use"]}["0101"] == (
+        "agricultural land"
+    )
+    page = client.get(f"/zones/T/drafts/{did}?lang=zh_CN").get_data(as_text=True)
+    land_use = page.split('id="land-use"')[1].split("</table>")[0]
+    assert "占用永久基本农田 1.50 亩" in page and "农用地" in land_use
+    assert "agricultural" not in land_use
+    wb = load_workbook(io.BytesIO(client.get(f"/zones/T/drafts/{did}/check.xlsx").data))
+    problems = [r[0] for r in wb["问题"].iter_rows(min_row=2, values_only=True)]
+    assert "占用永久基本农田 1.50 亩" in problems
+    categories = {r[0]: r[2] for r in wb["调入地类"].iter_rows(min_row=2, values_only=True)}
+    assert categories == {"0101": "农用地", "0601": "建设用地"}
 
 
 def test_shrinking_reports_what_leaves(client, zone_t):
@@ -149,14 +180,30 @@ def test_slivers_and_holes_are_problems(client, zone_t):
     ],
 )
 def test_bad_drafts_are_refused(client, zone_t, body, status, message):
-    resp = client.post("/api/zones/T/drafts", json=body)
+    """In the request's language (Chinese by default, English with ?lang=en), with a code."""
+    resp = client.post("/api/zones/T/drafts?lang=en", json=body)
     assert resp.status_code == status and message in resp.get_json()["error"]
+    zh = client.post("/api/zones/T/drafts?lang=zh_CN", json=body)
+    assert zh.status_code == status and zh.get_json()["code"] == resp.get_json()["code"]
+    assert CHINESE.search(zh.get_json()["error"]) and not NEVER_SHOWN.search(zh.get_json()["error"])
+
+
+def test_a_draft_that_is_not_a_polygon_answers_in_chinese_and_in_english(client, zone_t):
+    point = {"geometry": {"type": "Point", "coordinates": [110.5, 29.1]}}
+    zh = client.post("/api/zones/T/drafts", json=point)
+    assert zh.status_code == 400 and zh.get_json()["code"] == "geometry_not_polygon"
+    error = zh.get_json()["error"]
+    assert CHINESE.search(error) and not NEVER_SHOWN.search(error), error
+    en = client.post("/api/zones/T/drafts?lang=en", json=point)
+    assert en.status_code == 400 and en.get_json()["code"] == "geometry_not_polygon"
+    assert "Polygon" in en.get_json()["error"] and not CHINESE.search(en.get_json()["error"])
 
 
 def test_an_invalid_draft_and_an_unknown_zone(client, zone_t):
     bowtie = shapely.Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
     resp = draft(client, bowtie)
-    assert resp.status_code == 400 and "not valid" in resp.get_json()["error"]
+    assert resp.status_code == 400 and "草案图形无效" in resp.get_json()["error"]
+    assert resp.get_json()["code"] == "draft_invalid"
     assert draft(client, box(0, 0, 10, 10), code="Q").status_code == 404
     assert client.get("/api/zones/T/drafts/999999/check").status_code == 404
     page = client.get("/zones/T/drafts/999999")  # a page answers with a page, not JSON
@@ -272,9 +319,9 @@ def _positions(geometry):
     return [v for p in polygons for ring in p for q in ring for v in q]
 
 
-def post_op(client, geom, op, code="T", **extra):
+def post_op(client, geom, op, code="T", lang="zh_CN", **extra):
     body = {"geometry": shapely.geometry.mapping(lonlat(geom)), "note": op, "op": op, **extra}
-    return client.post(f"/api/zones/{code}/drafts", json=body)
+    return client.post(f"/api/zones/{code}/drafts?lang={lang}", json=body)
 
 
 def independent_mu(db, sql, **params):
@@ -292,7 +339,8 @@ def test_a_polygon_over_the_edge_adds_land(client, db, zone_t):
     both = shapely.MultiPolygon([box(0, 0, 1000, 1000), over])  # overlapping parts
     resp = client.post("/api/zones/T/drafts", json={"geometry": shapely.geometry.mapping(
         lonlat(both))})  # fmt: skip
-    assert resp.status_code == 400 and '"op": "add"' in resp.get_json()["error"]
+    assert resp.status_code == 400 and "增加到边界" in resp.get_json()["error"]  # the op's label
+    assert resp.get_json()["code"] == "draft_polygons_overlap"
     resp = post_op(client, over, "add")
     assert resp.status_code == 201, resp.get_json()
     d = resp.get_json()
@@ -326,12 +374,14 @@ def test_a_polygon_over_the_edge_subtracts_land(client, db, zone_t):
         (box(2000, 0, 2100, 100), "subtract", "changes nothing"),  # wholly outside
         (box(-10, -10, 1010, 1010), "subtract", "leaves nothing"),
         (box(1000, 0, 1000.03, 1000), "add", "changes nothing"),  # 3 cm: snapped away
-        (box(0, 0, 10, 10), "merge", "op is one of"),
+        (box(0, 0, 10, 10), "merge", "replace, add or subtract"),
     ],
 )
 def test_adds_and_subtracts_that_make_no_sense_are_refused(client, zone_t, geom, op, message):
-    resp = post_op(client, geom, op)
+    resp = post_op(client, geom, op, lang="en")
     assert resp.status_code == 400 and message in resp.get_json()["error"], resp.get_json()
+    zh = post_op(client, geom, op)
+    assert zh.status_code == 400 and CHINESE.search(zh.get_json()["error"]), zh.get_json()
 
 
 def test_a_result_in_pieces_or_with_slivers_is_kept_and_reported(client, zone_t):
