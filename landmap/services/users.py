@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from landmap.domain import Role
+from landmap.messages import msg
 from landmap.services import Refused
 
 MIN_PASSWORD = 10
@@ -52,7 +53,13 @@ TOUCH_EVERY_MINUTES = 5
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"a password has at least {MIN_PASSWORD} characters")
+        raise UserError(
+            msg(
+                "password_too_short",
+                "a password has at least %(least)s characters",
+                least=MIN_PASSWORD,
+            )
+        )
 
 
 # a user name: what the app_user CHECK accepts (the database has the last word)
@@ -62,22 +69,33 @@ MAX_DISPLAY_NAME = 200
 
 def check_name(name: str, display_name: str = "") -> None:
     if not NAME_RE.fullmatch(name):
+        given = repr(name[:70])
         raise UserError(
-            f"a user name is 2 to 64 letters, digits or _ . @ - (no spaces); got {name[:70]!r}"
+            msg(
+                "bad_user_name",
+                "a user name is 2 to 64 letters, digits or _ . @ - (no spaces); got %(given)s",
+                given=given,
+            )
         )
     if len(display_name) > MAX_DISPLAY_NAME or not display_name.isprintable():
-        raise UserError(f"a display name is at most {MAX_DISPLAY_NAME} printable characters")
+        raise UserError(
+            msg(
+                "bad_display_name",
+                "a display name is at most %(most)s printable characters",
+                most=MAX_DISPLAY_NAME,
+            )
+        )
 
 
 def add(session: Session, name: str, role: str, password: str, display_name: str = "") -> User:
     check_name(name, display_name)
     try:
-        role_ = Role(role)
-    except ValueError as exc:
-        raise UserError(f"role must be one of {', '.join(r.value for r in Role)}") from exc
+        role_ = Role.parse(role)
+    except Refused as exc:  # names the roles by their labels
+        raise UserError(exc.message) from exc
     check_password(password)
     if get(session, name) is not None:
-        raise UserError(f"there is already a user {name!r}")
+        raise UserError(msg("user_exists", "there is already a user %(name)s", name=name))
     row = session.execute(
         text("""INSERT INTO app_user (name, display_name, role, password_hash)
                 VALUES (:n, :d, :r, :h) RETURNING *"""),
@@ -111,8 +129,12 @@ def set_password(session: Session, name: str, password: str) -> None:
         {"h": generate_password_hash(password), "n": name},
     ).rowcount
     if not done:
-        raise UserError(f"there is no user {name!r}")
+        raise _no_user(name)
     _end_sessions(session, name)
+
+
+def _no_user(name: str) -> UserError:
+    return UserError(msg("no_such_user", "there is no user %(name)s", name=name), 404)
 
 
 def disable(session: Session, name: str) -> None:
@@ -121,7 +143,7 @@ def disable(session: Session, name: str) -> None:
         text("UPDATE app_user SET active = false WHERE name = :n"), {"n": name}
     ).rowcount
     if not done:
-        raise UserError(f"there is no user {name!r}")
+        raise _no_user(name)
     _end_sessions(session, name)
     session.execute(
         text("""UPDATE api_token SET revoked_at = now() WHERE revoked_at IS NULL
@@ -199,7 +221,7 @@ def new_token(session: Session, name: str, label: str = "") -> str:
     """A new API token for a user; only its hash is kept, so it is shown once."""
     user = get(session, name)
     if user is None or not user.active:
-        raise UserError(f"there is no active user {name!r}")
+        raise UserError(msg("no_active_user", "there is no active user %(name)s", name=name), 404)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.execute(
         text("INSERT INTO api_token (user_id, token_hash, label) VALUES (:u, :h, :l)"),

@@ -30,9 +30,11 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from landmap.db.engine import session_scope
+from landmap.messages import Message, msg
 from landmap.services import users
 from landmap.web.db import get_session, set_actor, settings
-from landmap.web.errors import wants_json
+from landmap.web.errors import http_message, wants_json
+from landmap.web.i18n import locale
 from landmap.web.security import safe_next
 
 log = logging.getLogger("landmap")
@@ -133,26 +135,38 @@ def _enforce():
     return None
 
 
+def _refuse(message: Message, status: int, json: bool | None = None):
+    """``message`` in the request's locale: JSON with its code for the API, else a page."""
+    text = message.render(locale())
+    if wants_json() if json is None else json:
+        return jsonify(code=message.code, error=text), status
+    return render_template("error.html", code=status, message=text, title=status), status
+
+
 def _deny(status: int):
-    if wants_json():
-        message = _("sign in first") if status == 401 else _("your role may not do this")
-        return jsonify(error=message), status
-    if status == 401:
+    if status == 401 and not wants_json():
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return render_template(
-        "error.html", code=403, message=_("Your role may not do this."), title=403
-    ), 403
+    return _refuse(http_message(status), status)
+
+
+CSRF_FAILED = msg(
+    "csrf_failed",
+    "the form's security token (CSRF) is missing or out of date: reload the page and try again",
+)
 
 
 def _csrf_error(exc: CSRFError):
-    if wants_json() or request.is_json:
-        return jsonify(error=f"CSRF check failed: {exc.description}"), 400
-    return render_template("error.html", code=400, message=exc.description, title=400), 400
+    log.info("CSRF check failed: %s", exc.description)
+    return _refuse(CSRF_FAILED, 400, wants_json() or request.is_json)
 
 
 class LoginForm(FlaskForm):
     username = StringField(validators=[DataRequired(), Length(max=64)])
     password = PasswordField(validators=[DataRequired(), Length(max=200)])
+
+
+WRONG_PASSWORD = msg("wrong_password", "Wrong user name or password.")
+TOO_MANY = msg("too_many_attempts", "Too many attempts: wait a minute and try again.")
 
 
 def _login_key() -> str:
@@ -177,7 +191,7 @@ def login():
             login_user(Account(user, session_id))
             return redirect(safe_next(request.args.get("next"), url_for("pages.index")))
         log.warning("failed login for %r from %s", form.username.data, request.remote_addr)
-        flash(_("Wrong user name or password."))
+        flash(WRONG_PASSWORD.render(locale()))
     return render_template("login.html", form=form, title=_("Sign in"))
 
 
@@ -193,11 +207,7 @@ def logout():
 
 
 def _too_many(exc):
-    if wants_json():
-        return jsonify(error=_("too many attempts: wait a minute")), 429
-    return render_template(
-        "error.html", code=429, message=_("Too many attempts: wait a minute."), title=429
-    ), 429
+    return _refuse(TOO_MANY, 429)
 
 
 def init_app(app: Flask) -> None:

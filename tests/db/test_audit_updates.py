@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from landmap.services import quota, users
+from landmap.messages import gettext
+from landmap.services import audit, quota, users
 
 
 @pytest.fixture
@@ -130,3 +131,23 @@ def test_a_commercial_plots_update_is_one_row_keyed_by_its_parcel(db, since):
     assert changed(row)["transfer_status"] == ("planned", "listed")
     assert changed(row)["reserve_price_wan"][1] == 1234.5
     assert row.before["parcel_id"] == row.after["parcel_id"] == plot.parcel_id
+
+
+def test_the_service_reads_an_update_as_its_changed_fields_by_label(db, since):
+    quota.set_target(db, 2034, Decimal("100"), "计划")
+    quota.set_target(db, 2034, Decimal("120.456"), "调整")
+    entries = audit.entries(db, audit.AuditFilter(entity="quota_year", key="2034"))
+    assert [e.action for e in entries] == ["update", "insert"]  # newest first
+    newest = entries[0]
+    assert {c.field: (c.before, c.after) for c in newest.changes} == {
+        "target_mu": (100.0, 120.46),
+        "note": ("计划", "调整"),
+    }
+    target = gettext("target (mu)", "zh_CN")  # the catalogue's word for it
+    assert set(newest.summary("zh_CN")) == {f"{target}：100.00 → 120.46", "备注：计划 → 调整"}
+    assert set(newest.summary("en")) == {"Target (mu): 100.00 → 120.46", "Note: 计划 → 调整"}
+    assert newest.action_label("zh_CN") == "修改" and entries[1].action_label("zh_CN") == "新增"
+    assert newest.at.utcoffset().total_seconds() == 8 * 3600
+    assert newest.target() == ("quota", {"year": 2034})
+    later = audit.entries(db, audit.AuditFilter(entity="quota_year", key="2034", offset=1))
+    assert [e.id for e in later] == [entries[1].id]
