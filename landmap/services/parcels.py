@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from landmap.domain import Stage
 from landmap.geo.units import mu2
+from landmap.messages import Message, msg
 from landmap.services import Refused, Result
 
 MAX_FEATURES = 20_000
@@ -201,34 +203,119 @@ def stages_summary(session: Session, selection: ParcelFilter) -> dict[str, Any]:
     }
 
 
-def search(session: Session, q: str, limit: int = 10) -> list[dict[str, Any]]:
-    """Parcels whose code starts with q, then projects whose name contains q, with their
-    extent in lon/lat so that a map can zoom to them."""
+MAX_QUERY = 100  # characters of a search
+MAX_HITS = 50  # results of a search at most
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# What a search looks in, best first (a parcel's exact code comes before all of them): a
+# project's name or its partner's (the enterprise), then a parcel's code, owner (权利人),
+# location (坐落) and name. Each is a substring match (LIKE '%q%', ILIKE when q has letters:
+# case-insensitive either way), which the pg_trgm GIN indexes of migration 0013 answer from 3
+# characters on; a query of 1-2 characters has no trigram, and each parcel field is then read
+# in code order up to the limit (the code's B-tree) or scanned: bounded either way, and fast
+# enough at 100,000 parcels (scripts/bench_search.py).
+_PARCEL_FIELDS = ("code", "owner", "location", "name")
+_RANK = {"exact": 0, "project": 1, "partner": 2, **{f: 3 + i for i, f in enumerate(_PARCEL_FIELDS)}}
+
+
+def _search_sql(like: str) -> str:
+    """The search, matching with ``like`` (LIKE, or ILIKE for a query with cased letters:
+    ILIKE folds case row by row, several times slower on Chinese text)."""
+    contains = f"{like} :contains"
+    parcel_hits = " UNION ALL ".join(
+        [
+            f"""(SELECT id, {_RANK["exact"]} AS rank, 'code' AS matched, code AS value
+                 FROM parcel WHERE code IN (:q, upper(:q)))""",
+            *(
+                f"""(SELECT id, {_RANK[f]}, '{f}', {f} FROM parcel
+                     WHERE {f} {contains} ORDER BY code LIMIT :limit)"""
+                for f in _PARCEL_FIELDS
+            ),
+        ]
+    )
+    named = f"pr.name {contains}"
+    return f"""
+    WITH hits AS ({parcel_hits}),
+    best AS (SELECT DISTINCT ON (id) id, rank, matched, value FROM hits ORDER BY id, rank)
+    SELECT kind, key, label, matched, value, {_BOX} AS bbox FROM (
+        SELECT 'parcel' AS kind, p.code AS key, concat_ws(' ', p.code, nullif(p.name, ''))
+               AS label, b.matched, b.value, b.rank, Box2D(ST_Transform(p.geom, 4326)) AS box
+        FROM best b JOIN parcel p ON p.id = b.id
+        UNION ALL
+        (SELECT 'project', pr.id::text, pr.name,
+                CASE WHEN {named} THEN 'project' ELSE 'partner' END,
+                CASE WHEN {named} THEN pr.name ELSE pr.partner END,
+                CASE WHEN {named} THEN {_RANK["project"]} ELSE {_RANK["partner"]} END,
+                ST_Extent(ST_Transform(p.geom, 4326))
+         FROM project pr LEFT JOIN parcel p ON p.project_id = pr.id
+         WHERE {named} OR pr.partner {contains}
+         GROUP BY pr.id ORDER BY 6, pr.name LIMIT :limit)
+    ) t
+    ORDER BY rank, kind, key LIMIT :limit
+"""
+
+
+_BOX = "ARRAY[ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)]"
+_SEARCH = {like: _search_sql(like) for like in ("LIKE", "ILIKE")}
+
+
+@dataclass(frozen=True)
+class SearchHit(Result):
+    """A search result: a parcel (key: its code) or a project (key: its id), what matched
+    (``matched``: code, owner, location, name; project, partner) and the text
+    that did, and its extent in lon/lat for a map to zoom to (None: a project without
+    parcels)."""
+
+    kind: str
+    key: str
+    label: str
+    matched: str
+    matched_text: str
+    bbox: list[float] | None
+
+
+def search_problem(q: str, limit: int) -> Message | None:
+    """Why a search cannot be run, if it cannot: too long, a control character, a limit out
+    of 1..MAX_HITS."""
+    if len(q) > MAX_QUERY:
+        return msg(
+            "search_too_long", "the search text is longer than %(most)s characters", most=MAX_QUERY
+        )
+    if _CONTROL.search(q):
+        return msg("search_control", "the search text holds a control character")
+    if not 1 <= limit <= MAX_HITS:
+        return msg("search_limit", "a search returns from 1 to %(most)s results", most=MAX_HITS)
+    return None
+
+
+def search(session: Session, q: str, limit: int = 10) -> list[SearchHit]:
+    """Parcels by any part of their code (its end: ``JA00002``), owner, location or name,
+    and projects by any part of their name or their partner's (the enterprise), best first
+    (see _RANK), at most ``limit``; each says what matched. Refused (400) for a query
+    search_problem names."""
+    problem = search_problem(q, limit)
+    if problem is not None:
+        raise Refused(problem)
     q = q.strip()
     if not q:
         return []
     like = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = session.execute(
-        text("""
-        SELECT kind, key, label,
-               ARRAY[ST_XMin(box), ST_YMin(box), ST_XMax(box), ST_YMax(box)] AS bbox
-        FROM (
-            (SELECT 'parcel' AS kind, p.code AS key, concat_ws(' ', p.code, p.name) AS label,
-                    ST_Extent(ST_Transform(p.geom, 4326)) AS box
-             FROM parcel p WHERE p.code ILIKE :prefix GROUP BY p.code, p.name
-             ORDER BY p.code LIMIT :limit)
-            UNION ALL
-            (SELECT 'project', pr.id::text, pr.name, ST_Extent(ST_Transform(p.geom, 4326))
-             FROM project pr JOIN parcel p ON p.project_id = pr.id
-             WHERE pr.name ILIKE :contains GROUP BY pr.id, pr.name ORDER BY pr.name LIMIT :limit)
-        ) t
-        """),
-        {"prefix": like + "%", "contains": "%" + like + "%", "limit": limit},
-    )
+    sql = _SEARCH["ILIKE" if q.lower() != q.upper() else "LIKE"]
+    rows = session.execute(text(sql), {"q": q, "contains": "%" + like + "%", "limit": limit})
     return [
-        {"kind": kind, "key": key, "label": label, "bbox": [round(v, 7) for v in bbox]}
-        for kind, key, label, bbox in rows
-    ][:limit]
+        SearchHit(
+            kind=row.kind,
+            key=row.key,
+            label=row.label if row.value in row.label else f"{row.label} · {row.value}",
+            matched=row.matched,
+            matched_text=row.value,
+            bbox=[round(v, 7) for v in row.bbox] if row.bbox[0] is not None else None,
+        )
+        for row in rows
+    ]
+
+
+_MALFORMED = msg("coordinates_malformed", "the coordinates are malformed")
 
 
 def lonlat_polygon(geometry: Any, max_vertices: int) -> list[list[float]]:
@@ -238,30 +325,52 @@ def lonlat_polygon(geometry: Any, max_vertices: int) -> list[list[float]]:
     rings make a valid polygon is for PostGIS (ST_IsValid) to say."""
     kind = geometry.get("type") if isinstance(geometry, dict) else None
     if kind not in ("Polygon", "MultiPolygon"):
-        raise Refused("the geometry must be a GeoJSON Polygon or MultiPolygon")
+        raise Refused(
+            msg("geometry_not_polygon", "the geometry must be a GeoJSON Polygon or MultiPolygon")
+        )
     if "crs" in geometry:
-        raise Refused("GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted")
+        raise Refused(
+            msg(
+                "crs_not_accepted",
+                "GeoJSON is EPSG:4326 (RFC 7946): a crs member is not accepted",
+            )
+        )
     coords = geometry.get("coordinates")
     polygons = coords if kind == "MultiPolygon" else [coords]
     if not isinstance(polygons, list) or not all(isinstance(p, list) for p in polygons):
-        raise Refused("the coordinates are malformed")
+        raise Refused(_MALFORMED)
     rings = [r for p in polygons for r in p]
     if not all(isinstance(r, list) for r in rings):
-        raise Refused("the coordinates are malformed")
+        raise Refused(_MALFORMED)
     if sum(len(r) for r in rings) > max_vertices:
-        raise Refused(f"the geometry has more than {max_vertices} positions")
+        raise Refused(
+            msg(
+                "geometry_too_many_positions",
+                "the geometry has more than %(most)s positions",
+                most=max_vertices,
+            )
+        )
     positions = [q for r in rings for q in r]
     if not positions:
-        raise Refused("the geometry is empty")
+        raise Refused(msg("geometry_empty", "the geometry is empty"))
     for q in positions:
         numbers = isinstance(q, list) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in q
         )
         if not numbers or len(q) != 2:
-            raise Refused("a position is two numbers, [longitude, latitude] (2-D)")
+            raise Refused(
+                msg(
+                    "geometry_position_not_2d",
+                    "a position is two numbers, [longitude, latitude] (2-D)",
+                )
+            )
         if not (-180 <= q[0] <= 180 and -90 <= q[1] <= 90):  # false for NaN and infinity too
             raise Refused(
-                "the coordinates are not longitude/latitude: send GeoJSON in EPSG:4326 (RFC 7946)"
+                msg(
+                    "geometry_not_lonlat",
+                    "the coordinates are not longitude/latitude: send GeoJSON in EPSG:4326"
+                    " (RFC 7946)",
+                )
             )
     return positions
 

@@ -15,6 +15,7 @@ from landmap.web import (
     errors,
     i18n,
     pages,
+    projects,
     quota,
     security,
     tiles,
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(acquisition.bp)
+    app.register_blueprint(projects.bp)
     app.register_blueprint(quota.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(adjustment.bp)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
@@ -26,6 +26,7 @@ from werkzeug.routing import IntegerConverter
 
 from landmap.db.engine import database_answers
 from landmap.domain import EARLIEST_DATE, Stage, today
+from landmap.messages import field, msg
 from landmap.services import parcels, projects, zones
 from landmap.web.auth import PUBLIC, requires
 from landmap.web.db import READS, get_session
@@ -192,9 +193,10 @@ def parse_whole(value: Any, name: str, lo: int, hi: int, default: int | None = N
         number = int(value)
     if number is None or not lo <= number <= hi:
         raise ApiError(
-            _(
+            msg(
+                "not_a_whole_number",
                 "%(name)s must be a whole number from %(lo)s to %(hi)s; got %(value)s",
-                name=name,
+                name=field(name),
                 lo=lo,
                 hi=hi,
                 value=_shown(value),
@@ -214,9 +216,10 @@ def parse_number(value: Any, name: str, lo: Decimal | int, hi: Decimal | int) ->
             number = None
     if number is None or not number.is_finite() or not lo <= number <= hi:
         raise ApiError(
-            _(
+            msg(
+                "not_a_number",
                 "%(name)s must be a number from %(lo)s to %(hi)s; got %(value)s",
-                name=name,
+                name=field(name),
                 lo=lo,
                 hi=hi,
                 value=_shown(value),
@@ -231,10 +234,18 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
     except ValueError:
         parts = []
     if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
-        raise ApiError("bbox must be minlon,minlat,maxlon,maxlat (four numbers)")
+        raise ApiError(
+            msg("bad_bbox", "the map extent (bbox) must be four numbers: west,south,east,north")
+        )
     x0, y0, x1, y1 = parts
     if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        raise ApiError("bbox must lie within -180..180, -90..90 with min < max")
+        raise ApiError(
+            msg(
+                "bbox_out_of_range",
+                "the map extent (bbox) must lie within longitudes -180..180 and latitudes "
+                "-90..90, west before east and south before north",
+            )
+        )
     return x0, y0, x1, y1
 
 
@@ -244,17 +255,21 @@ def parse_zone(value: str | None) -> str | None:
     known = zones.zone_codes(get_session())
     code = value.upper()
     if code not in known:
-        raise ApiError(f"unknown zone {value!r}; zones are {', '.join(known)}")
+        raise ApiError(
+            msg(
+                "unknown_zone",
+                "there is no zone %(given)s; the zones are %(known)s",
+                given=_shown(value),
+                known=list(known),
+            )
+        )
     return code
 
 
 def parse_stage(value: str | None) -> str | None:
     if not value:
         return None
-    try:
-        return Stage.parse(value).value
-    except ValueError as exc:
-        raise ApiError(str(exc)) from exc
+    return Stage.parse(value).value  # a Refused (400) naming the stages
 
 
 def parse_id(value: Any, name: str) -> int | None:
@@ -268,14 +283,17 @@ def parse_project(value: str | None) -> int | None:
     if not value:
         return None
     key = parse_id(value, "project") if _WHOLE.fullmatch(value) else value
-    return or_404(projects.find_project(get_session(), key), f"unknown project {value!r}", 400)
+    unknown = msg("unknown_project", "there is no project %(given)s", given=_shown(value))
+    return or_404(projects.find_project(get_session(), key), unknown, 400)
 
 
 def parse_batch(value: str | None) -> int | None:
     """A batch named by its id; 400 for one there is not."""
     whole = bool(value) and _WHOLE.fullmatch(value) and 1 <= int(value) <= MAX_ID
     if value and not (whole and projects.project_of_batch(get_session(), int(value))):
-        raise ApiError(f"unknown batch {value!r} (give a batch id)")
+        raise ApiError(
+            msg("unknown_batch", "there is no batch %(given)s (give its id)", given=_shown(value))
+        )
     return int(value) if value else None
 
 
@@ -285,7 +303,9 @@ def parse_day(value, name: str = "date", required: bool = False) -> dt.date | No
     400 naming ``name``."""
     if value in (None, ""):
         if required:
-            raise ApiError(f"{name} is required (YYYY-MM-DD)")
+            raise ApiError(
+                msg("day_required", "%(name)s is required (YYYY-MM-DD)", name=field(name))
+            )
         return None
     try:
         if not isinstance(value, str) or not _DAY.fullmatch(value):
@@ -293,7 +313,12 @@ def parse_day(value, name: str = "date", required: bool = False) -> dt.date | No
         day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ApiError(
-            _("%(name)s must be a date YYYY-MM-DD; got %(value)s", name=name, value=_shown(value))
+            msg(
+                "not_a_day",
+                "%(name)s must be a date YYYY-MM-DD; got %(value)s",
+                name=field(name),
+                value=_shown(value),
+            )
         ) from exc
     check_day(day, name, value)
     return day
@@ -304,11 +329,12 @@ def check_day(day: dt.date, name: str, value: str) -> None:
     what the client sent as ``name``."""
     if not EARLIEST_DATE <= day <= today():
         raise ApiError(
-            _(
+            msg(
+                "day_out_of_range",
                 "%(name)s must lie from %(earliest)s to today (%(today)s); got %(value)s",
-                name=name,
-                earliest=EARLIEST_DATE.isoformat(),
-                today=today().isoformat(),
+                name=field(name),
+                earliest=EARLIEST_DATE,
+                today=today(),
                 value=_shown(value),
             )
         )
@@ -341,7 +367,7 @@ def zone_summary(code: str):
     as_of = parse_as_of(request.args.get("as_of"))
     found = zones.zone_summary(get_session(), code.upper(), as_of)
     if found is None:
-        raise ApiError(_("There is no zone %(code)s.", code=code), 404)
+        raise ApiError(msg("no_such_zone", "There is no zone %(code)s.", code=code), 404)
     return jsonify(found.as_dict())
 
 
@@ -366,7 +392,7 @@ def parcels_collection():
 @requires("view")
 def parcel_feature(code: str):
     feature = parcels.get_feature(get_session(), code, parse_as_of(request.args.get("as_of")))
-    or_404(feature, f"no parcel with code {code!r}")
+    or_404(feature, msg("no_such_parcel", "there is no parcel %(code)s", code=_shown(code)))
     return Response(jsonify(feature).get_data(), mimetype=GEOJSON)
 
 
@@ -380,16 +406,26 @@ def project_list():
 @requires("view")
 def project_detail(project_id: int):
     found = projects.get_project(get_session(), project_id)
-    return jsonify(or_404(found, f"no project with id {project_id}"))
+    return jsonify(
+        or_404(found, msg("no_such_project", "there is no project %(id)s", id=project_id))
+    )
 
 
 @bp.get("/api/search")
 @requires("view")
 def search():
-    q = request.args.get("q", "")
-    if len(q) > 100:
-        raise ApiError("q is longer than 100 characters")
-    return jsonify(results=parcels.search(get_session(), q))
+    """Parcels and projects by any part of a code, owner, location or name (see
+    parcels.search): ``q``, at most ``limit`` results (10 unless asked, at most 50)."""
+    limit = parse_int("limit", 10, 1, parcels.MAX_HITS)
+    hits = parcels.search(get_session(), request.args.get("q", ""), limit)
+    return jsonify(results=[{**hit.as_dict(), "url": _hit_url(hit)} for hit in hits])
+
+
+def _hit_url(hit: parcels.SearchHit) -> str | None:
+    """A project's page (a project without parcels has no extent to zoom to)."""
+    if hit.kind != "project":
+        return None
+    return url_for("acquisition.project_page", project_id=int(hit.key))
 
 
 @bp.get("/healthz")

@@ -71,26 +71,28 @@ def test_limit_caps_the_features(client):
 
 
 @pytest.mark.parametrize(
-    ("query", "message"),
+    ("query", "code", "zh", "en"),
     [
-        ("bbox=1,2,3", "bbox must be"),
-        ("bbox=a,b,c,d", "bbox must be"),
-        ("bbox=110.6,29,110.5,29.1", "min < max"),
-        ("bbox=nan,29,110.5,29.1", "bbox must be"),
-        ("zone=Q", "unknown zone"),
-        ("stage=halfway", "unknown stage"),
-        ("project=没有这个项目", "unknown project"),
-        ("project=999999", "unknown project"),
-        ("limit=0", "limit"),  # the message is translated: its name is what stays
-        ("limit=-5", "limit"),
-        ("limit=abc", "limit"),
-        ("limit=²", "limit"),  # a digit to str.isdigit, not to int()
+        ("bbox=1,2,3", "bad_bbox", "地图范围", "four numbers"),
+        ("bbox=a,b,c,d", "bad_bbox", "四个数", "map extent"),
+        ("bbox=110.6,29,110.5,29.1", "bbox_out_of_range", "西小于东", "west before east"),
+        ("bbox=nan,29,110.5,29.1", "bad_bbox", "地图范围", "four numbers"),
+        ("zone=Q", "unknown_zone", "没有区块 Q", "no zone"),
+        ("stage=halfway", "unknown_choice", "未知的阶段", "unknown stage"),
+        ("project=没有这个项目", "unknown_project", "没有项目", "no project"),
+        ("project=999999", "unknown_project", "没有项目", "no project"),
+        ("limit=0", "not_a_whole_number", "条数必须是 1 到", "number of rows must be"),
+        ("limit=-5", "not_a_whole_number", "条数", "number of rows"),
+        ("limit=abc", "not_a_whole_number", "条数", "number of rows"),
+        ("limit=²", "not_a_whole_number", "条数", "number of rows"),  # a digit to isdigit
     ],
 )
-def test_bad_parameters_get_400_with_a_json_error(client, query, message):
+def test_bad_parameters_get_400_with_a_coded_translated_error(client, query, code, zh, en):
     resp = client.get(f"/api/parcels?{query}")
     assert resp.status_code == 400
-    assert message in resp.get_json()["error"]
+    assert resp.get_json()["code"] == code and zh in resp.get_json()["error"]
+    english = client.get(f"/api/parcels?{query}&lang=en").get_json()
+    assert english["code"] == code and en in english["error"]
 
 
 def test_one_parcel_by_code(client):
@@ -141,7 +143,8 @@ def test_search_finds_parcels_by_code_and_projects_by_name(client):
     assert hits[0] == {**hits[0], "kind": "parcel", "key": "2011-2"}
     assert len(hits[0]["bbox"]) == 4
     hits = client.get("/api/search?q=华湘").get_json()["results"]
-    assert [h["label"] for h in hits] == ["华湘轮胎"]
+    assert (hits[0]["kind"], hits[0]["label"]) == ("project", "华湘轮胎")
+    assert {(h["kind"], h["matched"]) for h in hits[1:]} == {("parcel", "owner")}  # its land
     assert client.get("/api/search?q=%25").get_json()["results"] == []  # LIKE is escaped
 
 
@@ -166,4 +169,7 @@ def test_an_unexpected_error_is_a_json_500_without_details(app, client, monkeypa
     resp = client.get("/api/parcels")
     assert resp.status_code == 500
     body = resp.get_json()
-    assert set(body) == {"error", "error_id"} and "SELECT" not in resp.get_data(as_text=True)
+    assert set(body) == {"code", "error", "error_id"} and "SELECT" not in resp.get_data(
+        as_text=True
+    )
+    assert body["code"] == "internal_error" and body["error"] == "服务器出错了。"
