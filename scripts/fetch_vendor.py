@@ -63,6 +63,11 @@ PACKAGES: dict[str, tuple[str, str, dict[str, str]]] = {
         "1.3.0",
         {"dist/Leaflet.VectorGrid.bundled.min.js": "Leaflet.VectorGrid.bundled.min.js"},
     ),
+    "proj4": (
+        "proj4",
+        "2.22.0",
+        {"dist/proj4.js": "proj4.js", "LICENSE.md": "LICENSE.md"},
+    ),
     "bootstrap": (
         "bootstrap",
         "5.3.8",

@@ -32,6 +32,7 @@ from landmap.maps.styles import (
     ZONE_ACTIVE_STYLE,
     ZONE_STYLE,
 )
+from landmap.maps.tools import MapTools, landuse_legend, tool_options
 from landmap.maps.vendor import localize
 
 
@@ -75,6 +76,8 @@ class MapSpec:
     quota_legend: list[dict] = field(default_factory=list)  # key, label, mu, parcels
     # vector-tile layers in the layer control, off until switched on (farmland_overlay ...)
     tile_overlays: list[dict[str, Any]] = field(default_factory=list)
+    # the projected CRS (the storage SRID) the measuring tool and the coordinate readout use
+    grid_srid: int = 4546
 
 
 def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
@@ -82,8 +85,8 @@ def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
     return {"name": name, "url": tiles_url, "layer": "farmland", "style": FARMLAND_STYLE}
 
 
-def landuse_overlay(name: str, tiles_url: str) -> dict[str, Any]:
-    """三调 land-use patches, filled by first-level GB/T 21010 class."""
+def landuse_overlay(name: str, tiles_url: str, locale: str = "zh_CN") -> dict[str, Any]:
+    """三调 land-use patches, filled by first-level GB/T 21010 class, with their legend."""
     return {
         "name": name,
         "url": tiles_url,
@@ -91,6 +94,7 @@ def landuse_overlay(name: str, tiles_url: str) -> dict[str, Any]:
         "style": LANDUSE_STYLE,
         "fillBy": "land_use_code",
         "colors": LANDUSE_CLASS_COLORS,
+        "legend": landuse_legend(locale),
     }
 
 
@@ -186,6 +190,8 @@ def _legend_options(spec: MapSpec) -> dict[str, Any]:
 def build_map(spec: MapSpec) -> folium.Map:
     m = folium.Map(location=list(spec.center), zoom_start=13, tiles=None, control_scale=False)
     ScaleBar().add_to(m)
+    # before the selection tool and the draft editor: Leaflet.draw's texts are set first
+    MapTools(tool_options(spec.locale, spec.grid_srid)).add_to(m)
     if spec.basemap_url:
         folium.TileLayer(
             spec.basemap_url,

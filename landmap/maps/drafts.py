@@ -13,6 +13,7 @@ from folium.plugins import DualMap
 from landmap.maps.builder import MapSpec, build_map, parcel_layer_options
 from landmap.maps.layers import DraftEditor, OverlayLayer, ParcelLayer, ScaleBar
 from landmap.maps.styles import BOUNDARY_STYLES, OP_COLORS
+from landmap.maps.tools import MapTools, tool_options
 from landmap.maps.vendor import localize
 
 EMPTY = {"type": "FeatureCollection", "features": []}
@@ -40,8 +41,10 @@ def compare_map(spec: MapSpec, compare: CompareSpec) -> DualMap:
     parcels = {**parcel_layer_options(spec, labels), "highlight": compare.cut}
     dm = DualMap(location=list(spec.center), tiles=None, zoom_start=13)
     right = [compare.shapes, {"type": "FeatureCollection", "features": [draft]}]
+    tools = tool_options(spec.locale, spec.grid_srid)
     for m, layers in ((dm.m1, compare.left), (dm.m2, right)):
         ScaleBar().add_to(m)
+        MapTools(tools).add_to(m)
         ParcelLayer(labels["parcels"], parcels).add_to(m)
         for i, data in enumerate(layers):
             OverlayLayer(f"{labels['zones']} {i}", {**common, "data": data}).add_to(m)

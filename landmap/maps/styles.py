@@ -80,3 +80,5 @@ LANDUSE_CLASS_COLORS = {
     "11": "#81d4fa",  # 水域及水利设施用地
     "12": "#e0e0e0",  # 其他土地
 }
+# what the measuring tool draws (landmap.maps.tools)
+MEASURE_STYLE = {"color": "#0d47a1", "weight": 3, "dashArray": "6 4", "fillColor": "#42a5f5"}

@@ -17,6 +17,7 @@ ASSETS: dict[str, str] = {
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",
     "Leaflet.Sync": "vendor/leaflet.sync/L.Map.Sync.js",
     "leaflet_vectorgrid": "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+    "proj4": "vendor/proj4/proj4.js",
 }
 # folium's defaults that landmap's maps do not use
 UNUSED = {

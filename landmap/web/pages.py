@@ -138,6 +138,7 @@ def map_spec(
     parcels' stages, the zone boundaries in force, the legend (see stage_legend)."""
     s = settings()
     day = as_of.isoformat() if as_of else None
+    project_url = url_for("acquisition.project_page", project_id=0)
     fields = dict(
         parcels_url=url_for("api.parcels_collection"),
         tiles_url=_tiles_url("parcels"),
@@ -158,7 +159,10 @@ def map_spec(
         csrf_token=generate_csrf(),
         today=today().isoformat(),
         moves=workflow_moves(),
+        tile_overlays=land_overlays(),
+        grid_srid=s.storage_srid,
         urls={
+            "projectUrl": project_url.removesuffix("/0") + "/__ID__",
             "manyUrl": url_for("acquisition.move_many"),
             "selectUrl": url_for("acquisition.select"),
             "documentsUrl": url_for("pages.index").rstrip("/") + "/documents",
@@ -167,6 +171,18 @@ def map_spec(
         },
     )
     return MapSpec(**{**fields, **extra})
+
+
+def land_overlays() -> list[dict]:
+    """The farmland and land-use layers every map offers in its layer control."""
+    return [
+        landuse_overlay(
+            _("Land use (third national land survey)"),
+            _tiles_url("landuse"),
+            locale(),
+        ),
+        farmland_overlay(_("Permanent basic farmland"), _tiles_url("farmland")),
+    ]
 
 
 def stage_legend(spec: MapSpec, as_of: dt.date | None) -> MapSpec:
@@ -387,13 +403,7 @@ def draft_editor_map(zone: dict, op_labels: dict[str, str]) -> dict[str, str]:
     draft editor on it, the farmland and land-use layers to switch on while drawing; a draft
     is saved on the boundary version in force now. ``op_labels``: the ways to make a draft."""
     session = get_session()
-    overlays = [
-        farmland_overlay(_("Permanent basic farmland"), _tiles_url("farmland")),
-        landuse_overlay(_("Land use (third national land survey)"), _tiles_url("landuse")),
-    ]
-    spec = map_spec(
-        zone["bbox"], {"zone": zone["code"]}, zone["code"], editable=False, tile_overlays=overlays
-    )
+    spec = map_spec(zone["bbox"], {"zone": zone["code"]}, zone["code"], editable=False)
     stage_legend(spec, None)  # the zone's mu by stage, as on the zone's map
     base_id = adjustment.current_boundary_id(session, zone["code"])
     compare = url_for("adjustment.compare_page", code=zone["code"], draft_id=0)

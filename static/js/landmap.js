@@ -72,7 +72,7 @@
     }
     row(L_.stage, opts.stageLabels[p.stage] || p.stage, "lm-stage lm-stage-" + p.stage);
     if (p.dispute) row(L_.dispute, p.dispute_reason || L_.disputed, "lm-warn lm-dispute");
-    row(L_.project, p.project);
+    projectRow(table, p, opts);
     row(L_.batch, p.batch);
     if (p.commercial) {
       var c = p.commercial;
@@ -85,6 +85,25 @@
     if (opts.asOf) box.appendChild(el("div", "lm-muted lm-asof", L_.as_of_note + " " + opts.asOf));
     if (opts.edit && opts.edit.enabled) box.appendChild(editor(p, opts));
     return box;
+  }
+
+  /* The parcel's project, linked to its page (opts.projectUrl, "__ID__" for the project's id),
+   * on the map's day when it shows a past one. */
+  function projectRow(table, p, opts) {
+    if (!p.project) return;
+    var tr = el("tr", "lm-project");
+    tr.appendChild(el("th", null, opts.labels.project));
+    var td = el("td");
+    if (p.project_id != null && opts.projectUrl) {
+      var a = el("a", "lm-project-link", p.project);
+      a.href = opts.projectUrl.replace("__ID__", encodeURIComponent(p.project_id)) +
+        (opts.asOf ? "?as_of=" + encodeURIComponent(opts.asOf) : "");
+      td.appendChild(a);
+    } else {
+      td.textContent = p.project;
+    }
+    tr.appendChild(td);
+    table.appendChild(tr);
   }
 
   /* --- acquisition: history and the forms that move parcels on ------------------------ */
@@ -514,6 +533,10 @@
       function go(hit) {
         list.textContent = "";
         var b = hit.bbox;
+        if (!b) {  // nothing on the map yet (a project without parcels): its page
+          if (hit.url) window.location.assign(hit.url);
+          return;
+        }
         map.closePopup();
         map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 17 });
         if (hit.kind === "parcel") {
@@ -544,6 +567,18 @@
           });
       }, 200);
       input.addEventListener("input", run);
+      // ?parcel=<code> (links from the audit trail and elsewhere): open that parcel
+      var asked = new URLSearchParams(window.location.search).get("parcel");
+      if (asked) {
+        fetch(opts.url + "?" + query({ q: asked, limit: 50 }), { credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (data) {
+            var hit = (data.results || []).find(function (h) {
+              return h.kind === "parcel" && h.key === asked;
+            });
+            if (hit) go(hit);
+          });
+      }
       input.addEventListener("keydown", function (e) {
         if (e.key === "Enter" && list.firstChild && list.firstChild.classList.contains("lm-hit")) {
           list.firstChild.click();
@@ -663,7 +698,8 @@
   }
 
   /* A vector-tile overlay (farmland, land use), styled by rules the server sends: one fill,
-   * or a colour per first two characters of a property (a GB/T 21010 class). */
+   * or a colour per first two characters of a property (a GB/T 21010 class); with a legend
+   * (opts.legend: title, rows of key, label, colour) shown while the overlay is on. */
   function tileOverlay(opts) {
     var styles = {};
     styles[opts.layer] = function (p) {
@@ -671,7 +707,7 @@
       var fill = (opts.colors && opts.colors[key]) || opts.style.fillColor;
       return Object.assign({ fill: true }, opts.style, { fillColor: fill });
     };
-    return L.vectorGrid.protobuf(opts.url + "/{z}/{x}/{y}.pbf", {
+    var layer = L.vectorGrid.protobuf(opts.url + "/{z}/{x}/{y}.pbf", {
       rendererFactory: L.canvas.tile,
       interactive: false,
       maxNativeZoom: 20,
@@ -679,6 +715,204 @@
       fetchOptions: { credentials: "same-origin" },
       vectorTileLayerStyles: styles
     });
+    if (opts.legend) {
+      var control = swatchLegend(opts.legend, "lm-legend lm-overlay-legend lm-legend-" + opts.layer,
+                                  "bottomleft");
+      layer.on("add", function () { control.addTo(layer._map); });
+      layer.on("remove", function () { control.remove(); });
+    }
+    return layer;
+  }
+
+  /* A legend of colour swatches and names (the land-use classes). */
+  function swatchLegend(legend, className, position) {
+    var control = L.control({ position: position });
+    control.onAdd = function () {
+      var box = el("div", className + " leaflet-bar");
+      box.appendChild(el("div", "lm-legend-title", legend.title));
+      var table = el("table");
+      legend.rows.forEach(function (r) {
+        var tr = el("tr");
+        tr.dataset.key = r.key;
+        var sw = el("td");
+        var swatch = el("span", "lm-swatch");
+        swatch.style.background = r.color;
+        sw.appendChild(swatch);
+        tr.appendChild(sw);
+        tr.appendChild(el("td", "lm-muted", r.key));
+        tr.appendChild(el("td", null, r.label));
+        table.appendChild(tr);
+      });
+      box.appendChild(table);
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    return control;
+  }
+
+  /* --- the tools every map has: Leaflet.draw's texts, measuring, the mouse's coordinates --- */
+
+  /* Leaflet.draw's texts (L.drawLocal) from the server's catalogue, set before any drawing
+   * tool is made. They are the catalogue's own words, not user data. */
+  function mergeInto(target, source) {
+    Object.keys(source).forEach(function (k) {
+      if (source[k] && typeof source[k] === "object") {
+        target[k] = target[k] || {};
+        mergeInto(target[k], source[k]);
+      } else {
+        target[k] = source[k];
+      }
+    });
+  }
+
+  /* Lengths and areas in the plane of the server's projected CRS (opts.grid: the storage
+   * SRID, a Gauss-Krüger zone), as PostGIS's ST_Area measures the parcels: a shape measured
+   * here shows the mu its popup shows. Map coordinates are taken as CGCS2000 degrees. */
+  function measurer(opts) {
+    var grid = proj4(opts.grid.proj4);
+    var L_ = opts.labels;
+    function planar(latlngs) {
+      return latlngs.map(function (ll) { return grid.forward([ll.lng, ll.lat]); });
+    }
+    function length(pts, closed) {
+      var total = 0;
+      var n = closed ? pts.length : pts.length - 1;
+      for (var i = 0; i < n; i++) {
+        var a = pts[i], b = pts[(i + 1) % pts.length];
+        total += Math.sqrt((b[0] - a[0]) * (b[0] - a[0]) + (b[1] - a[1]) * (b[1] - a[1]));
+      }
+      return total;
+    }
+    function area(pts) {
+      var twice = 0;
+      for (var i = 0; i < pts.length; i++) {
+        var a = pts[i], b = pts[(i + 1) % pts.length];
+        twice += a[0] * b[1] - b[0] * a[1];
+      }
+      return Math.abs(twice) / 2;
+    }
+    function distanceText(m) {
+      return m >= 1000 ? (m / 1000).toFixed(3) + " " + L_.km : m.toFixed(2) + " " + L_.m;
+    }
+    return {
+      grid: grid,
+      figures: function (latlngs, closed) {
+        var pts = planar(latlngs);
+        var m2 = closed && pts.length > 2 ? area(pts) : 0;
+        return { length: length(pts, closed), m2: m2, mu: m2 / opts.m2PerMu };
+      },
+      text: function (latlngs, closed) {
+        var f = this.figures(latlngs, closed);
+        if (!closed) return L_.distance + " " + distanceText(f.length);
+        return L_.area + " " + f.m2.toFixed(2) + " " + L_.m2 + " · " + fmtMu(f.mu) + " " + L_.mu;
+      }
+    };
+  }
+
+  /* A Leaflet.draw line or polygon handler that measures as it is drawn and, when finished,
+   * fires "landmap:measured" (not draw:created, which the selection tool and the draft editor
+   * take as theirs). */
+  function measureHandler(map, measure, closed, style) {
+    var Base = closed ? L.Draw.Polygon : L.Draw.Polyline;
+    var Handler = Base.extend({
+      _getMeasurementString: function () {
+        var pts = this._markers.map(function (m) { return m.getLatLng(); });
+        if (this._currentLatLng) pts.push(this._currentLatLng);
+        return esc(measure.text(pts, closed));
+      },
+      _fireCreatedEvent: function () {
+        var latlngs = this._poly.getLatLngs();
+        var shape = closed ? L.polygon(latlngs, style) : L.polyline(latlngs, style);
+        this._map.fire("landmap:measured", { layer: shape, closed: closed, latlngs: latlngs });
+      }
+    });
+    return new Handler(map, { shapeOptions: style, showLength: true, showArea: false,
+                              metric: true, allowIntersection: !closed });
+  }
+
+  function measureControl(map, opts, measure) {
+    var L_ = opts.labels;
+    var control = L.control({ position: "topleft" });
+    var drawn = L.featureGroup();
+    var handlers = { line: measureHandler(map, measure, false, opts.style),
+                     area: measureHandler(map, measure, true, opts.style) };
+    control.onAdd = function () {
+      var box = el("div", "lm-measure leaflet-bar");
+      box.appendChild(el("span", "lm-measure-title", L_.measure));
+      var result = el("div", "lm-measure-result");
+      function button(cls, text, title, action) {
+        var b = el("button", "lm-measure-button " + cls, text);
+        b.type = "button";
+        b.title = title;
+        b.setAttribute("aria-label", title);
+        b.addEventListener("click", action);
+        box.appendChild(b);
+      }
+      function start(kind) {
+        handlers.line.disable();
+        handlers.area.disable();
+        handlers[kind].enable();
+      }
+      button("lm-measure-line", L_.distance, L_.measure_distance, function () { start("line"); });
+      button("lm-measure-area", L_.area, L_.measure_area, function () { start("area"); });
+      button("lm-measure-clear", "×", L_.clear, function () {
+        drawn.clearLayers();
+        result.textContent = "";
+      });
+      box.appendChild(result);
+      map.on("landmap:measured", function (e) {
+        drawn.clearLayers();
+        drawn.addLayer(e.layer);
+        control.measured = e.latlngs;
+        result.textContent = measure.text(e.latlngs, e.closed);
+      });
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    drawn.addTo(map);
+    control.addTo(map);
+    control.handlers = handlers;
+    return control;
+  }
+
+  /* The mouse's position: CGCS2000 degrees and the grid's Gauss-Krüger metres (X north,
+   * Y east, as Chinese surveys write them). */
+  function coordinates(map, opts, measure) {
+    var L_ = opts.labels;
+    var control = L.control({ position: "bottomleft" });
+    control.onAdd = function () {
+      var box = el("div", "lm-coords leaflet-bar");
+      box.title = L_.coordinates;
+      var cells = {};
+      [["lng", L_.longitude], ["lat", L_.latitude], ["x", L_.northing], ["y", L_.easting]]
+        .forEach(function (c) {
+          var part = el("span", "lm-coord");
+          part.appendChild(el("span", "lm-muted", c[1] + " "));
+          cells[c[0]] = el("span", "lm-coord-" + c[0], "–");
+          part.appendChild(cells[c[0]]);
+          box.appendChild(part);
+          if (c[0] === "lat") box.appendChild(el("span", "lm-muted lm-coord-crs", opts.grid.code));
+        });
+      map.on("mousemove", function (e) {
+        var xy = measure.grid.forward([e.latlng.lng, e.latlng.lat]);
+        cells.lng.textContent = e.latlng.lng.toFixed(7) + "°";
+        cells.lat.textContent = e.latlng.lat.toFixed(7) + "°";
+        cells.x.textContent = xy[1].toFixed(2) + " " + L_.m;
+        cells.y.textContent = xy[0].toFixed(2) + " " + L_.m;
+      });
+      return box;
+    };
+    control.addTo(map);
+    return control;
+  }
+
+  function tools(map, opts) {
+    if (window.L && L.drawLocal) mergeInto(L.drawLocal, opts.drawLocal);
+    var measure = measurer(opts);
+    var found = { measure: measureControl(map, opts, measure),
+                  coordinates: coordinates(map, opts, measure), measurer: measure };
+    map.landmapTools = found;
+    return found;
   }
 
   window.LandMap = {
@@ -687,6 +921,7 @@
     api: api,
     overlay: overlay,
     tileOverlay: tileOverlay,
+    tools: tools,
     selection: selection,
     parcelLayer: parcelLayer,
     zoneLayer: zoneLayer,

@@ -41,8 +41,7 @@ def click_parcel(page, code):
 
 
 def test_index_draws_parcels_and_a_click_opens_the_popup(page):
-    p = open_map(page)
-    assert p.evaluate("() => LandMap.current.parcels.landmap.loaded") > 300
+    p = open_map(page, at_least=301)  # waits (and fails on time-out) until the tiles are in
     assert p.locator("canvas.leaflet-tile").count() > 0  # drawn from vector tiles
     code = p.evaluate("() => Object.keys(LandMap.current.parcels.landmap.seen)"
                       ".find(c => c.startsWith('430802003031'))")  # fmt: skip
@@ -68,6 +67,36 @@ def test_search_by_plot_number_zooms_and_opens_its_popup(page):
     popup = p.locator(".leaflet-popup-content")
     popup.wait_for()
     assert "2011-2" in popup.inner_text()
+    assert page.errors == []
+
+
+def test_a_link_to_a_parcel_opens_its_popup(page):
+    # the audit trail links parcels as /?parcel=<code>
+    code = "430802003032JA00001"
+    page.page.goto(page.base + "/?parcel=" + code)
+    popup = page.page.locator(".leaflet-popup-content", has_text=code)
+    popup.wait_for()
+    assert "亩" in popup.inner_text()
+    assert page.errors == []
+
+
+def test_a_project_without_parcels_opens_its_page_from_the_search(page, live_engine):
+    from sqlalchemy import text
+
+    with live_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO project (name, kind, stage) VALUES "
+                "('康师傅集团测试项目', 'industrial', 'pre_stage') ON CONFLICT DO NOTHING"
+            )
+        )
+        project_id = conn.execute(
+            text("SELECT id FROM project WHERE name = '康师傅集团测试项目'")
+        ).scalar_one()
+    p = open_map(page)
+    p.fill(".lm-search input", "康师傅集团测试")
+    p.locator(".lm-hit-project").first.click()
+    p.wait_for_url(f"**/projects/{project_id}")
     assert page.errors == []
 
 

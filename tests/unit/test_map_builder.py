@@ -9,6 +9,8 @@ import re
 import pytest
 
 from landmap.domain import Stage
+from landmap.geo.units import M2_PER_MU
+from landmap.landuse import CLASSES
 from landmap.maps.builder import (
     MapSpec,
     build_map,
@@ -17,7 +19,8 @@ from landmap.maps.builder import (
     parcel_layer_options,
     render_parts,
 )
-from landmap.maps.styles import LANDUSE_CLASS_COLORS, QUOTA_COLORS, STAGE_COLORS
+from landmap.maps.styles import LANDUSE_CLASS_COLORS, MEASURE_STYLE, QUOTA_COLORS, STAGE_COLORS
+from landmap.maps.tools import DRAW_LOCAL, LANDUSE_CLASS_NAMES, grid_crs
 
 LABELS = {
     k: k.upper()
@@ -118,9 +121,10 @@ def test_stages_are_editable_only_today_and_only_for_who_may(editable, as_of, en
         "csrf": "tok",
         "canAudit": True,
     }
-    # the selection tool (draw a polygon, move the parcels in it) comes with editing only
+    # the selection tool (draw a polygon, move the parcels in it) comes with editing only;
+    # Leaflet.draw itself is on every map (the measuring tool draws with it)
     assert len(calls(p["script"], "selection")) == int(enabled)
-    assert ("leaflet.draw.js" in p["header"]) is enabled
+    assert "leaflet.draw.js" in p["header"]
 
 
 # --- the legend ----------------------------------------------------------------------------
@@ -252,3 +256,88 @@ def test_text_in_options_cannot_close_the_script():
     s = parts(active_zone="</script><script>alert(1)</script>")["script"]
     assert "</script>" not in s
     assert one(s, "zoneLayer")["active"] == "</script><script>alert(1)</script>"
+
+
+# --- the tools every map has: measuring, coordinates, Leaflet.draw's texts, land use -------
+
+
+def _leaves(tree: dict) -> list:
+    return [x for v in tree.values() for x in (_leaves(v) if isinstance(v, dict) else [v])]
+
+
+def test_every_map_has_the_measuring_tool_and_the_readout_told_the_grid():
+    p = parts(grid_srid=4546)
+    tools = one(p["script"], "tools")
+    grid = tools["grid"]
+    assert grid["code"] == "EPSG:4546"
+    assert "CM 111E" in grid["name"]
+    assert grid["proj4"].startswith("+proj=tmerc ")
+    for part in ("+lon_0=111", "+k=1", "+x_0=500000", "+y_0=0", "+ellps=GRS80", "+units=m"):
+        assert part in grid["proj4"].split() or part + " " in grid["proj4"] + " "
+    assert tools["m2PerMu"] == M2_PER_MU and abs(tools["m2PerMu"] - 666.6667) < 1e-4
+    assert tools["style"] == MEASURE_STYLE
+    assert "/static/vendor/proj4/proj4.js" in p["header"]
+    # the tools come before anything else that draws, so Leaflet.draw speaks Chinese first
+    assert p["script"].index("LandMap.tools(") < p["script"].index("LandMap.parcelLayer(")
+
+
+def test_the_grid_follows_the_storage_srid():
+    assert "+lon_0=114" in one(parts(grid_srid=4547)["script"], "tools")["grid"]["proj4"]
+
+
+TOOLTIP_START = {"zh_CN": "单击开始绘制图形。", "en": "Click to start drawing the shape."}
+
+
+@pytest.mark.parametrize(("locale", "mu"), [("zh_CN", "亩"), ("en", "mu")])
+def test_leaflet_draw_and_the_tools_speak_the_maps_language(locale, mu):
+    tools = one(parts(locale=locale)["script"], "tools")
+    local = tools["drawLocal"]
+    assert local["draw"]["handlers"]["polygon"]["tooltip"]["start"] == TOOLTIP_START[locale]
+    assert tools["labels"]["mu"] == mu
+    # every string Leaflet.draw has is given, as a plain string
+    assert len(_leaves(local)) == len(_leaves(DRAW_LOCAL)) and all(
+        isinstance(t, str) and t for t in _leaves(local)
+    )
+    if locale == "zh_CN":
+        assert all(re.search(r"[\u4e00-\u9fff]", t) for t in _leaves(local))
+        assert all(re.search(r"[\u4e00-\u9fff]", t) for t in tools["labels"].values())
+
+
+def test_the_land_use_overlay_has_a_legend_of_the_first_level_classes():
+    zh = landuse_overlay("USE", "/tiles/landuse", "zh_CN")["legend"]
+    assert [r["key"] for r in zh["rows"]] == [f"{n:02d}" for n in range(1, 13)]
+    # the names are GB/T 21010's own, as landmap.landuse has them
+    assert {r["key"]: r["label"] for r in zh["rows"]} == {
+        c: CLASSES[c] for c in LANDUSE_CLASS_NAMES
+    }
+    assert all(r["color"] == LANDUSE_CLASS_COLORS[r["key"]] for r in zh["rows"])
+    assert len({r["color"] for r in zh["rows"]}) == 12
+    en = landuse_overlay("USE", "/tiles/landuse", "en")["legend"]
+    assert en["rows"][0]["label"] == "Cultivated land" and "GB/T 21010" in en["title"]
+
+
+def test_grid_crs_gives_the_proj4_of_pyproj():
+    from pyproj import CRS, Transformer
+
+    told = CRS.from_proj4(grid_crs(4546)["proj4"])
+    t = Transformer.from_crs(CRS.from_epsg(4490), told, always_xy=True)
+    ref = Transformer.from_crs(4490, 4546, always_xy=True)
+    x, y = t.transform(110.53, 29.09)
+    rx, ry = ref.transform(110.53, 29.09)
+    assert abs(x - rx) < 1e-3 and abs(y - ry) < 1e-3
+
+
+def test_both_sides_of_a_compare_map_have_the_tools():
+    from landmap.maps.drafts import CompareSpec, compare_map
+
+    empty = {"type": "FeatureCollection", "features": []}
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[110.5, 29], [110.6, 29], [110.6, 29.1], [110.5, 29]]],
+    }
+    compare = CompareSpec(left=[empty], draft=square, shapes=empty, cut=[], boundary_labels={})
+    dm = compare_map(spec(locale="en", labels={**LABELS, "mu": "MU"}), compare)
+    script = render_parts(dm)["script"]
+    sides = calls(script, "tools")
+    assert len(sides) == 2 and all(s["grid"]["code"] == "EPSG:4546" for s in sides)
+    assert sides[0]["labels"]["mu"] == "mu"
