@@ -253,7 +253,9 @@ _ROLE_LABELS = {
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "view": frozenset(Role),
     "acquisition": frozenset({Role.OFFICER, Role.ADMIN}),
-    "parcels": frozenset({Role.OFFICER, Role.ADMIN}),
+    "parcels": frozenset({Role.OFFICER, Role.ADMIN}),  # attributes, assignments to projects
+    "register": frozenset({Role.PLANNER, Role.ADMIN}),  # projects, batches, enterprises
+    "reshape": frozenset({Role.ADMIN}),  # splits, merges, geometry corrections
     "drafts": frozenset({Role.PLANNER, Role.ADMIN}),
     "approve": frozenset({Role.ADMIN}),
     "quota": frozenset({Role.ADMIN}),
