@@ -11,7 +11,7 @@ import folium
 from folium.plugins import DualMap
 
 from landmap.maps.builder import MapSpec, build_map, parcel_layer_options
-from landmap.maps.layers import DraftEditor, OverlayLayer, ParcelLayer, ScaleBar
+from landmap.maps.layers import DraftEditor, OverlayLayer, ParcelLayer, ScaleBar, TileOverlay
 from landmap.maps.styles import BOUNDARY_STYLES, OP_COLORS
 from landmap.maps.tools import MapTools, tool_options
 from landmap.maps.vendor import localize
@@ -48,6 +48,9 @@ def compare_map(spec: MapSpec, compare: CompareSpec) -> DualMap:
         ParcelLayer(labels["parcels"], parcels).add_to(m)
         for i, data in enumerate(layers):
             OverlayLayer(f"{labels['zones']} {i}", {**common, "data": data}).add_to(m)
+        for overlay in spec.tile_overlays:  # land use (三调) and farmland, to switch on
+            TileOverlay(overlay["name"], overlay).add_to(m)
+        folium.LayerControl(collapsed=False).add_to(m)
     if spec.bounds:
         x0, y0, x1, y1 = spec.bounds
         dm.fit_bounds([[y0, x0], [y1, x1]])

@@ -341,3 +341,23 @@ def test_both_sides_of_a_compare_map_have_the_tools():
     sides = calls(script, "tools")
     assert len(sides) == 2 and all(s["grid"]["code"] == "EPSG:4546" for s in sides)
     assert sides[0]["labels"]["mu"] == "mu"
+
+
+def test_both_sides_of_a_compare_map_offer_land_use_and_farmland():
+    from landmap.maps.drafts import CompareSpec, compare_map
+
+    empty = {"type": "FeatureCollection", "features": []}
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[110.5, 29], [110.6, 29], [110.6, 29.1], [110.5, 29]]],
+    }
+    compare = CompareSpec(left=[empty], draft=square, shapes=empty, cut=[], boundary_labels={})
+    overlays = [
+        farmland_overlay("FARM", "/tiles/farmland"),
+        landuse_overlay("USE", "/tiles/landuse"),
+    ]
+    mapped = spec(tile_overlays=overlays, labels={**LABELS, "mu": "MU"})
+    script = render_parts(compare_map(mapped, compare))["script"]
+    layers = [o["layer"] for o in calls(script, "tileOverlay")]
+    assert layers == ["farmland", "landuse", "farmland", "landuse"]
+    assert script.count("L.control.layers(") == 2
