@@ -71,6 +71,7 @@ def _settings(schema: str, tmp: Path) -> Settings:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Iterator[Settings]:
     s = _settings(f"test_{os.getpid()}", tmp_path_factory.mktemp("var"))
+    _drop_schema(s)  # one a killed run of the same pid left behind
     migrate.upgrade(s)
     yield s
     _drop_schema(s)
@@ -195,6 +196,7 @@ def live_settings(tmp_path_factory) -> Iterator[Settings]:
     """A schema of its own for the tests whose requests commit (through a live server): it is
     migrated and gets the demo once per session, and is dropped at the end."""
     s = _settings(f"live_{os.getpid()}", tmp_path_factory.mktemp("live"))
+    _drop_schema(s)  # one a killed run of the same pid left behind
     migrate.upgrade(s)
     engine = make_app_engine(s)
     with Session(engine) as session:

@@ -29,6 +29,7 @@ from landmap.services.documents import StoredDocument
 from landmap.services.parcels import ParcelFilter, by_stage, filter_sql, lonlat_polygon
 
 PACE_WINDOW_DAYS = 90
+NO_GAIN_MU = 0.005  # less than this cleared in the window (rounding noise) counts as none
 SERIES_YEARS = 20  # the progress series covers at most this many years before its end
 PROJECTION_YEARS = 100  # a completion further off than this is not projected
 MAX_SELECTION_VERTICES = 10_000  # in a polygon drawn to select parcels
@@ -155,7 +156,8 @@ def _lock(session: Session, codes: Sequence[str]) -> list[Any]:
         text("""
         SELECT p.id, p.code, p.stage, p.dispute,
                (SELECT max(c.happened_on) FROM stage_change c WHERE c.parcel_id = p.id) AS last
-        FROM parcel p WHERE p.code = ANY(:codes) ORDER BY p.code FOR UPDATE OF p"""),
+        FROM parcel p WHERE p.code = ANY(:codes) AND p.retired_on IS NULL
+        ORDER BY p.code FOR UPDATE OF p"""),
         {"codes": codes},
     ).all()
     unknown = sorted(set(codes) - {r.code for r in rows})
@@ -310,7 +312,10 @@ def set_dispute(
 
 
 def history(session: Session, code: str) -> list[dict[str, Any]] | None:
-    """A parcel's changes, oldest first, with their documents; None for an unknown code."""
+    """A parcel's changes, oldest first, with their documents, its corrections and where it
+    came from or went (parcel_edits.history_entries); None for an unknown code."""
+    from landmap.services.parcel_edits import history_entries
+
     pid = session.execute(text("SELECT id FROM parcel WHERE code = :c"), {"c": code}).scalar()
     if pid is None:
         return None
@@ -325,7 +330,7 @@ def history(session: Session, code: str) -> list[dict[str, Any]] | None:
         WHERE c.parcel_id = :p GROUP BY c.id ORDER BY c.happened_on, c.id"""),
         {"p": pid},
     ).mappings()
-    return [
+    stages = [
         {
             "kind": r["kind"],
             "stage": r["to_stage"],
@@ -341,6 +346,8 @@ def history(session: Session, code: str) -> list[dict[str, Any]] | None:
         }
         for r in rows
     ]
+    entries = stages + history_entries(session, pid)
+    return sorted(entries, key=lambda e: (e["date"], e["recorded_at"]))
 
 
 # --- progress ----------------------------------------------------------------------------
@@ -440,7 +447,10 @@ def _pace(
     before = next(
         (point.cleared_mu for point in reversed(series) if point.date <= window_start), 0.0
     )
-    pace = (cleared - before) / PACE_WINDOW_DAYS
+    gained = cleared - before
+    # sums of the same parcels' mu in another order differ in the last bits: a gain below
+    # what a person can see (0.005 mu) is no gain
+    pace = gained / PACE_WINDOW_DAYS if gained >= NO_GAIN_MU else 0.0
     if pace <= 0 and first_cleared and first_cleared < as_of:
         pace = cleared / (as_of - first_cleared).days
     return pace
@@ -530,7 +540,8 @@ def _target(session: Session, project_id: int, batch_id: int | None) -> _Target 
         return _Target(row.project_id, row.project, row.id, row.name, float(row.target_mu), row.due)
     row = session.execute(
         text("""SELECT p.id, p.name, sum(b.target_mu) AS target, max(b.due) AS due,
-                   (SELECT sum(area_mu) FROM parcel WHERE project_id = p.id) AS mu
+                   (SELECT sum(area_mu) FROM parcel
+                    WHERE project_id = p.id AND retired_on IS NULL) AS mu
             FROM project p LEFT JOIN acquisition_batch b ON b.project_id = p.id
             WHERE p.id = :p GROUP BY p.id"""),
         {"p": project_id},
@@ -564,6 +575,7 @@ def parcels_in(session: Session, geometry: dict[str, Any]) -> dict[str, Any]:
                                                lm_storage_srid()) AS geom)
                 SELECT p.code, p.area_mu FROM parcel p, g
                 WHERE ST_Intersects(p.geom, g.geom) AND NOT ST_Touches(p.geom, g.geom)
+                  AND p.retired_on IS NULL
                 ORDER BY p.code LIMIT :over"""),
                 {"g": json.dumps(geometry), "over": MAX_SELECTED + 1},
             ).all()
@@ -596,7 +608,11 @@ def parcels_named(session: Session, codes: Sequence[str]) -> dict[str, Any]:
             msg("too_many_codes", "at most %(most)s parcel codes at once", most=MAX_SELECTED)
         )
     rows = session.execute(
-        text("SELECT code, area_mu FROM parcel WHERE code = ANY(:c) ORDER BY code"), {"c": wanted}
+        text(
+            "SELECT code, area_mu FROM parcel WHERE code = ANY(:c) AND retired_on IS NULL "
+            "ORDER BY code"
+        ),
+        {"c": wanted},
     ).all()
     found = {r.code for r in rows}
     return {

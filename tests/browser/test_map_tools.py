@@ -27,9 +27,15 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def page_point(p, x, y):
-    """The page coordinates of the map's container point (x, y)."""
+    """The page coordinates of the map's container point (x, y), which must be clear of the
+    map's controls (a click there would go to the control, not the map)."""
     box = p.evaluate("() => LandMap.current.map.getContainer().getBoundingClientRect().toJSON()")
-    return box["x"] + x, box["y"] + y
+    px, py = box["x"] + x, box["y"] + y
+    hit = p.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y).closest('.leaflet-control') === null", [px, py]
+    )
+    assert hit, f"({x}, {y}) is under a map control"
+    return px, py
 
 
 def numbers(s: str) -> list[float]:
@@ -64,7 +70,7 @@ def test_measuring_an_area_in_mu_and_m2_with_leaflet_draw_in_chinese(page):
     tool = p.locator(".lm-measure")
     assert tool.is_visible() and "量算" in tool.inner_text()
     tool.locator(".lm-measure-area").click()
-    corners = [(250, 200), (480, 210), (470, 400), (260, 390)]  # clear of the controls
+    corners = [(260, 230), (440, 235), (430, 400), (265, 395)]  # clear of the controls
     p.mouse.move(*page_point(p, *corners[0]))
     tooltip = p.locator(".leaflet-draw-tooltip")
     assert "单击开始绘制图形" in tooltip.inner_text()
@@ -95,7 +101,7 @@ def test_measuring_an_area_in_mu_and_m2_with_leaflet_draw_in_chinese(page):
 def test_measuring_a_distance(page):
     p = open_map(page, "/zones/C")
     p.locator(".lm-measure-line").click()
-    ends = [(250, 300), (480, 330)]
+    ends = [(260, 300), (440, 330)]  # left of the legend, below the search
     p.mouse.move(*page_point(p, *ends[0]))
     assert "单击开始绘制线" in p.locator(".leaflet-draw-tooltip").inner_text()
     for x, y in ends:

@@ -88,6 +88,11 @@ def test_the_pace_is_of_the_last_ninety_days_else_since_the_first_clearing():
     flat = [ClearedOn(D(2011, 8, 31), 100.0), ClearedOn(as_of, 100.0)]
     since = (as_of - D(2011, 1, 1)).days
     assert _pace(flat, 100.0, D(2011, 1, 1), as_of) == pytest.approx(100 / since)
+    # the same mu summed in another row order: 130.4766345483466 against ...3467. The suite
+    # found it when earlier tests had moved the rows: the page then said "no pace"
+    noise = [ClearedOn(D(2011, 8, 31), 130.4766345483466), ClearedOn(as_of, 130.4766345483466)]
+    cleared = 130.4766345483466 + 3e-14
+    assert _pace(noise, cleared, D(2011, 6, 28), as_of) == pytest.approx(cleared / 155)
 
 
 def test_the_projection_reaches_the_target_at_the_pace_or_not_at_all():
