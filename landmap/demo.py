@@ -17,7 +17,7 @@ from landmap import loaders
 from landmap.config import PROJECT_ROOT, Settings
 from landmap.domain import Stage
 from landmap.loaders import LoadOptions, LoadReport
-from landmap.services import acquisition, projects, quota
+from landmap.services import acquisition, enterprises, projects, quota
 from landmap.services.acquisition import Move
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -65,6 +65,7 @@ def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> Dem
         gpkg,
         LoadOptions(layer="zones", valid_from=valid_from, run_by="demo", note="demo zone"),
     )
+    changes += _enterprises(session, meta.get("enterprises", []))
     changes += projects.upsert_projects(session, meta["projects"])
     parcels = loaders.load(
         session, settings, "parcels", gpkg, LoadOptions(layer="parcels", run_by="demo")
@@ -77,6 +78,16 @@ def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> Dem
         changes += report.inserted + report.updated
     changes += _quota(session, meta.get("quota", {}))
     return DemoResult(changes, zones, parcels, entries)
+
+
+def _enterprises(session: Session, rows: list[dict]) -> int:
+    """The seed's enterprises and the projects' partners (before the projects that name
+    them); how many were written."""
+    written = 0
+    for row in rows:
+        fields = {k: v for k, v in row.items() if k != "name"}
+        written += enterprises.ensure_enterprise(session, row["name"], **fields)[1]
+    return written
 
 
 def _quota(session: Session, book: dict) -> int:

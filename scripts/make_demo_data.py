@@ -776,6 +776,39 @@ def quota_demo() -> dict:
     }  # fmt: skip
 
 
+# The seed's enterprises (骨干企业, 招商引资) and the projects' partners, as enterprises of
+# the register: (name, industry, note, the projects they are the enterprise of). Codes are
+# left empty: the real ones are not public here.
+ENTERPRISES = [
+    ("奥威科技", "", "骨干企业", ["奥威科技"]),
+    ("永兴玻璃", "玻璃制造", "骨干企业", ["永兴玻璃"]),
+    ("鑫彤飞碳酸钙", "碳酸钙（非金属矿物制品）", "骨干企业", ["鑫彤飞碳酸钙"]),
+    ("雨润集团", "食品加工", "招商引资：已落户", ["雨润集团"]),
+    ("康师傅集团", "食品饮料", "招商引资：洽谈对接中", ["康师傅集团"]),
+    ("华湘轮胎", "轮胎制造", "", ["华湘轮胎"]),
+    ("鑫利服饰", "服装", "", ["鑫利服饰"]),
+    ("凯利仪表", "仪器仪表", "", ["凯利仪表"]),
+    ("祥园科技", "", "", ["祥园科技"]),
+    ("茅岩莓", "食品（茅岩莓茶）", "", ["茅岩莓"]),
+    ("恒久高科", "", "", ["恒久高科"]),
+    ("锦隆环保", "环保", "", ["锦隆环保"]),
+    ("湖南省公路投资有限公司", "交通投资", "C区1000亩土地开发合作单位", ["C区1000亩土地开发项目"]),
+    ("张家界市技工学校", "职业教育", "迁建至B区", ["市技校新校区"]),
+]
+
+
+def with_enterprises(meta: dict) -> dict:
+    """The demo's enterprises, and each project's enterprise."""
+    owner = {p: name for name, _i, _n, projects in ENTERPRISES for p in projects}
+    for project in meta["projects"]:
+        project["enterprise"] = owner.get(project["name"])
+    meta["enterprises"] = [
+        {"name": name, "industry": industry, "note": note}
+        for name, industry, note, _projects in ENTERPRISES
+    ]
+    return meta
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     parcels, project_list = build()
@@ -804,6 +837,7 @@ def main() -> int:
         "projects": project_list,
         "quota": quota_demo(),
     }
+    meta = with_enterprises(meta)
     (OUT / "projects.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     with (OUT / "stage_history.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, ["ZDDM", "kind", "stage", "date", "note", "reason"])
