@@ -64,6 +64,8 @@ class MapSpec:
     today: str = ""
     csrf_token: str = ""
     can_audit: bool = False  # show the parcel's audit trail in its popup
+    # correct a parcel's attributes and assign it to a project or batch in its popup
+    can_edit_parcels: bool = False
     # where a parcel at each stage may be moved: stage -> {"forward": [...], "correction":
     # [...]}, the workflow's rule (services.acquisition.allowed_moves); a stage with neither
     # is outside the workflow (state land in hand)
@@ -139,6 +141,7 @@ def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any
             "today": spec.today,
             "csrf": spec.csrf_token,
             "canAudit": spec.can_audit,
+            "canParcels": spec.can_edit_parcels and not spec.as_of,
         },
     }
 

@@ -804,6 +804,7 @@ def _parcels(session: Session) -> list[Any]:
                 SELECT geom FROM lm_added UNION ALL SELECT geom FROM lm_removed
                 UNION ALL SELECT geom FROM lm_line) x
             ON ST_Intersects(p.geom, x.geom)
+            WHERE lm_parcel_in_force(p.created_on, p.retired_on, NULL)  -- the register now
         ), sides AS (
             SELECT p.id, p.code, p.name, p.owner, p.area_mu, pr.name AS project,
                 (SELECT coalesce(sum(CASE WHEN ST_Covers(c.geom, p.geom) THEN p.area_mu

@@ -45,7 +45,10 @@ _FEATURE = """
                 coalesce(nullif(p.dispute_reason, ''), (SELECT c.reason FROM stage_change c
                     WHERE c.parcel_id = p.id AND c.kind = 'dispute'
                     ORDER BY c.happened_on DESC, c.id DESC LIMIT 1)) END,
-            'project', pr.name, 'project_id', pr.id, 'batch', b.name,
+            'project', pr.name, 'project_id', pr.id, 'batch', b.name, 'batch_id', b.id,
+            'created_on', p.created_on, 'retired_on', p.retired_on,
+            'official_area_m2', p.official_area_m2, 'rights_type', p.attributes ->> 'QLLX',
+            'rights_nature', p.attributes ->> 'QLXZ',
             'quota', lm_quota_status(p.project_id, p.batch_id),
             'commercial', CASE WHEN c.parcel_id IS NULL THEN NULL ELSE json_build_object(
                 'planned_use', c.planned_use, 'plot_ratio_max', c.plot_ratio_max,
@@ -77,11 +80,18 @@ def state_sql(alias: str, as_of: bool) -> dict[str, str]:
     return {"stage": f"{alias}.stage", "dispute": f"{alias}.dispute"}
 
 
+def in_force_sql(alias: str = "p", day: str = "as_of") -> str:
+    """SQL condition: parcel ``alias`` is in force on the date parameter ``:day`` (created on
+    or before it, not retired by then), or is not retired when ``:day`` is NULL (now). The
+    one rule of which parcels make the register on a day (lm_parcel_in_force, 0015)."""
+    return f"lm_parcel_in_force({alias}.created_on, {alias}.retired_on, CAST(:{day} AS date))"
+
+
 def filter_sql(selection, alias: str = "p") -> tuple[list[str], dict[str, Any]]:
-    """The conditions every parcel view filters by (zone, stage on the day, project, batch)
-    over the parcel table as ``alias``, and their parameters. ``selection`` has those
-    attributes and ``as_of`` (a ParcelFilter, a tiles.TileFilter)."""
-    clauses, params = [], {"as_of": selection.as_of}
+    """The conditions every parcel view filters by (in force on the day, zone, stage on the
+    day, project, batch) over the parcel table as ``alias``, and their parameters.
+    ``selection`` has those attributes and ``as_of`` (a ParcelFilter, a tiles.TileFilter)."""
+    clauses, params = [in_force_sql(alias)], {"as_of": selection.as_of}
     if selection.zone:
         clauses.append(f"{alias}.zone_id = (SELECT id FROM zone WHERE code = :zone)")
         params["zone"] = selection.zone
@@ -141,7 +151,10 @@ def feature_collection(session: Session, selection: ParcelFilter) -> str:
 
 def get_feature(session: Session, code: str, as_of: dt.date | None = None) -> dict[str, Any] | None:
     row = session.execute(
-        text(f"SELECT {_feature(ParcelFilter(as_of=as_of))}::text {_FROM} WHERE p.code = :code"),
+        text(
+            f"SELECT {_feature(ParcelFilter(as_of=as_of))}::text {_FROM} "
+            f"WHERE p.code = :code AND {in_force_sql()}"
+        ),
         {"code": code, "as_of": as_of},
     ).scalar()
     return _shown(json.loads(row)) if row else None
@@ -225,10 +238,11 @@ def _search_sql(like: str) -> str:
     parcel_hits = " UNION ALL ".join(
         [
             f"""(SELECT id, {_RANK["exact"]} AS rank, 'code' AS matched, code AS value
-                 FROM parcel WHERE code IN (:q, upper(:q)))""",
+                 FROM parcel WHERE code IN (:q, upper(:q)) AND retired_on IS NULL)""",
             *(
                 f"""(SELECT id, {_RANK[f]}, '{f}', {f} FROM parcel
-                     WHERE {f} {contains} ORDER BY code LIMIT :limit)"""
+                     WHERE {f} {contains} AND retired_on IS NULL
+                     ORDER BY code LIMIT :limit)"""
                 for f in _PARCEL_FIELDS
             ),
         ]
@@ -247,7 +261,7 @@ def _search_sql(like: str) -> str:
                 CASE WHEN {named} THEN pr.name ELSE pr.partner END,
                 CASE WHEN {named} THEN {_RANK["project"]} ELSE {_RANK["partner"]} END,
                 ST_Extent(ST_Transform(p.geom, 4326))
-         FROM project pr LEFT JOIN parcel p ON p.project_id = pr.id
+         FROM project pr LEFT JOIN parcel p ON p.project_id = pr.id AND p.retired_on IS NULL
          WHERE {named} OR pr.partner {contains}
          GROUP BY pr.id ORDER BY 6, pr.name LIMIT :limit)
     ) t
@@ -386,7 +400,8 @@ def table(session: Session, zone: str, offset: int, limit: int) -> tuple[list[di
         FROM parcel p JOIN zone z ON z.id = p.zone_id
         LEFT JOIN project pr ON pr.id = p.project_id
         LEFT JOIN acquisition_batch b ON b.id = p.batch_id
-        WHERE z.code = :zone ORDER BY p.code OFFSET :offset LIMIT :limit"""),
+        WHERE z.code = :zone AND p.retired_on IS NULL
+        ORDER BY p.code OFFSET :offset LIMIT :limit"""),
             {"zone": zone, "offset": offset, "limit": limit},
         )
         .mappings()
@@ -401,7 +416,8 @@ def extent(session: Session, project_id: int, batch_id: int | None) -> list[floa
     box = session.execute(
         text("""SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM (
                     SELECT ST_Extent(ST_Transform(geom, 4326)) AS e FROM parcel
-                    WHERE project_id = :p AND (CAST(:b AS integer) IS NULL OR batch_id = :b)) x"""),
+                    WHERE project_id = :p AND (CAST(:b AS integer) IS NULL OR batch_id = :b)
+                      AND retired_on IS NULL) x"""),
         {"p": project_id, "b": batch_id},
     ).scalar()
     return [round(v, 7) for v in box] if box and box[0] is not None else None

@@ -629,6 +629,7 @@ def demand(
     land-use survey (三调 DLTB patches), in mu: the quota its approval will consume and the
     cultivated land that 占补平衡 must balance. Working codes outside GB/T 21010 are reported."""
     where, params = _scope(project_id, batch_id, codes)
+    where += " AND p.retired_on IS NULL"  # the parcels in force
     count, parcels_mu, found_codes = session.execute(
         text(
             f"SELECT count(*), coalesce(sum(p.area_mu), 0), array_agg(p.code) "

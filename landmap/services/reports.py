@@ -50,6 +50,7 @@ def _parcel_rows(session: Session, project_id: int, as_of: dt.date) -> list[dict
                         GROUP BY c.to_stage) x) AS reached
             FROM parcel p LEFT JOIN acquisition_batch b ON b.id = p.batch_id
             WHERE p.project_id = :project
+              AND lm_parcel_in_force(p.created_on, p.retired_on, :day)
             ORDER BY b.due NULLS LAST, b.name, p.code"""),
             {"project": project_id, "day": as_of},
         ).mappings()
@@ -321,9 +322,11 @@ def _cleared_gain(session: Session, batch_id: int, before: dt.date, as_of: dt.da
     """Exact mu of a batch cleared on ``as_of`` less that cleared on ``before``."""
     return session.execute(
         text("""SELECT coalesce(sum(area_mu) FILTER (
-                           WHERE lm_stage_as_of(id, stage, :d) = 'cleared'), 0)
+                           WHERE lm_stage_as_of(id, stage, :d) = 'cleared'
+                             AND lm_parcel_in_force(created_on, retired_on, :d)), 0)
                      - coalesce(sum(area_mu) FILTER (
-                           WHERE lm_stage_as_of(id, stage, :b) = 'cleared'), 0)
+                           WHERE lm_stage_as_of(id, stage, :b) = 'cleared'
+                             AND lm_parcel_in_force(created_on, retired_on, :b)), 0)
                 FROM parcel WHERE batch_id = :batch"""),
         {"d": as_of, "b": before, "batch": batch_id},
     ).scalar_one()
@@ -339,6 +342,7 @@ def _projects(ws, session: Session, as_of: dt.date) -> None:
                count(pa.id) FILTER (WHERE lm_dispute_as_of(pa.id, pa.dispute, :d)) AS disputes
         FROM project p LEFT JOIN zone z ON z.id = p.zone_id
         LEFT JOIN parcel pa ON pa.project_id = p.id
+            AND lm_parcel_in_force(pa.created_on, pa.retired_on, :d)
         GROUP BY p.id, p.name, z.code, p.kind, 5 ORDER BY z.code, p.name"""),
         {"d": as_of},
     ).mappings()

@@ -31,7 +31,7 @@ from landmap import landuse
 from landmap.domain import Stage
 from landmap.geo.units import mu2
 from landmap.services import Result
-from landmap.services.parcels import StageFigure
+from landmap.services.parcels import StageFigure, in_force_sql
 
 NOISE_MU = 0.005  # 3.3 m²: a part this small shows as 0.00 mu
 SUBDIVIDE = 128  # vertices per piece of a boundary in the queries
@@ -66,7 +66,7 @@ def _parts_sql(stage: str = "t.stage") -> str:
                     WHEN ST_Intersects(pc.geom, p.geom)
                     THEN lm_area_mu(ST_Intersection(pc.geom, p.geom)) ELSE 0 END AS mu
         FROM piece pc JOIN parcel p ON pc.geom && p.geom  -- one test for a parcel inside
-        WHERE CAST(:zone AS text) IS NULL OR pc.code = :zone
+        WHERE (CAST(:zone AS text) IS NULL OR pc.code = :zone) AND {in_force_sql("p", "day")}
     ), part AS (
         SELECT t.zone, t.id, t.code, t.area_mu, t.land_use_code, {stage} AS stage,
                least(t.area_mu, sum(t.mu)) AS inside_mu
@@ -278,7 +278,8 @@ def outside_every_zone(session: Session) -> tuple[int, float]:
         WITH {_parts_sql()},
         outside AS (
             SELECT p.area_mu - coalesce(sum(part.inside_mu), 0) AS mu
-            FROM parcel p LEFT JOIN part ON part.id = p.id GROUP BY p.id, p.area_mu)
+            FROM parcel p LEFT JOIN part ON part.id = p.id
+            WHERE {in_force_sql("p", "day")} GROUP BY p.id, p.area_mu)
         SELECT count(*), sum(mu) FROM outside WHERE mu >= :noise"""),
         {"zone": None, "day": None, "noise": NOISE_MU},
     ).one()

@@ -38,7 +38,7 @@ MAX_PAGE = 1_000_000  # of PAGE parcels each
 
 def map_labels() -> dict[str, str]:
     """Every text the map's script shows, in the user's language."""
-    return {**_layer_labels(), **_popup_labels(), **_edit_labels()}
+    return {**_layer_labels(), **_popup_labels(), **_edit_labels(), **_parcel_edit_labels()}
 
 
 def _layer_labels() -> dict[str, str]:
@@ -117,6 +117,25 @@ def _edit_labels() -> dict[str, str]:
     }
 
 
+def _parcel_edit_labels() -> dict[str, str]:
+    """The popup's forms that assign a parcel and correct its attributes."""
+    return {
+        "assignment": _("Project and batch"),
+        "no_project": _("No project"),
+        "no_batch": _("No batch"),
+        "assign": _("Assign"),
+        "unassign": _("Take out of the project"),
+        "correct": _("Correct attributes"),
+        "name": _("Name"),
+        "land_use_code": _("Land-use code"),
+        "land_use_name": _("Land-use class"),
+        "official_area_m2": _("Certificate area (m²)"),
+        "rights_type": _("Rights type"),
+        "rights_nature": _("Rights nature"),
+        "reason_required": _("Reason (required)"),
+    }
+
+
 def workflow_moves() -> dict[str, dict[str, list[str]]]:
     """Where a parcel at each stage may be moved (the workflow's rule), for the map's forms."""
     return {
@@ -156,6 +175,7 @@ def map_spec(
         as_of=day,
         editable=can("acquisition"),
         can_audit=can("audit"),
+        can_edit_parcels=can("parcels"),
         csrf_token=generate_csrf(),
         today=today().isoformat(),
         moves=workflow_moves(),
@@ -168,6 +188,7 @@ def map_spec(
             "documentsUrl": url_for("pages.index").rstrip("/") + "/documents",
             "auditUrl": url_for("audit.rows"),
             "summaryUrl": url_for("api.stages_summary"),
+            "projectsUrl": url_for("api.project_list"),
         },
     )
     return MapSpec(**{**fields, **extra})

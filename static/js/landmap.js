@@ -84,6 +84,7 @@
     box.appendChild(table);
     if (opts.asOf) box.appendChild(el("div", "lm-muted lm-asof", L_.as_of_note + " " + opts.asOf));
     if (opts.edit && opts.edit.enabled) box.appendChild(editor(p, opts));
+    if (opts.edit && opts.edit.canParcels && !opts.asOf) box.appendChild(parcelEditor(p, opts));
     return box;
   }
 
@@ -115,10 +116,12 @@
     return meta ? meta.content : "";
   }
 
-  /* GET (no body) or POST JSON (or a FormData) with the CSRF token; resolves with the answer's
-   * JSON, rejects with its error message. Every call to the API from landmap's pages. */
-  function api(url, opts, body) {
-    var init = { method: body ? "POST" : "GET", credentials: "same-origin", headers: {} };
+  /* GET (no body) or POST JSON (or a FormData) with the CSRF token (or ``method``: PATCH,
+   * DELETE); resolves with the answer's JSON, rejects with its error message. Every call to
+   * the API from landmap's pages. */
+  function api(url, opts, body, method) {
+    var init = { method: method || (body ? "POST" : "GET"), credentials: "same-origin",
+                 headers: {} };
     var token = csrfToken(opts);
     if (token) init.headers["X-CSRFToken"] = token;
     if (body instanceof FormData) {
@@ -312,6 +315,127 @@
     disputeBox.appendChild(el("summary", "lm-section", L_.dispute));
     disputeBox.appendChild(disputeForm(opts, p, function () { opts.reload(p.code); }));
     box.appendChild(disputeBox);
+    return box;
+  }
+
+  /* --- parcel edits: the project/batch assignment and attribute corrections ------------ */
+
+  function option(value, label, selected) {
+    var o = el("option", null, label);
+    o.value = value == null ? "" : String(value);
+    o.selected = !!selected;
+    return o;
+  }
+
+  /* A form's message line and how a request shows in it (saved, or the server's refusal). */
+  function outcome(form, L_) {
+    var msg = el("div", "lm-msg");
+    form.appendChild(msg);
+    return function (promise) {
+      msg.className = "lm-msg";
+      msg.textContent = "";
+      return promise.then(function () {
+        msg.className = "lm-msg lm-ok";
+        msg.textContent = L_.saved;
+      }).catch(function (err) {
+        msg.className = "lm-msg lm-warn";
+        msg.textContent = err.message;
+      });
+    };
+  }
+
+  /* Project and batch of a parcel: the projects from opts.projectsUrl, the chosen one's
+   * batches from its detail; assign (POST) or take out (DELETE) <projectsUrl>/<id>/parcels. */
+  function assignForm(p, opts, done) {
+    var L_ = opts.labels;
+    var form = el("form", "lm-form lm-assign-form");
+    var project = field(form, L_.project, el("select"));
+    project.name = "project";
+    var batch = field(form, L_.batch, el("select"));
+    batch.name = "batch";
+    function batches(id, chosen) {
+      batch.textContent = "";
+      batch.appendChild(option("", L_.no_batch, chosen == null));
+      if (!id) return;
+      api(opts.projectsUrl + "/" + encodeURIComponent(id), opts).then(function (pr) {
+        (pr.batches || []).forEach(function (b) {
+          batch.appendChild(option(b.id, b.name, b.id === chosen));
+        });
+      });
+    }
+    api(opts.projectsUrl, opts).then(function (list) {
+      project.appendChild(option("", L_.no_project, p.project_id == null));
+      list.forEach(function (pr) {
+        project.appendChild(option(pr.id, pr.name, pr.id === p.project_id));
+      });
+      batches(p.project_id, p.batch_id);
+    });
+    project.addEventListener("change", function () { batches(project.value, null); });
+    var save = el("button", "btn btn-sm btn-primary", L_.assign);
+    save.type = "submit";
+    form.appendChild(save);
+    var out = el("button", "btn btn-sm btn-outline-secondary lm-unassign", L_.unassign);
+    out.type = "button";
+    out.disabled = p.project_id == null;
+    form.appendChild(out);
+    var show = outcome(form, L_);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      if (!project.value) return;
+      var body = { codes: [p.code], batch: batch.value ? Number(batch.value) : null };
+      show(api(opts.projectsUrl + "/" + project.value + "/parcels", opts, body).then(done));
+    });
+    out.addEventListener("click", function () {
+      show(api(opts.projectsUrl + "/" + p.project_id + "/parcels", opts,
+               { codes: [p.code] }, "DELETE").then(done));
+    });
+    return form;
+  }
+
+  var CORRECTABLE = ["owner", "name", "location", "land_use_code", "land_use_name",
+                     "official_area_m2", "rights_type", "rights_nature"];
+
+  /* The attributes a correction may set, filled with the parcel's; only those changed are
+   * sent (PATCH), with the reason the server requires. */
+  function correctForm(p, opts, done) {
+    var L_ = opts.labels;
+    var form = el("form", "lm-form lm-correct-form");
+    var inputs = {};
+    CORRECTABLE.forEach(function (name) {
+      var type = name === "official_area_m2" ? "number" : "text";
+      inputs[name] = field(form, L_[name], input(type, name, p[name]));
+      if (type === "number") inputs[name].step = "0.01";
+    });
+    var reason = field(form, L_.reason_required, input("text", "reason", ""));
+    reason.required = true;
+    var save = el("button", "btn btn-sm btn-primary", L_.save);
+    save.type = "submit";
+    form.appendChild(save);
+    var show = outcome(form, L_);
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var body = { reason: reason.value };
+      CORRECTABLE.forEach(function (name) {
+        var now = inputs[name].value;
+        if (now === String(p[name] == null ? "" : p[name])) return;
+        body[name] = name === "official_area_m2" ? (now === "" ? null : Number(now)) : now;
+      });
+      show(api(opts.url + "/" + encodeURIComponent(p.code), opts, body, "PATCH").then(done));
+    });
+    return form;
+  }
+
+  function parcelEditor(p, opts) {
+    var L_ = opts.labels;
+    var box = el("div", "lm-edit lm-parcel-edit");
+    var reload = function () { opts.reload(p.code); };
+    [["lm-assign", L_.assignment, assignForm], ["lm-correct", L_.correct, correctForm]]
+      .forEach(function (d) {
+        var details = el("details", d[0]);
+        details.appendChild(el("summary", "lm-section", d[1]));
+        details.appendChild(d[2](p, opts, reload));
+        box.appendChild(details);
+      });
     return box;
   }
 
