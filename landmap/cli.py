@@ -196,6 +196,11 @@ def _print_report(report) -> None:
         click.echo(f"  set aside {problem}")
     if report.rejects_path:
         click.echo(f"  rejects written to {report.rejects_path}")
+    made = "would be created" if report.dry_run else "created"
+    for name in report.created_projects:
+        click.echo(f"  project   {name} {made}")
+    for project, batch in report.created_batches:
+        click.echo(f"  batch     {project} / {batch} {made}")
     if report.mismatches:
         click.echo(f"  {len(report.mismatches)} parcel(s) differ from the certificate by >1%:")
         for code, official, mu in report.mismatches:
@@ -221,10 +226,26 @@ def _load_options(f):
                 type=click.Path(dir_okay=False, path_type=Path),
                 help="where --repair writes the records set aside (CSV)",
             ),
+            click.option(
+                "--field",
+                "fields",
+                multiple=True,
+                metavar="REGISTER=FILEFIELD",
+                help="read a register field from a field of the file, e.g. --field code=DKH "
+                "(repeatable; before the built-in names)",
+            ),
         ]
     ):
         f = opt(f)
     return f
+
+
+def _field_pairs(given: tuple[str, ...]) -> dict[str, str]:
+    """--field REGISTER=FILEFIELD options as a mapping (checked as the web's is)."""
+    from landmap.loaders.core import field_mapping
+
+    pairs = [item.partition("=")[::2] if "=" in item else (item, "") for item in given]
+    return field_mapping(pairs)
 
 
 def _run_load(ctx: Ctx, kind: str, path: str, **kw) -> None:
@@ -245,6 +266,8 @@ def _run_load(ctx: Ctx, kind: str, path: str, **kw) -> None:
         draft=kw.get("draft", False),
         valid_from=kw.get("valid_from"),
         note=kw.get("note") or "",
+        fields=_field_pairs(kw.get("fields", ())),
+        create_projects=kw.get("create_projects", False),
     )
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task(f"loading {Path(path).name}", total=None)
@@ -271,7 +294,21 @@ def _load_command(kind: str, doc: str) -> None:
         _run_load(ctx, kind, path, **kw)
 
 
-_load_command("parcels", "Cadastral parcels (宗地) and commercial plots, matched by code.")
+@load.command("parcels")
+@click.argument("path", type=click.Path(exists=True))
+@click.option(
+    "--create-projects",
+    is_flag=True,
+    help="create the projects and batches (XMMC/PCMC) the file names that are not "
+    "registered: industrial, pre-stage; --dry-run lists them",
+)
+@_load_options
+@pass_ctx
+def load_parcels(ctx: Ctx, path: str, **kw) -> None:
+    """Cadastral parcels (宗地) and commercial plots, matched by code."""
+    _run_load(ctx, "parcels", path, **kw)
+
+
 _load_command(
     "landuse", "Land-use patches of the third national land survey (三调 DLTB), matched by BSM."
 )

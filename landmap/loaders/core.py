@@ -27,12 +27,15 @@ from landmap.loaders import reader
 from landmap.loaders.profiles import Profile
 from landmap.loaders.reader import OUTSIDE, Chunk, Problem, Reading, ReadPlan
 from landmap.loaders.source import SourceError, open_source
-from landmap.messages import Message, msg
+from landmap.messages import LOCALES, Message, msg, rendered
 from landmap.services import Refused
 
 BAD_CODE = msg("code_malformed", "the code has spaces or is longer than 40 characters")
 # the bad records a refusal lists (the count says how many there are in all)
 MAX_LISTED = 100
+# a field mapping (register field -> file field): this many pairs, names this long at most
+MAX_MAPPED = 40
+MAX_FIELD_NAME = 64
 
 
 class LoadRefused(Refused):
@@ -75,6 +78,12 @@ class LoadOptions:
     draft: bool = False
     valid_from: date | None = None
     note: str = ""
+    # register field -> file field, before the profile's own names (landmap.loaders.profiles)
+    fields: dict[str, str] = field(default_factory=dict)
+    # parcels: create the projects and batches a file names that the register lacks
+    create_projects: bool = False
+    # parcels: keep a GeoJSON preview (EPSG:4326) of the new and changed parcels in the report
+    preview: bool = False
 
 
 @dataclass
@@ -99,10 +108,80 @@ class LoadReport:
     # the rows the load made that a caller needs: a zone's new boundary version or draft
     # (none on a dry run)
     created_ids: tuple[int, ...] = ()
+    # register field -> the file's field it was read from
+    fields: dict[str, str] = field(default_factory=dict)
+    # what the load created besides the layer's rows (parcels: projects, (project, batch))
+    created_projects: list[str] = field(default_factory=list)
+    created_batches: list[tuple[str, str]] = field(default_factory=list)
+    preview: dict | None = None
 
     @property
     def unchanged(self) -> int:
         return self.records_read - len(self.rejected) - self.inserted - self.updated
+
+    def as_dict(self, locale: str) -> dict:
+        """The report as people read it in ``locale`` (the web's answer, the import record's
+        copy): counts, decisions, the records listed (MAX_LISTED at most), what was made."""
+        listed = self.rejected[:MAX_LISTED]
+        return rendered(
+            {
+                "layer": self.layer,
+                "file_name": self.file_name,
+                "sha256": self.sha256,
+                "dry_run": self.dry_run,
+                "import_id": self.import_id,
+                "counts": {
+                    "read": self.records_read,
+                    "new": self.inserted,
+                    "updated": self.updated,
+                    "unchanged": self.unchanged,
+                    "rejected": len(self.rejected),
+                },
+                "crs": {"value": self.crs, "reason": self.crs_reason},
+                "encoding": {"value": self.encoding, "reason": self.encoding_reason},
+                "fields": self.fields,
+                "total_mu": round(self.total_mu, 2),
+                "rejected": [problem.message for problem in listed],
+                "repaired": [problem.message for problem in self.repaired[:MAX_LISTED]],
+                "mismatches": [
+                    {"code": code, "certificate_mu": round(official, 2), "mu": round(mu, 2)}
+                    for code, official, mu in self.mismatches[:MAX_LISTED]
+                ],
+                "mismatch_count": len(self.mismatches),
+                "created": {
+                    "projects": self.created_projects,
+                    "batches": [{"project": p, "batch": b} for p, b in self.created_batches],
+                },
+            },
+            locale,
+        )
+
+
+def field_mapping(pairs: Iterable[tuple[object, object]]) -> dict[str, str]:
+    """A user's field mapping (register field -> file field) as the edges receive it, checked:
+    text, MAX_FIELD_NAME characters at most, no control characters, each register field
+    once, MAX_MAPPED pairs at most. Whether the fields exist is checked with the file."""
+    found: dict[str, str] = {}
+    for target, column in pairs:
+        if not (isinstance(target, str) and isinstance(column, str)):
+            raise Refused(_BAD_MAPPING)
+        target, column = target.strip(), column.strip()
+        names = (target, column)
+        if not all(names) or any(len(n) > MAX_FIELD_NAME or not n.isprintable() for n in names):
+            raise Refused(_BAD_MAPPING)
+        if target in found or len(found) >= MAX_MAPPED:
+            raise Refused(_BAD_MAPPING)
+        found[target] = column
+    return found
+
+
+_BAD_MAPPING = msg(
+    "field_mapping_invalid",
+    "a field mapping gives each register field once, as register field = file field "
+    "(at most %(n)s pairs of names of at most %(chars)s characters)",
+    n=MAX_MAPPED,
+    chars=MAX_FIELD_NAME,
+)
 
 
 @dataclass
@@ -113,6 +192,11 @@ class Context:
     columns: dict[str, str]  # profile target -> source field
     problems: list[Problem]
     attributes_sql: str = "'{}'::jsonb"  # the JSONB attributes of a staged row ``s``
+    # what a layer's steps created besides its rows (parcels: projects, (project, batch))
+    created_projects: list[str] = field(default_factory=list)
+    created_batches: list[tuple[str, str]] = field(default_factory=list)
+    # ids of the rows the merge inserted (True) or changed (False), for a preview
+    touched: dict[int, bool] = field(default_factory=dict)
 
 
 class Merged(NamedTuple):
@@ -137,6 +221,8 @@ class Layer:
     checks: Callable[[Session, Context], list[Problem]]
     merge: Callable[[Session, Context], Merged]
     summary: Callable[[Session], tuple[float, list[tuple[str, float, float]]]]
+    # a GeoJSON preview (EPSG:4326) of what the merge inserted and changed
+    preview: Callable[[Session, Context], dict] | None = None
 
 
 STAGING = "lm_stage"
@@ -225,8 +311,15 @@ def duplicate_codes(session: Session) -> list[Problem]:
     return found
 
 
-def upsert(session: Session, insert_sql: str) -> Merged:
-    """Run an INSERT ... ON CONFLICT DO UPDATE; return the rows inserted and updated."""
+def upsert(session: Session, insert_sql: str, touched: dict[int, bool] | None = None) -> Merged:
+    """Run an INSERT ... ON CONFLICT DO UPDATE; return the rows inserted and updated. With
+    ``touched``, the id of each row written goes there (True: inserted); the INSERT's table
+    is aliased as itself and has an ``id``."""
+    if touched is not None:
+        written = session.execute(text(f"{insert_sql} RETURNING id, (xmax = 0)")).all()
+        touched.update((int(i), bool(new)) for i, new in written)
+        inserted = sum(touched.values())
+        return Merged(inserted, len(touched) - inserted)
     inserted, updated = session.execute(
         text(f"""
         WITH merged AS ({insert_sql} RETURNING (xmax = 0) AS inserted)
@@ -269,6 +362,7 @@ def run(
                 encoding=options.encoding,
                 srs=options.srs,
                 central_meridian=options.central_meridian,
+                fields=options.fields,
             )
             srid = session.execute(text("SELECT lm_storage_srid()")).scalar_one()
             job = Job(session, layer, read_plan, options, srid, region_bbox, progress)
@@ -308,6 +402,7 @@ class Job:
             encoding.value,
             encoding.reason,
             dry_run=self.options.dry_run,
+            fields=dict(self.read_plan.columns),
         )
 
 
@@ -322,6 +417,10 @@ def _run(job: Job) -> LoadReport:
         report.rejected = sorted(job.ctx.problems, key=lambda problem: problem.record)
         report.inserted, report.updated, report.created_ids = job.layer.merge(session, job.ctx)
         report.total_mu, report.mismatches = job.layer.summary(session)
+        report.created_projects = job.ctx.created_projects
+        report.created_batches = job.ctx.created_batches
+        if options.preview and job.layer.preview:
+            report.preview = job.layer.preview(session, job.ctx)
         session.execute(text(f"DROP TABLE {STAGING}"))
         if options.dry_run:
             savepoint.rollback()
@@ -416,15 +515,18 @@ def _record(session: Session, report: LoadReport, options: LoadOptions) -> int:
             "zone": options.zone,
             "draft": options.draft,
             "layer": options.layer,
+            "fields": options.fields,
+            "create_projects": options.create_projects,
         }.items()
         if v
     }
     return session.execute(
         text("""
         INSERT INTO import_run (layer, file_name, sha256, run_by, crs, crs_reason, encoding,
-            encoding_reason, records_read, inserted, updated, rejected, total_mu, options)
+            encoding_reason, records_read, inserted, updated, rejected, total_mu, options,
+            report)
         VALUES (:layer, :file, :sha, :by, :crs, :crs_reason, :enc, :enc_reason, :read, :ins,
-            :upd, :rej, :mu, CAST(:opts AS jsonb))
+            :upd, :rej, :mu, CAST(:opts AS jsonb), CAST(:report AS jsonb))
         RETURNING id
         """),
         {
@@ -442,5 +544,6 @@ def _record(session: Session, report: LoadReport, options: LoadOptions) -> int:
             "rej": len(report.rejected),
             "mu": report.total_mu,
             "opts": json.dumps(opts),
+            "report": json.dumps({locale: report.as_dict(locale) for locale in LOCALES}),
         },
     ).scalar_one()

@@ -14,7 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import landuse
-from landmap.domain import STATE_LAND_CODE, Refused, Stage, TransferStatus
+from landmap.domain import (
+    STATE_LAND_CODE,
+    ProjectKind,
+    ProjectStage,
+    Refused,
+    Stage,
+    TransferStatus,
+    today,
+)
 from landmap.loaders.core import (
     BAD_CODE,
     STAGING,
@@ -158,9 +166,52 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
 
 
 _BATCH_ALONE = msg("batch_without_project", "a batch is given without a project")
+# the longest project or batch name a file may create (a longer one stays unknown: refused)
+MAX_CREATED_NAME = 200
+# a project a file creates (its planners complete it on the project form)
+CREATED_KIND, CREATED_STAGE = ProjectKind.INDUSTRIAL, ProjectStage.PRE_STAGE
+
+
+def create_missing_projects(session: Session, ctx: Context) -> None:
+    """The projects and batches the file names that the register lacks, made in the load's
+    savepoint (a dry run rolls them back, and lists them): a project is industrial, at the
+    pre-stage, in the zone most of its parcels in the file lie in; a batch's target is the
+    mu of its parcels in the file, due at the end of this year (China time). Written in SQL
+    as the rest of the load is; services.projects is not a loader's to call."""
+    ctx.created_projects += session.execute(
+        text(f"""
+        INSERT INTO project (name, kind, stage, zone_id)
+        SELECT s.project, :kind, :stage, mode() WITHIN GROUP (ORDER BY lm_zone_of(s.geom))
+        FROM {STAGING} s
+        WHERE s.project IS NOT NULL AND length(s.project) <= :longest
+          AND NOT EXISTS (SELECT 1 FROM project p WHERE p.name = s.project)
+        GROUP BY s.project ORDER BY s.project
+        RETURNING name"""),
+        {"kind": CREATED_KIND.value, "stage": CREATED_STAGE.value, "longest": MAX_CREATED_NAME},
+    ).scalars()
+    ctx.created_batches += [
+        (project, batch)
+        for project, batch in session.execute(
+            text(f"""
+        WITH made AS (
+            INSERT INTO acquisition_batch (project_id, name, target_mu, due)
+            SELECT p.id, s.batch, greatest(round(sum(lm_area_mu(s.geom))::numeric, 2), 0.01),
+                make_date(:year, 12, 31)
+            FROM {STAGING} s JOIN project p ON p.name = s.project
+            WHERE s.batch IS NOT NULL AND length(s.batch) <= :longest AND NOT EXISTS (
+                SELECT 1 FROM acquisition_batch b WHERE b.project_id = p.id AND b.name = s.batch)
+            GROUP BY p.id, s.batch
+            RETURNING project_id, name)
+        SELECT p.name, made.name FROM made JOIN project p ON p.id = made.project_id
+        ORDER BY p.name, made.name"""),
+            {"year": today().year, "longest": MAX_CREATED_NAME},
+        )
+    ]
 
 
 def checks(session: Session, ctx: Context) -> list[Problem]:
+    if ctx.options.create_projects:
+        create_missing_projects(session, ctx)
     found = duplicate_codes(session)
     for rec, code, project in session.execute(
         text(f"""
@@ -227,6 +278,7 @@ def merge(session: Session, ctx: Context) -> Merged:
                lm_same_shape(parcel.geom, EXCLUDED.geom))
             IS DISTINCT FROM ({compare_new}, true, true)
     """,
+        ctx.touched if ctx.options.preview else None,
     )
     _merge_commercial(session)
     return counts
@@ -267,4 +319,29 @@ def summary(session: Session) -> tuple[float, list[tuple[str, float, float]]]:
     return float(total), mismatches
 
 
-LAYER = Layer("parcels", PARCELS, STAGING_COLUMNS, rows, checks, merge, summary)
+# the parcels a preview shows at most (the count says how many changed in all)
+MAX_PREVIEW = 500
+
+
+def preview(session: Session, ctx: Context) -> dict:
+    """The new and changed parcels as GeoJSON (EPSG:4326, 7 decimals), MAX_PREVIEW of them:
+    code, owner, mu and whether the parcel is new."""
+    ids = sorted(ctx.touched)[:MAX_PREVIEW]
+    features = session.execute(
+        text("""
+        SELECT json_build_object('type', 'Feature',
+            'geometry', ST_AsGeoJSON(ST_Transform(geom, 4326), 7)::json,
+            'properties', json_build_object('code', code, 'owner', owner,
+                'mu', round(area_mu::numeric, 2), 'new', :new_ids @> ARRAY[id]))
+        FROM parcel WHERE id = ANY(:ids) ORDER BY code"""),
+        {"ids": ids, "new_ids": [i for i in ids if ctx.touched[i]]},
+    ).scalars()
+    return {
+        "type": "FeatureCollection",
+        "features": list(features),
+        "count": len(ctx.touched),
+        "truncated": len(ctx.touched) > MAX_PREVIEW,
+    }
+
+
+LAYER = Layer("parcels", PARCELS, STAGING_COLUMNS, rows, checks, merge, summary, preview)

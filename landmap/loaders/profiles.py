@@ -1,7 +1,9 @@
 """Field profiles of the standard layers: which source field feeds which register column.
 
-Field names are matched case-insensitively, first alias first. Every field a profile does not
-name is kept in the record's JSONB ``attributes``.
+Field names are matched case-insensitively, first alias first; the parcel profile also knows
+the Chinese names attribute tables joined in Excel carry (宗地代码, 权利人名称, 坐落 ...). A
+load's ``fields`` (register field -> file field) override the profile. Every field a profile
+does not name is kept in the record's JSONB ``attributes``.
 """
 
 from __future__ import annotations
@@ -24,16 +26,25 @@ class Profile:
     name: str
     fields: tuple[Field, ...]
 
-    def match(self, columns: list[str]) -> dict[str, str]:
-        """target -> source column, for the columns present."""
+    def match(self, columns: list[str], given: dict[str, str] | None = None) -> dict[str, str]:
+        """target -> source column, for the columns present; ``given`` (target -> the file's
+        column, as the file spells it) comes first, and a column it names feeds no other
+        target."""
         upper = {c.upper(): c for c in columns}
-        found: dict[str, str] = {}
+        found: dict[str, str] = dict(given or {})
+        taken = set(found.values())
         for spec in self.fields:
+            if spec.target in found:
+                continue
             for alias in spec.aliases:
-                if alias in upper:
+                if alias in upper and upper[alias] not in taken:
                     found[spec.target] = upper[alias]
                     break
         return found
+
+    @property
+    def targets(self) -> list[str]:
+        return [spec.target for spec in self.fields]
 
     def missing(self, matched: dict[str, str]) -> list[Field]:
         return [spec for spec in self.fields if spec.required and spec.target not in matched]
@@ -43,20 +54,28 @@ class Profile:
 PARCELS = Profile(
     "parcels",
     (
-        Field("code", ("ZDDM", "DKBH", "DKDM", "ZDBH", "CODE", "PLOT_NO"), required=True),
-        Field("bdcdyh", ("BDCDYH",), stored=False),
-        Field("name", ("ZDMC", "DKMC", "MC", "NAME")),
-        Field("owner", ("QLRMC", "QLR", "SYQR", "OWNER")),
-        Field("location", ("ZL", "TDZL", "LOCATION")),
-        Field("official_area_m2", ("ZDMJ", "DKMJ", "TDMJ", "AREA_M2"), "number"),
-        Field("land_use", ("TDYT", "YT", "DLBM", "LAND_USE")),
-        Field("land_use_name", ("DLMC", "YTMC", "TDYTMC")),
-        Field("rights_type", ("QLLX",), stored=False),
-        Field("rights_nature", ("QLXZ",), stored=False),
+        Field(
+            "code",
+            ("ZDDM", "DKBH", "DKDM", "ZDBH", "CODE", "PLOT_NO", "宗地代码", "宗地编码", "宗地号"),
+            required=True,
+        ),
+        Field("bdcdyh", ("BDCDYH", "不动产单元号"), stored=False),
+        Field("name", ("ZDMC", "DKMC", "MC", "NAME", "宗地名称", "地块名称")),
+        Field("owner", ("QLRMC", "QLR", "SYQR", "OWNER", "权利人名称", "权利人", "土地使用者")),
+        Field("location", ("ZL", "TDZL", "LOCATION", "坐落", "土地坐落", "宗地坐落")),
+        Field(
+            "official_area_m2",
+            ("ZDMJ", "DKMJ", "TDMJ", "AREA_M2", "宗地面积", "土地面积", "地块面积"),
+            "number",
+        ),
+        Field("land_use", ("TDYT", "YT", "DLBM", "LAND_USE", "土地用途", "用途", "地类编码")),
+        Field("land_use_name", ("DLMC", "YTMC", "TDYTMC", "地类名称", "用途名称")),
+        Field("rights_type", ("QLLX", "权利类型"), stored=False),
+        Field("rights_nature", ("QLXZ", "权利性质"), stored=False),
         # landmap's own fields (the demo zone and exports carry them)
-        Field("project", ("XMMC", "PROJECT")),
-        Field("batch", ("PCMC", "BATCH")),
-        Field("stage", ("ZSJD", "STAGE")),
+        Field("project", ("XMMC", "PROJECT", "项目名称")),
+        Field("batch", ("PCMC", "BATCH", "批次名称")),
+        Field("stage", ("ZSJD", "STAGE", "征收阶段")),
         # commercial plot facts (经营性用地出让条件)
         Field("planned_use", ("GHYT",)),
         Field("plot_ratio_max", ("RJL",), "number"),

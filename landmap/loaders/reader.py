@@ -164,8 +164,10 @@ def plan(
     encoding: str | None,
     srs: str | None,
     central_meridian: int | None,
+    fields: dict[str, str] | None = None,
 ) -> ReadPlan:
-    """Open the source, decide its encoding and CRS and match the profile's fields."""
+    """Open the source, decide its encoding and CRS and match the profile's fields (``fields``:
+    register field -> file field, chosen by the user, before the profile's names)."""
     enc = None
     if src.kind == "shapefile":
         _check_shapefile_parts(src)
@@ -202,14 +204,52 @@ def plan(
         )
     bounds = tuple(float(v) for v in info["total_bounds"])
     crs = crs_mod.decide(srs, info["crs"], bounds, central_meridian)
-    matched = _matched(src, profile, [str(c) for c in info["fields"]])
+    matched = _matched(src, profile, [str(c) for c in info["fields"]], fields or {})
     return ReadPlan(src, profile, matched, enc, crs, int(info["features"]))
 
 
-def _matched(src: Source, profile: Profile, columns: list[str]) -> dict[str, str]:
-    """The profile's fields in ``columns`` (target -> column); SourceError names those a
-    profile needs and the file lacks."""
-    matched = profile.match(columns)
+def _given_fields(
+    src: Source, profile: Profile, columns: list[str], fields: dict[str, str]
+) -> dict[str, str]:
+    """The user's mapping (register field -> file field) with the file's own spelling of each
+    field; SourceError for a register field the layer does not have or a field the file
+    does not have (naming the file's fields)."""
+    by_upper = {c.upper(): c for c in columns}
+    given: dict[str, str] = {}
+    for target, column in fields.items():
+        if target not in profile.targets:
+            raise SourceError(
+                msg(
+                    "field_mapping_unknown_target",
+                    "%(file)s: %(field)s is not a field of the %(layer)s; its fields are "
+                    "%(targets)s",
+                    file=src.name,
+                    field=repr(shown_name(target, 40)),
+                    layer=_LAYER_NAMES.get(profile.name, profile.name),
+                    targets=profile.targets,
+                )
+            )
+        if column.upper() not in by_upper:
+            raise SourceError(
+                msg(
+                    "field_mapping_unknown_column",
+                    "%(file)s has no field %(column)s (for %(field)s); its fields are: %(fields)s",
+                    file=src.name,
+                    column=repr(shown_name(column, 40)),
+                    field=target,
+                    fields=[shown_name(c, 40) for c in columns] or ["-"],
+                )
+            )
+        given[target] = by_upper[column.upper()]
+    return given
+
+
+def _matched(
+    src: Source, profile: Profile, columns: list[str], fields: dict[str, str]
+) -> dict[str, str]:
+    """The profile's fields in ``columns`` (target -> column), the user's mapping first;
+    SourceError names those a profile needs and the file lacks."""
+    matched = profile.match(columns, _given_fields(src, profile, columns, fields))
     missing = profile.missing(matched)
     if missing:
         names = [f"{spec.target} ({'/'.join(spec.aliases)})" for spec in missing]

@@ -62,18 +62,25 @@ def upload_choices() -> tuple[str | None, str | None]:
     return srs or None, enc_mod.parse_choice(encoding) if encoding else None
 
 
+def upload_name(upload) -> tuple[str, str]:
+    """An uploaded file's name as its sender called it (no folders, no control characters)
+    and its suffix, one of UPLOAD_TYPES (else 415); never used on disk."""
+    sent_as = shown_name(PureWindowsPath(upload.filename or "").name)
+    suffix = Path(sent_as).suffix.lower()
+    if suffix not in UPLOAD_TYPES:
+        raise ApiError(
+            msg("upload_kind", "upload a .zip of a shapefile, a .gpkg or a .geojson file"), 415
+        )
+    return sent_as, suffix
+
+
 def _from_upload(code: str, note: str) -> dict:
     """A draft from an uploaded zipped shapefile, GeoPackage or GeoJSON, through the loader
     (stored under a name of our own; the client's file name is never used on disk), with the
     coordinate system and encoding chosen on the form when the file does not say. The
     loader's refusals answer as they are: translated, every bad record in ``problems``."""
     upload = request.files["file"]
-    sent_as = shown_name(PureWindowsPath(upload.filename or "").name)  # no folders, no controls
-    suffix = Path(sent_as).suffix.lower()
-    if suffix not in UPLOAD_TYPES:
-        raise ApiError(
-            msg("upload_kind", "upload a .zip of a shapefile, a .gpkg or a .geojson file"), 415
-        )
+    sent_as, suffix = upload_name(upload)
     srs, encoding = upload_choices()
     session = get_session()
     options = LoadOptions(
