@@ -112,8 +112,26 @@ class ZoneBoundary(Base):
     zone: Mapped[Zone] = relationship(back_populates="boundaries")
 
 
+class Enterprise(Base):
+    """An enterprise (企业): a project's enterprise, a parcel's land user. credit_code is the
+    unified social credit code (统一社会信用代码, GB 32100-2015), unique when given, its check
+    digit verified by the database (lm_credit_code_ok) and by services.enterprises."""
+
+    __tablename__ = "enterprise"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    industry: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(Text, default="")
+    phone: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class Project(Base):
-    """A project (项目) that needs land: industrial, commercial, housing, infrastructure ..."""
+    """A project (项目) that needs land: industrial, commercial, housing, infrastructure ...
+    A closed project (closed_on set) is kept; nothing that refers to a project lets it be
+    deleted (ON DELETE RESTRICT)."""
 
     __tablename__ = "project"
 
@@ -125,8 +143,13 @@ class Project(Base):
     partner: Mapped[str] = mapped_column(Text, default="")
     financing: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    enterprise_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="RESTRICT")
+    )
 
     zone: Mapped[Zone | None] = relationship()
+    enterprise: Mapped[Enterprise | None] = relationship()
     targets: Mapped[list[ProjectTarget]] = relationship(
         back_populates="project", order_by="ProjectTarget.due"
     )
@@ -157,10 +180,11 @@ class AcquisitionBatch(Base):
     __table_args__ = (UniqueConstraint("project_id", "name"), UniqueConstraint("id", "project_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(Text)
     target_mu: Mapped[Decimal] = mapped_column(Mu)
     due: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
 
     project: Mapped[Project] = relationship(back_populates="batches")
 
@@ -188,8 +212,12 @@ class Parcel(Base):
     official_area_m2: Mapped[Decimal | None] = mapped_column(AreaM2)
     zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
     stage: Mapped[str] = mapped_column(String(24), default="not_started")
-    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="RESTRICT"))
     batch_id: Mapped[int | None] = mapped_column(Integer)
+    # the enterprise using the land (土地使用者)
+    land_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="RESTRICT")
+    )
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     geom: Mapped[WKBElement] = mapped_column(multipolygon())
     area_mu: Mapped[float | None] = mapped_column(Double, Computed("lm_area_mu(geom)"))
@@ -202,6 +230,9 @@ class Parcel(Base):
     # disputed (争议/钉子户): then dispute_reason is not blank
     dispute: Mapped[bool] = mapped_column(Boolean, default=False)
     dispute_reason: Mapped[str] = mapped_column(Text, default="")
+    # in force from created_on (None: since ever) until retired_on (None: now), see 0015
+    created_on: Mapped[dt.date | None] = mapped_column(Date)
+    retired_on: Mapped[dt.date | None] = mapped_column(Date)
 
     zone: Mapped[Zone | None] = relationship()
     project: Mapped[Project | None] = relationship()
@@ -251,6 +282,8 @@ class ImportRun(Base):
     rejected: Mapped[int] = mapped_column(Integer)
     total_mu: Mapped[float] = mapped_column(Double)
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # the report as people read it, per locale (0016)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
 
 # --- reference layers (0002) -------------------------------------------------------------
@@ -340,6 +373,44 @@ class StageDocument(Base):
     uploaded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
 
 
+# --- parcel edits (0015): append-only ------------------------------------------------------
+
+
+class ParcelLineage(Base):
+    """Which parcel became which: a split (分割) or merge (合并) on a day; the old parcel is
+    retired that day, the new one in force from it."""
+
+    __tablename__ = "parcel_lineage"
+    __table_args__ = (UniqueConstraint("old_parcel_id", "new_parcel_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    change_set: Mapped[uuid.UUID] = mapped_column(Uuid)
+    kind: Mapped[str] = mapped_column(String(8))
+    old_parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"))
+    new_parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"))
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+class ParcelCorrection(Base):
+    """A correction of a parcel's attributes or geometry, with its reason: the fields before
+    and after (a geometry as its area_mu and geom_md5)."""
+
+    __tablename__ = "parcel_correction"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    before: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(Text)
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
 # --- the quota ledger (0004) -------------------------------------------------------------
 
 
@@ -390,7 +461,7 @@ class QuotaEntry(Base):
     d_granted: Mapped[Decimal] = mapped_column(LedgerMu)
     d_reserved: Mapped[Decimal] = mapped_column(LedgerMu)
     d_consumed: Mapped[Decimal] = mapped_column(LedgerMu)
-    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id"))
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("project.id", ondelete="RESTRICT"))
     batch_id: Mapped[int | None] = mapped_column(Integer)
     reverses: Mapped[int | None] = mapped_column(ForeignKey("quota_entry.id"), unique=True)
     ref: Mapped[str] = mapped_column(Text, default="")

@@ -68,6 +68,10 @@ ENTITIES: dict[str, Term] = {
     "import": term("import"),
     "user": term("user"),
     "token": term("API token"),
+    "enterprise": term("enterprise"),
+    "target": term("project target"),
+    "parcel_lineage": term("split or merge"),
+    "parcel_correction": term("parcel correction"),
 }
 
 # column -> label, for the columns of every audited table (0005's AUDITED) and of the
@@ -152,6 +156,18 @@ FIELDS: dict[str, Term] = {
     "user_id": term("user"),
     "label": term("label"),
     "revoked_at": term("revoked at"),
+    "closed_on": term("closed on"),
+    "enterprise_id": term("enterprise"),
+    "land_user_id": term("land user"),
+    "credit_code": term("unified social credit code"),
+    "industry": term("industry"),
+    "contact": term("contact person"),
+    "phone": term("phone"),
+    "created_on": term("in the register from"),
+    "retired_on": term("retired on"),
+    "old_parcel_id": term("former parcel"),
+    "new_parcel_id": term("new parcel"),
+    "report": term("report"),
 }
 ENTITY_FIELDS: dict[str, dict[str, Term]] = {
     "project": {

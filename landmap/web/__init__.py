@@ -14,9 +14,12 @@ from landmap.web import (
     db,
     errors,
     i18n,
+    imports,
     pages,
+    parcel_edits,
     projects,
     quota,
+    register,
     security,
     tiles,
 )
@@ -37,6 +40,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(quota.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(adjustment.bp)
+    app.register_blueprint(parcel_edits.bp)
+    app.register_blueprint(register.bp)
+    app.register_blueprint(imports.bp)
     tiles.init_app(app)
     # scripts, styles and JSON go compressed (Leaflet + Bootstrap shrink from 450 KB to ~100 KB);
     # HTML pages do not: they carry the CSRF token, and compressing secrets invites BREACH.

@@ -43,6 +43,8 @@ CREATES = {
     "0005": {"app_user", "api_token", "audit_log"},
     "0007": {"tile_change"},
     "0009": {"user_session"},
+    "0014": {"enterprise"},
+    "0015": {"parcel_lineage", "parcel_correction"},
 }
 
 # what stays the same through 0008 -> head -> 0008: each a fingerprint of the rows
@@ -193,9 +195,11 @@ def test_down_to_0008_and_up_again_keeps_the_register(scratch, register, owner):
         # designed to go: the sessions (everyone signs in again) and how a draft was made;
         # 0011 gives the draft its base again, as the migrating role: the audit says so and
         # the tiles it covers are marked as changed
+        # and the enterprises (0014: their table goes below it)
         assert after == {
             **counts,
             "user_session": 0,
+            "enterprise": 0,
             "audit_log": counts["audit_log"] + 1,
             "tile_change": counts["tile_change"] + 1,
         }

@@ -86,9 +86,25 @@ def good(db):
     project = db.execute(text("SELECT id FROM project ORDER BY id LIMIT 1")).scalar_one()
     draft = db.execute(text("SELECT id FROM zone_boundary ORDER BY status = 'draft' DESC, id "
                             "LIMIT 1")).scalar_one()  # fmt: skip
-    path = {"zone": "C", "parcel": code, "project_id": project, "draft_id": draft,
-            "doc_id": 1, "year": 2011, "layer": "parcels", "z": 10, "x": 826, "y": 431,
-            "lang": "en", "filename": "js/landmap.js"}  # fmt: skip
+    batch = db.execute(text("SELECT id FROM acquisition_batch ORDER BY id LIMIT 1")).scalar_one()
+    path = {
+        "zone": "C",
+        "parcel": code,
+        "project_id": project,
+        "draft_id": draft,
+        "batch_id": batch,
+        "enterprise_id": 1,
+        "import_id": 1,
+        "pending": "0" * 32,
+        "doc_id": 1,
+        "year": 2011,
+        "layer": "parcels",
+        "z": 10,
+        "x": 826,
+        "y": 431,
+        "lang": "en",
+        "filename": "js/landmap.js",
+    }
     body = {"stage": "surveyed", "date": "2011-12-01", "note": "n", "correction": False,
             "reason": "r", "codes": [code], "dispute": True, "geometry": square(),
             "kind": "grant", "year": 2011, "source": "plan", "mu": 1, "project": project,
