@@ -168,11 +168,26 @@ def _member_expands(name: str):
     )
 
 
+def member_name(info: zipfile.ZipInfo) -> str:
+    """A zip member's name as its maker wrote it. Without the UTF-8 flag Python reads the name
+    as CP437; the zips offices send are written by Chinese Windows (GBK) or by tools that
+    write UTF-8 without saying so: 宗地.shp, not σ«ùσ£░.shp."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.filename.encode("cp437", errors="replace")
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
 def _extract(zf: zipfile.ZipFile, dest: Path) -> None:
     """Extract member by member, counting real bytes (headers can lie about sizes)."""
     budget = MAX_ZIP_BYTES
     for info in zf.infolist():
-        target = (dest / info.filename).resolve()
+        target = (dest / member_name(info)).resolve()
         if not target.is_relative_to(dest.resolve()):
             raise SourceError(_member_outside(info.filename))
         if info.is_dir():

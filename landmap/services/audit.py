@@ -168,6 +168,9 @@ FIELDS: dict[str, Term] = {
     "old_parcel_id": term("former parcel"),
     "new_parcel_id": term("new parcel"),
     "report": term("report"),
+    "before": term("before"),
+    "after": term("after"),
+    "happened_on": term("day of the change"),
 }
 ENTITY_FIELDS: dict[str, dict[str, Term]] = {
     "project": {

@@ -393,3 +393,17 @@ def test_shown_names_have_no_control_characters_and_a_bounded_length():
 def test_the_shapefile_header_constant_is_9994_and_version_1000():
     assert struct.unpack(">i", SHP_HEADER[:4])[0] == 9994
     assert struct.unpack("<i", SHP_HEADER[28:32])[0] == 1000
+
+
+def test_zip_member_names_without_the_utf8_flag_are_read_as_their_maker_wrote_them():
+    import zipfile
+
+    from landmap.loaders.source import member_name
+
+    for encoding in ("gbk", "utf-8"):
+        info = zipfile.ZipInfo("宗地.shp".encode(encoding).decode("cp437"))
+        info.flag_bits = 0  # as Windows' own zip and Info-ZIP write them
+        assert member_name(info) == "宗地.shp"
+    flagged = zipfile.ZipInfo("宗地.shp")
+    flagged.flag_bits = 0x800
+    assert member_name(flagged) == "宗地.shp"
