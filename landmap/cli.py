@@ -452,3 +452,34 @@ def users_demo(ctx: Ctx) -> None:
     click.echo("demo accounts (user / password):")
     for name, password in known.items():
         click.echo(f"  {name:<14} {password}")
+
+
+@main.command("export")
+@click.argument("layer", type=click.Choice(["parcels"]))
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--zone")
+@click.option("--stage")
+@click.option("--format", "fmt", default="gpkg", show_default=True)
+@click.option("--encoding", default="gbk", show_default=True)
+@click.option("--srs", default="EPSG:4546", show_default=True)
+@pass_ctx
+def export(ctx: Ctx, layer: str, path: str, zone, stage, fmt, encoding, srs) -> None:
+    """Write LAYER's parcels (filtered by zone and stage) to PATH (landmap.services.exports)."""
+    import shutil
+    import tempfile
+
+    from landmap.domain import Stage
+    from landmap.services import exports
+    from landmap.services.parcels import ParcelFilter
+
+    options = exports.ExportOptions(
+        exports.parse_format(fmt), exports.parse_encoding(encoding), exports.parse_srs(srs)
+    )
+    selection = ParcelFilter(
+        zone=zone.upper() if zone else None,
+        stage=Stage.parse(stage).value if stage else None,
+    )
+    with ctx.session() as session, tempfile.TemporaryDirectory() as directory:
+        made = exports.export_parcels(session, selection, options, Path(directory))
+        shutil.copyfile(made, path)
+    click.echo(f"{layer} written to {path} ({fmt})")

@@ -13,6 +13,7 @@ from landmap.web import (
     auth,
     db,
     errors,
+    exports,
     i18n,
     imports,
     pages,
@@ -43,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(parcel_edits.bp)
     app.register_blueprint(register.bp)
     app.register_blueprint(imports.bp)
+    app.register_blueprint(exports.bp)
     tiles.init_app(app)
     # scripts, styles and JSON go compressed (Leaflet + Bootstrap shrink from 450 KB to ~100 KB);
     # HTML pages do not: they carry the CSRF token, and compressing secrets invites BREACH.
