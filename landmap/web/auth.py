@@ -104,12 +104,35 @@ def _load_user(session_id: str) -> Account | None:
     return Account(signed_in.user, session_id)
 
 
+# What other GIS fetch (tiles, exports, OGC API): they may authenticate with HTTP Basic,
+# the user name and a personal API token as the password (QGIS 3.22 cannot send a Bearer
+# header); unauthenticated, they get 401 with WWW-Authenticate, never the login page.
+GIS_PATHS = ("/tiles/", "/exports/", "/ogc")
+
+
+def for_gis(path: str) -> bool:
+    return path.startswith(GIS_PATHS)
+
+
+def _basic_token(req) -> tuple[str, str] | None:
+    """(user name, token) from ``Authorization: Basic``; None when it is not one."""
+    auth = req.authorization
+    if auth is None or auth.type != "basic" or not auth.username or not auth.password:
+        return None
+    return auth.username, auth.password
+
+
 def _load_from_request(req) -> Account | None:
     header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    if header.startswith("Bearer "):
+        user = users.user_for_token(get_session(), header[len("Bearer ") :].strip())
+        return Account(user) if user else None
+    basic = _basic_token(req) if for_gis(req.path) else None
+    if basic is None:
         return None
-    user = users.user_for_token(get_session(), header[len("Bearer ") :].strip())
-    return Account(user) if user else None
+    name, token = basic  # the password is a token: never the account's password
+    user = users.user_for_token(get_session(), token)
+    return Account(user) if user and user.name == name else None
 
 
 def _enforce():
@@ -144,6 +167,10 @@ def _refuse(message: Message, status: int, json: bool | None = None):
 
 
 def _deny(status: int):
+    if status == 401 and for_gis(request.path):
+        response = _refuse(http_message(status), status, json=True)
+        response[0].headers["WWW-Authenticate"] = 'Basic realm="landmap", charset="UTF-8"'
+        return response
     if status == 401 and not wants_json():
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     return _refuse(http_message(status), status)

@@ -17,6 +17,7 @@ from landmap import create_app
 from landmap.db import make_engine
 from landmap.domain import PERMISSIONS, Role
 from landmap.services import users
+from landmap.web.auth import GIS_PATHS
 from landmap.web.db import get_session
 from landmap.web.errors import DOWNLOADS
 from landmap.web.security import safe_next
@@ -58,12 +59,15 @@ def test_the_role_route_method_matrix(app, accounts, role):
         if permission == "public":
             assert resp.status_code not in (401, 403), where
         elif role is None:
-            if url.startswith("/api/") or url.endswith(DOWNLOADS):  # programs: JSON
+            program = url.startswith(("/api/", *GIS_PATHS)) or url.endswith(DOWNLOADS)
+            if program:  # programs (and GIS): 401 in JSON
                 assert resp.status_code == 401 and resp.is_json, where
-            if url.endswith(DOWNLOADS):  # a browser following a download link: the login page
+            if url.startswith(GIS_PATHS):  # tiles and exports: a Basic challenge, for GIS
+                assert "WWW-Authenticate" in resp.headers, where
+            elif url.endswith(DOWNLOADS):  # a browser following a download link: the login
                 page = client.open(url, method=method, headers={"Accept": "text/html"})
                 assert page.status_code == 302 and "/login" in page.location, where
-            if not url.startswith("/api/") and not url.endswith(DOWNLOADS):
+            if not program:
                 assert resp.status_code == 302 and "/login" in resp.location, where
         elif Role(role).can(permission):
             assert resp.status_code not in (401, 403), where
