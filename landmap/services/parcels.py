@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,6 +29,7 @@ class ParcelFilter:
     bbox: tuple[float, float, float, float] | None = None  # lon/lat
     as_of: dt.date | None = None  # stages and disputes as they were on that day
     limit: int = MAX_FEATURES
+    offset: int = 0  # parcels skipped, in code order (paging)
 
 
 _FEATURE = """
@@ -132,21 +134,30 @@ def _shown(feature: dict[str, Any]) -> dict[str, Any]:
     return feature
 
 
-def feature_collection(session: Session, selection: ParcelFilter) -> str:
-    """A GeoJSON FeatureCollection, as text, ready to send."""
+def feature_collection(
+    session: Session, selection: ParcelFilter, next_href: Callable[[int], str] | None = None
+) -> str:
+    """A GeoJSON FeatureCollection, as text, ready to send: at most ``selection.limit``
+    parcels from ``selection.offset`` in code order, with ``numberReturned``; when more follow,
+    ``truncated`` and (given ``next_href(offset)``) a ``next`` link, as OGC API pages."""
     where, params = _where(selection)
-    params["limit"] = min(selection.limit, MAX_FEATURES)
+    limit = min(selection.limit, MAX_FEATURES)
+    params.update(limit=limit + 1, offset=selection.offset)
     sql = f"""
         SELECT {_feature(selection)}::text AS feature {_FROM} {where}
-        ORDER BY p.code LIMIT :limit
+        ORDER BY p.code LIMIT :limit OFFSET :offset
     """
-    features = (_shown(json.loads(row)) for row in session.execute(text(sql), params).scalars())
-    return json.dumps(
-        {"type": "FeatureCollection", "features": list(features)},
-        ensure_ascii=False,
-        allow_nan=False,
-        separators=(",", ":"),
-    )
+    rows = session.execute(text(sql), params).scalars().all()
+    page: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [_shown(json.loads(row)) for row in rows[:limit]],
+        "numberReturned": min(len(rows), limit),
+        "truncated": len(rows) > limit,
+    }
+    if page["truncated"] and next_href is not None:
+        href = next_href(selection.offset + limit)
+        page["links"] = [{"rel": "next", "type": "application/geo+json", "href": href}]
+    return json.dumps(page, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def get_feature(session: Session, code: str, as_of: dt.date | None = None) -> dict[str, Any] | None:

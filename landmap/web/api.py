@@ -384,8 +384,13 @@ def parcels_collection():
         bbox=parse_bbox(bbox) if bbox is not None else None,
         as_of=parse_as_of(args.get("as_of")),
         limit=parse_int("limit", parcels.MAX_FEATURES, 1, parcels.MAX_FEATURES),
+        offset=parse_int("offset", 0, 0, MAX_ID),
     )
-    return _geojson(parcels.feature_collection(get_session(), f))
+
+    def next_href(offset: int) -> str:
+        return url_for(request.endpoint, **{**args.to_dict(), "offset": offset})
+
+    return _geojson(parcels.feature_collection(get_session(), f, next_href))
 
 
 @bp.get("/api/parcels/<path:code>")

@@ -173,3 +173,23 @@ def test_an_unexpected_error_is_a_json_500_without_details(app, client, monkeypa
         as_text=True
     )
     assert body["code"] == "internal_error" and body["error"] == "服务器出错了。"
+
+
+def test_parcels_are_paged_with_a_next_link_and_say_when_they_are_cut(client):
+    everything = client.get("/api/parcels?zone=A&limit=20000").get_json()
+    assert everything["truncated"] is False and "links" not in everything
+    expected = [f["properties"]["code"] for f in everything["features"]]
+    seen, url = [], "/api/parcels?zone=A&limit=25"
+    while url:
+        page = client.get(url).get_json()
+        assert page["numberReturned"] == len(page["features"]) <= 25
+        seen += [f["properties"]["code"] for f in page["features"]]
+        nexts = [link["href"] for link in page.get("links", []) if link["rel"] == "next"]
+        assert page["truncated"] == bool(nexts)
+        url = nexts[0] if nexts else None
+    assert seen == expected and len(expected) > 25  # every parcel once, in code order
+
+
+def test_a_bad_offset_is_a_translated_400(client):
+    resp = client.get("/api/parcels?offset=-1")
+    assert resp.status_code == 400 and resp.get_json()["code"] == "not_a_whole_number"
