@@ -461,7 +461,7 @@ def users_demo(ctx: Ctx) -> None:
 @click.option("--stage")
 @click.option("--format", "fmt", default="gpkg", show_default=True)
 @click.option("--encoding", default="gbk", show_default=True)
-@click.option("--srs", default="EPSG:4546", show_default=True)
+@click.option("--srs", default=None, help="EPSG:4490|4545|4546|4547 (default: the storage CRS)")
 @pass_ctx
 def export(ctx: Ctx, layer: str, path: str, zone, stage, fmt, encoding, srs) -> None:
     """Write LAYER's parcels (filtered by zone and stage) to PATH (landmap.services.exports)."""

@@ -54,7 +54,7 @@ TEXT_FIELDS = ("ZDDM", "QLRMC", "TDZL", "TDYT", "ZSJD", "XMMC", "PCMC")
 class ExportOptions:
     fmt: str
     encoding: str = "gbk"
-    srid: int = 4546
+    srid: int | None = None  # None: the storage CRS (lm_storage_srid())
     codes: tuple[str, ...] = ()
 
 
@@ -71,10 +71,11 @@ def parse_format(value: str | None) -> str:
     return value
 
 
-def parse_srs(value: str | None) -> int:
-    """An EPSG code from the whitelist (``EPSG:4546`` or ``4546``); the storage CRS without."""
+def parse_srs(value: str | None) -> int | None:
+    """An EPSG code from the whitelist (``EPSG:4546`` or ``4546``); None (the storage CRS)
+    without."""
     if not value:
-        return 4546
+        return None
     digits = value.upper().removeprefix("EPSG:")
     if not (digits.isascii() and digits.isdigit() and int(digits) in SRIDS):
         raise Refused(
@@ -215,7 +216,7 @@ def _write_xlsx(session, selection, options, path: Path) -> None:
     ws.title = "宗地"
     rows = (
         [r[col] for col, _h in FIELDS.values()]
-        for chunk in _rows(session, selection, options, 4546)
+        for chunk in _rows(session, selection, options, _storage_srid(session))
         for r in chunk
     )
     formats = [xlsx.MU if name in ("MJMU",) else None for name in FIELDS]
@@ -248,6 +249,11 @@ def _write_dxf(session, selection, options, path: Path, srid: int) -> None:
     doc.saveas(path, encoding="utf-8")
 
 
+def _storage_srid(session: Session) -> int:
+    """The SRID every geometry is stored in, as the database was made (LANDMAP_STORAGE_SRID)."""
+    return session.scalar(text("SELECT lm_storage_srid()"))
+
+
 def export_parcels(
     session: Session, selection: ParcelFilter, options: ExportOptions, directory: Path
 ) -> Path:
@@ -255,17 +261,18 @@ def export_parcels(
     ``options.fmt``; the path of the file to hand on. GeoJSON is always EPSG:4326, DXF in the
     storage CRS."""
     path = directory / f"parcels.{options.fmt}"
+    srid = options.srid or _storage_srid(session)
     if options.fmt == "gpkg":
-        _write_gdal(session, selection, options, path, "GPKG", options.srid)
+        _write_gdal(session, selection, options, path, "GPKG", srid)
     elif options.fmt == "geojson":
         _write_gdal(session, selection, options, path, "GeoJSON", 4326)
     elif options.fmt == "xlsx":
         _write_xlsx(session, selection, options, path)
     elif options.fmt == "dxf":
-        _write_dxf(session, selection, options, path, 4546)
+        _write_dxf(session, selection, options, path, _storage_srid(session))
     else:
         shp = directory / "parcels.shp"
-        _write_gdal(session, selection, options, shp, "ESRI Shapefile", options.srid)
+        _write_gdal(session, selection, options, shp, "ESRI Shapefile", srid)
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
             for suffix in SHAPE_PARTS:
                 part = shp.with_suffix(suffix)
