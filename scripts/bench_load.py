@@ -36,6 +36,8 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import benchdb  # noqa: E402
+
 from landmap.config import Settings  # noqa: E402
 from landmap.db import make_engine, migrate  # noqa: E402
 
@@ -186,4 +188,4 @@ def context_run(engine, settings: Settings, shp: Path, env: dict[str, str]) -> f
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchdb.run(SCHEMA, main))

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_tiles  # noqa: E402
+import benchdb  # noqa: E402
 
 from landmap.config import Settings  # noqa: E402
 from landmap.db import make_engine  # noqa: E402
@@ -183,4 +184,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchdb.run("bench_page", main))

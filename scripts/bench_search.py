@@ -11,7 +11,8 @@ times each query (median of --runs):
   * the same SQL with index scans and bitmap scans switched off (a scan of every row),
   * a plain code lookup (`WHERE code = …`, the unique B-tree): the floor,
 
-and prints them, ending with `bench_search: n=N worst_ms=… ratio_vs_scan=…`.
+and prints them, ending with `bench_search: n=N worst_ms=… ratio_vs_scan=…`. The schema is
+dropped at the end (scripts/benchdb.py), unless --keep-schema: then --again reuses it.
 
     .venv/bin/python scripts/bench_search.py --n 100000
 """
@@ -29,6 +30,8 @@ from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import benchdb  # noqa: E402
 
 from landmap.config import Settings  # noqa: E402
 from landmap.db import make_engine, migrate  # noqa: E402
@@ -143,9 +146,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--again", action="store_true", help="reuse the schema of the last run")
+    ap.add_argument("--keep-schema", action="store_true", help="keep the schema for --again")
+    ap.add_argument("--again", action="store_true", help="reuse the schema of a kept run")
     args = ap.parse_args()
     settings = Settings.from_env().with_(db_schema=SCHEMA)
+    with benchdb.bench_schema(settings, keep=args.keep_schema, reuse=args.again):
+        return run(args, settings)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if not (args.again and held(settings) == args.n):
         t0 = time.perf_counter()
         prepare(settings, args.n)

@@ -46,6 +46,8 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import benchdb  # noqa: E402
+
 from landmap.config import Settings  # noqa: E402
 from landmap.db import make_engine, migrate  # noqa: E402
 from landmap.services import tiles, users  # noqa: E402
@@ -318,4 +320,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchdb.run(SCHEMA, main))

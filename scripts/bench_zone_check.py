@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import benchdb  # noqa: E402
+
 from landmap.config import Settings  # noqa: E402
 from landmap.db import make_engine, migrate  # noqa: E402
 from landmap.geo.units import m2_to_mu  # noqa: E402
@@ -136,4 +138,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(benchdb.run(SCHEMA, main))

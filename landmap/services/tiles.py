@@ -106,13 +106,19 @@ def _parcels_sql(selection: TileFilter) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
+def boundary_in_force_sql(as_of: bool) -> str:
+    """SQL condition: zone boundary ``b`` is in force on the day bound as :as_of (``as_of``),
+    or is the current one."""
+    if as_of:
+        return (
+            "b.status <> 'draft' AND b.valid_from <= :as_of AND "
+            "(b.valid_to IS NULL OR b.valid_to > :as_of)"
+        )
+    return "b.status = 'current'"
+
+
 def _zones_sql(selection: TileFilter) -> tuple[str, dict[str, Any]]:
-    when = (
-        "b.status <> 'draft' AND b.valid_from <= :as_of AND "
-        "(b.valid_to IS NULL OR b.valid_to > :as_of)"
-        if selection.as_of
-        else "b.status = 'current'"
-    )
+    when = boundary_in_force_sql(bool(selection.as_of))
     return (
         f"""
         SELECT ST_AsMVT(m, 'zones', {EXTENT}, 'geom') FROM (
@@ -165,6 +171,11 @@ def _unknown_layer(layer: str) -> TileError:
         ),
         404,
     )
+
+
+def check_layer(layer: str) -> None:
+    if layer not in LAYERS:
+        raise _unknown_layer(layer)
 
 
 def check_address(z: int, x: int, y: int) -> None:
@@ -337,8 +348,7 @@ class Tile:
 def get_tile(
     session: Session, cache: TileCache, layer: str, z: int, x: int, y: int, selection: TileFilter
 ) -> Tile:
-    if layer not in LAYERS:
-        raise _unknown_layer(layer)
+    check_layer(layer)
     check_address(z, x, y)
     key = (layer, z, x, y, selection.key())
     kept = cache.peek(key)

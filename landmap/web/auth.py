@@ -107,7 +107,7 @@ def _load_user(session_id: str) -> Account | None:
 # What other GIS fetch (tiles, exports, OGC API): they may authenticate with HTTP Basic,
 # the user name and a personal API token as the password (QGIS 3.22 cannot send a Bearer
 # header); unauthenticated, they get 401 with WWW-Authenticate, never the login page.
-GIS_PATHS = ("/tiles/", "/exports/", "/ogc")
+GIS_PATHS = ("/tiles/", "/exports/", "/ogc", "/styles/")
 
 
 def for_gis(path: str) -> bool:

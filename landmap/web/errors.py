@@ -29,7 +29,7 @@ def or_404(found, message: Message, status: int = 404):
     return found
 
 
-DOWNLOADS = (".xlsx", ".pbf", ".zip", ".gpkg", ".geojson", ".dxf", ".pdf")
+DOWNLOADS = (".xlsx", ".pbf", ".zip", ".gpkg", ".geojson", ".dxf", ".pdf", ".json")
 
 
 def wants_json() -> bool:

@@ -1,10 +1,11 @@
-"""GET /tiles/<layer>/<z>/<x>/<y>.pbf: Mapbox Vector Tiles, cached, revalidated by ETag."""
+"""GET /tiles/<layer>/<z>/<x>/<y>.pbf: Mapbox Vector Tiles, cached, revalidated by ETag; what a
+GIS adds them by: GET /tiles/<layer>.json (TileJSON) and GET /styles/<layer>.json (a GL style)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from landmap.services import tiles
+from landmap.services import tilejson, tiles
 from landmap.services.quota import FIRST_YEAR, last_year
 from landmap.services.tiles import TileFilter
 from landmap.web.api import (
@@ -17,6 +18,7 @@ from landmap.web.api import (
 )
 from landmap.web.auth import requires
 from landmap.web.db import get_session
+from landmap.web.i18n import locale
 
 bp = Blueprint("tiles", __name__)
 MVT = "application/vnd.mapbox-vector-tile"
@@ -62,6 +64,28 @@ def tile(layer: str, z: int, x: int, y: int):
             found.gzipped, mimetype=MVT, headers={**headers, "Content-Encoding": "gzip"}
         )
     return Response(found.data, mimetype=MVT, headers=headers)
+
+
+def _base() -> str:
+    return request.url_root.rstrip("/")
+
+
+@bp.get("/tiles/<layer>.json")
+@requires("view")
+def tile_json(layer: str):
+    """TileJSON 3.0.0: the tile URL template with the request's filters, zooms, extent, fields."""
+    maker = current_app.extensions["landmap.settings"].maker
+    return jsonify(tilejson.tilejson(get_session(), layer, _filter(), _base(), locale(), maker))
+
+
+@bp.get("/styles/<layer>.json")
+@requires("view")
+def style(layer: str):
+    """A MapLibre/Mapbox GL style over the layer's TileJSON; ``?labels=1`` adds its labels."""
+    labels = parse_whole(request.args.get("labels"), "labels", 0, 1, default=0)
+    return jsonify(
+        tilejson.style(get_session(), layer, _filter(), _base(), locale(), labels=bool(labels))
+    )
 
 
 def init_app(app: Flask) -> None:
