@@ -21,6 +21,11 @@ class Field:
     stored: bool = True
 
 
+# landmap's own mu (MJMU, which exports carry): computed from the shape, so read and dropped,
+# never kept in the attributes (a re-loaded export would otherwise differ from the register)
+AREA_MU = Field("area_mu", ("MJMU",), "number")
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -76,6 +81,7 @@ PARCELS = Profile(
         Field("project", ("XMMC", "PROJECT", "项目名称")),
         Field("batch", ("PCMC", "BATCH", "批次名称")),
         Field("stage", ("ZSJD", "STAGE", "征收阶段")),
+        AREA_MU,
         # commercial plot facts (经营性用地出让条件)
         Field("planned_use", ("GHYT",)),
         Field("plot_ratio_max", ("RJL",), "number"),
@@ -102,6 +108,7 @@ LANDUSE = Profile(
         Field("official_area_m2", ("TBMJ",), "number"),
         Field("deduction_m2", ("KCMJ",), "number"),
         Field("net_area_m2", ("TBDLMJ",), "number"),
+        AREA_MU,
     ),
 )
 
@@ -112,6 +119,7 @@ FARMLAND = Profile(
         Field("code", ("BSM", "JBNTBH", "TBBH", "CODE"), required=True),
         Field("land_use_code", ("DLBM",)),
         Field("official_area_m2", ("JBNTMJ", "TBMJ"), "number"),
+        AREA_MU,
     ),
 )
 

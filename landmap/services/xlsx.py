@@ -37,6 +37,7 @@ from typing import Any
 from unicodedata import east_asian_width
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -161,3 +162,61 @@ def describe(wb: Workbook, title: str, facts: Sequence[tuple[str, Any]]) -> None
 def _header_text(value: str) -> str:
     """Text for a print header: '&' starts a code there, so it is doubled."""
     return value[:200].replace("&", "&&")
+
+
+# --- a table too long to hold: streamed ---------------------------------------------------
+
+
+def stream_table(
+    path,
+    title: str,
+    facts: Sequence[tuple[str, Any]],
+    sheet: str,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    formats: Sequence[str | None] = (),
+) -> None:
+    """The workbook of describe() and write_table() (说明 first, then one table) written to
+    ``path`` row by row (openpyxl's write-only mode), for tables of any length: memory stays
+    bounded. Text is made safe cell by cell as to_bytes does; columns are as wide as their
+    header (the rows are not known when the widths must be set)."""
+    wb = Workbook(write_only=True)
+    for name, head, body, fmts in (
+        (ABOUT, ["项目", "内容"], [["报表", title], *facts], ()),
+        (sheet, headers, rows, formats),
+    ):
+        ws = wb.create_sheet(name)
+        for i, h in enumerate(head, start=1):
+            width = max(text_width(h) + 2, 12 if _nth(fmts, i - 1) else 0)
+            ws.column_dimensions[get_column_letter(i)].width = min(max(width, 10), _MAX_WIDTH)
+        ws.freeze_panes = "A2"
+        ws.print_title_rows = "1:1"
+        ws.HeaderFooter.oddHeader.center.text = _header_text(f"{title} · {name}")
+        ws.HeaderFooter.oddFooter.center.text = "&P / &N"
+        ws.append([_streamed_cell(ws, h, None, head=True) for h in head])
+        for row in body:
+            ws.append([_streamed_cell(ws, v, _nth(fmts, c)) for c, v in enumerate(row)])
+    wb.properties.title = title[:250]
+    wb.properties.creator = "landmap"
+    wb.save(path)
+
+
+def _nth(formats: Sequence[str | None], i: int) -> str | None:
+    return formats[i] if i < len(formats) else None
+
+
+def _streamed_cell(ws, value: Any, fmt: str | None, head: bool = False) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, float(value) if isinstance(value, Decimal) else value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+        if value.startswith(FORMULA_LEAD):
+            cell.quotePrefix = True
+    if isinstance(value, dt.datetime):
+        cell.number_format = DATETIME
+    elif isinstance(value, dt.date):
+        cell.number_format = DATE
+    elif fmt and _is_number(value):
+        cell.number_format = fmt
+    if head:
+        cell.font, cell.fill, cell.alignment = _BOLD, _HEAD_FILL, _HEAD_ALIGN
+    return cell

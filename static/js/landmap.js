@@ -537,6 +537,7 @@
     layer.on("add", function () {
       map = layer._map;
       window.LandMap.current = { map: map, parcels: layer };
+      exportControl(map, opts);
     });
     (opts.highlight || []).forEach(function (code) {
       layer.setFeatureStyle(code, opts.styles.cut);
@@ -714,6 +715,55 @@
     return control;
   }
 
+  /* 导出: parcels as files. The formats, the URL and the texts come from the server
+   * (templates/_export.html, landmap.web.exports.export_options). */
+  function exportOptions() {
+    var node = document.getElementById("lm-export-options");
+    return node ? JSON.parse(node.getAttribute("data-options")) : null;
+  }
+
+  /* A download link per format; params() gives the export's query when one is clicked (null:
+   * nothing to export, the click does nothing). */
+  function exportLinks(ex, params) {
+    var box = el("div", "lm-export-formats");
+    ex.formats.forEach(function (f) {
+      var a = el("a", "lm-export-format", f[1]);
+      a.setAttribute("download", "");
+      a.setAttribute("data-format", f[0]);
+      a.href = ex.url.replace("__FMT__", f[0]);
+      a.addEventListener("click", function (e) {
+        var p = params();
+        if (p === null) { e.preventDefault(); return; }
+        var qs = query(p);
+        a.href = ex.url.replace("__FMT__", f[0]) + (qs ? "?" + qs : "");
+      });
+      box.appendChild(a);
+    });
+    return box;
+  }
+
+  /* The map's export control: the parcels the page shows (its filter and day). */
+  function exportControl(map, opts) {
+    var ex = exportOptions();
+    if (!ex || map.landmapExport) return;
+    var control = L.control({ position: "topright" });
+    control.onAdd = function () {
+      var box = el("div", "lm-export leaflet-bar");
+      var toggle = el("button", "lm-export-toggle", ex.labels["export"]);
+      toggle.type = "button";
+      var links = exportLinks(ex, function () {
+        return Object.assign({}, opts.params, { as_of: opts.asOf });
+      });
+      links.hidden = true;
+      toggle.addEventListener("click", function () { links.hidden = !links.hidden; });
+      box.appendChild(toggle);
+      box.appendChild(links);
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    };
+    map.landmapExport = control.addTo(map);
+  }
+
   /* Select parcels by drawing a polygon or pasting codes; move them together, all or none. */
   function selection(map, parcels, sopts) {
     var opts = parcels.landmap.opts;
@@ -779,6 +829,20 @@
       panel.appendChild(usePaste);
       panel.appendChild(summary);
       panel.appendChild(list);
+      var ex = exportOptions();
+      if (ex) {
+        var exported = el("div", "lm-select-export");
+        exported.appendChild(el("span", "lm-muted", ex.labels.export_selection));
+        exported.appendChild(exportLinks(ex, function () {
+          var now = exportOptions();  // as the page says when clicked
+          var why = !selected.length ? now.labels.nothing_selected
+            : selected.length > now.maxCodes
+              ? now.labels.too_many.replace("__N__", selected.length) : null;
+          if (why) { failed(new Error(why)); return null; }
+          return { codes: selected.join(","), as_of: opts.asOf };
+        }));
+        panel.appendChild(exported);
+      }
       panel.appendChild(moveForm(opts, null, function (data) {
         if (!selected.length) return Promise.reject(new Error(L_.nothing_selected));
         var body = {

@@ -137,9 +137,10 @@ def test_dxf_has_a_layer_per_stage_and_codes_as_text(client, tmp_path):
     texts = {t.dxf.text: t.dxf.layer for t in doc.modelspace().query("TEXT")}
     assert set(texts) == set(api)
     assert "未启动" in {layer.dxf.name for layer in doc.layers}
-    lines = doc.modelspace().query("LWPOLYLINE")
-    assert len(lines) >= len(api) and all(line.closed for line in lines)
-    x, y = lines[0].get_points()[0][:2]
+    lines = doc.modelspace().query("POLYLINE")  # DXF R12, streamed
+    assert len(lines) >= len(api) and all(line.is_closed for line in lines)
+    first = next(iter(list(lines)[0].points()))
+    x, y = first.x, first.y
     assert 300_000 < x < 700_000 and 3_000_000 < y < 3_500_000  # metres of EPSG:4546
 
 
@@ -173,6 +174,15 @@ def test_an_owner_gbk_cannot_write_is_refused(client, db):
     assert resp.status_code == 400 and resp.get_json()["code"] == "export_not_encodable"
     assert code in resp.get_json()["error"]
     assert client.get("/exports/parcels.zip?zone=C&encoding=utf-8").status_code == 200
+
+
+def test_text_longer_than_a_shapefile_keeps_is_refused(client, db):
+    code = sorted(api_parcels(client))[0]
+    db.execute(text("UPDATE parcel SET location = repeat('长', 128) WHERE code = :c"), {"c": code})
+    resp = client.get("/exports/parcels.zip?zone=C")
+    assert resp.status_code == 400 and resp.get_json()["code"] == "export_text_too_long"
+    assert code in resp.get_json()["error"] and "TDZL" in resp.get_json()["error"]
+    assert client.get("/exports/parcels.gpkg?zone=C").status_code == 200
 
 
 def test_the_cli_writes_a_file(runner, settings, demo, tmp_path):
