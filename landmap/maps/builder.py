@@ -19,6 +19,7 @@ from landmap.maps.layers import (
     TileOverlay,
     ZoneLayer,
 )
+from landmap.maps.printing import PrintLayout, PrintSpec, print_options
 from landmap.maps.styles import (
     COMMERCIAL_COLOR,
     DISPUTE_COLOR,
@@ -80,6 +81,8 @@ class MapSpec:
     tile_overlays: list[dict[str, Any]] = field(default_factory=list)
     # the projected CRS (the storage SRID) the measuring tool and the coordinate readout use
     grid_srid: int = 4546
+    # the print button and layout (landmap.maps.printing); None: the map has none
+    print_spec: PrintSpec | None = None
 
 
 def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
@@ -225,6 +228,8 @@ def build_map(spec: MapSpec) -> folium.Map:
     ).add_to(m)
     for overlay in spec.tile_overlays:
         TileOverlay(overlay["name"], overlay).add_to(m)
+    if spec.print_spec:  # above the layer control
+        PrintLayout(print_options(spec.print_spec, spec.locale)).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     if spec.bounds:
         x0, y0, x1, y1 = spec.bounds

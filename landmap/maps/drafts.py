@@ -4,7 +4,7 @@ maps out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import folium
@@ -12,7 +12,8 @@ from folium.plugins import DualMap
 
 from landmap.maps.builder import MapSpec, build_map, parcel_layer_options
 from landmap.maps.layers import DraftEditor, OverlayLayer, ParcelLayer, ScaleBar, TileOverlay
-from landmap.maps.styles import BOUNDARY_STYLES, OP_COLORS
+from landmap.maps.printing import PrintLayout, print_options
+from landmap.maps.styles import BOUNDARY_STYLES, OP_COLORS, PARCEL_STYLES
 from landmap.maps.tools import MapTools, tool_options
 from landmap.maps.vendor import localize
 
@@ -28,7 +29,32 @@ class CompareSpec:
     draft: dict[str, Any]  # the draft's geometry
     shapes: dict[str, Any]  # the check's shapes: added, removed, farmland, overlap
     cut: list[str]  # codes of the parcels the draft's line cuts: outlined on both sides
-    boundary_labels: dict[str, str]
+    boundary_labels: dict[str, str]  # by kind, and "cut" for the parcels outlined
+    captions: tuple[str, str] = ("", "")  # what each map shows, named on a printed sheet
+
+
+def _kinds(compare: CompareSpec) -> set[str]:
+    """The kinds of boundary and shape the compare maps draw, "cut" if they outline parcels."""
+    collections = [*compare.left, compare.shapes]
+    found = {f["properties"].get("kind") for c in collections for f in c["features"]}
+    return found | {"draft"} | ({"cut"} if compare.cut else set())
+
+
+def compare_legend(compare: CompareSpec) -> list[dict[str, str]]:
+    """The printed sheet's legend of a compare map: each kind of boundary or shape drawn that
+    has a name (BOUNDARY_STYLES' order), then the parcels cut, by line and fill colour."""
+    labels, drawn = compare.boundary_labels, _kinds(compare)
+    looks = {**BOUNDARY_STYLES, "cut": PARCEL_STYLES["cut"]}
+    return [
+        {
+            "kind": kind,
+            "label": labels[kind],
+            "line": look["color"],
+            "fill": look.get("fillColor", ""),
+        }
+        for kind, look in looks.items()
+        if kind in labels and kind in drawn
+    ]
 
 
 def compare_map(spec: MapSpec, compare: CompareSpec) -> DualMap:
@@ -42,7 +68,10 @@ def compare_map(spec: MapSpec, compare: CompareSpec) -> DualMap:
     dm = DualMap(location=list(spec.center), tiles=None, zoom_start=13)
     right = [compare.shapes, {"type": "FeatureCollection", "features": [draft]}]
     tools = tool_options(spec.locale, spec.grid_srid)
-    for m, layers in ((dm.m1, compare.left), (dm.m2, right)):
+    sheet = spec.print_spec and replace(spec.print_spec, legend=compare_legend(compare))
+    for m, layers, caption in zip(
+        (dm.m1, dm.m2), (compare.left, right), compare.captions, strict=True
+    ):
         ScaleBar().add_to(m)
         MapTools(tools).add_to(m)
         ParcelLayer(labels["parcels"], parcels).add_to(m)
@@ -50,6 +79,8 @@ def compare_map(spec: MapSpec, compare: CompareSpec) -> DualMap:
             OverlayLayer(f"{labels['zones']} {i}", {**common, "data": data}).add_to(m)
         for overlay in spec.tile_overlays:  # land use (三调) and farmland, to switch on
             TileOverlay(overlay["name"], overlay).add_to(m)
+        if sheet:  # one print button (the left map's) prints both
+            PrintLayout(print_options(sheet, spec.locale, caption, m is dm.m1)).add_to(m)
         folium.LayerControl(collapsed=False).add_to(m)
     if spec.bounds:
         x0, y0, x1, y1 = spec.bounds

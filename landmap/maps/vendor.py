@@ -13,6 +13,8 @@ ASSETS: dict[str, str] = {
     "leaflet": "vendor/leaflet/leaflet.js",
     "leaflet_css": "vendor/leaflet/leaflet.css",
     "landmap_js": "js/landmap.js",
+    "landmap_print_js": "js/print.js",
+    "landmap_print_css": "css/print.css",
     "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",
     "Leaflet.Sync": "vendor/leaflet.sync/L.Map.Sync.js",

@@ -268,7 +268,7 @@ def compare_page(code: str, draft_id: int):
         title=_("Draft %(id)s of %(zone)s", id=draft_id, zone=zone["name"]),
         zone_codes=zones.zone_codes(session),
         printable=printable,
-        map=None if printable else compare_map(zone, draft_id, figures.as_dict()),
+        map=compare_map(zone, draft_id, figures.as_dict(), printable),
         stale_note=stale_note(figures.superseded_by).render(locale())
         if figures.superseded_by
         else None,

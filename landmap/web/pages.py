@@ -6,6 +6,7 @@ services). The other blueprints' pages get their maps from here."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,6 +23,7 @@ from landmap.maps.builder import (
     render_parts,
 )
 from landmap.maps.drafts import CompareSpec, EditorSpec
+from landmap.maps.printing import PrintSpec
 from landmap.maps.styles import STAGE_COLORS
 from landmap.services import adjustment, parcels, projects, zones
 from landmap.services.acquisition import allowed_moves
@@ -149,12 +151,15 @@ def map_spec(
     params: dict,
     active_zone: str | None,
     as_of: dt.date | None = None,
+    subject: str | None = None,
+    theme: str | None = None,
     **extra,
 ) -> MapSpec:
     """What a map page draws, gathered for the maps builder: its URLs, texts, the user's
     rights and the workflow's moves; ``extra`` sets any other MapSpec field. ``params``
     filter its parcels (zone, project, batch); ``as_of`` makes everything of that day: the
-    parcels' stages, the zone boundaries in force, the legend (see stage_legend)."""
+    parcels' stages, the zone boundaries in force, the legend (see stage_legend). Its
+    printed title names ``subject`` (else the active zone), ``theme`` and the day."""
     s = settings()
     day = as_of.isoformat() if as_of else None
     project_url = url_for("acquisition.project_page", project_id=0)
@@ -181,6 +186,7 @@ def map_spec(
         moves=workflow_moves(),
         tile_overlays=land_overlays(),
         grid_srid=s.storage_srid,
+        print_spec=print_spec(subject, active_zone, theme or _theme(extra), as_of),
         urls={
             "projectUrl": project_url.removesuffix("/0") + "/__ID__",
             "manyUrl": url_for("acquisition.move_many"),
@@ -192,6 +198,23 @@ def map_spec(
         },
     )
     return MapSpec(**{**fields, **extra})
+
+
+def _theme(extra: dict) -> str:
+    return _("Quota status") if extra.get("style_by") == "quota" else _("Acquisition progress")
+
+
+def print_spec(
+    subject: str | None, zone_code: str | None, theme: str, as_of: dt.date | None
+) -> PrintSpec:
+    """A map's print layout: its title (what it shows: ``subject``, else the zone, else all
+    zones; the theme; the day), the maker (settings.maker) and the storage CRS."""
+    if subject is None:
+        zone = zones.get_zone(get_session(), zone_code) if zone_code else None
+        subject = zone["name"] if zone else _("All zones")
+    day = (as_of or today()).isoformat()
+    title = _("%(subject)s: %(theme)s, as of %(date)s", subject=subject, theme=theme, date=day)
+    return PrintSpec(title=title, maker=settings().maker, srid=settings().storage_srid)
 
 
 def land_overlays() -> list[dict]:
@@ -265,6 +288,7 @@ def quota_map(batch: dict) -> dict[str, str]:
         parcels.extent(get_session(), batch["project_id"], batch["id"]),
         {"project": batch["project_id"], "batch": batch["id"], "year": batch["year"]},
         batch["zone"],
+        subject=f"{batch['project']} {batch['name']}",
         style_by="quota",
         quota_legend=quota_legend(batch["status"], labels, area, count),
         legend_total={"mu": area, "parcels": count},
@@ -277,7 +301,7 @@ def project_map(project: dict, batch_id: int | None, as_of: dt.date | None) -> d
     if batch_id:
         params["batch"] = batch_id
     bounds = parcels.extent(get_session(), project["id"], batch_id)
-    return page_map(bounds, params, project["zone"], as_of)
+    return page_map(bounds, params, project["zone"], as_of, subject=project["name"])
 
 
 def _all_bounds(session) -> list[float] | None:
@@ -394,13 +418,17 @@ def _boundary_labels() -> dict[str, str]:
         "removed": _("Removed"),
         "farmland": _("Permanent basic farmland taken"),
         "overlap": _("Overlaps another zone"),
+        "cut": _("Parcels cut by the new line"),
     }
 
 
-def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
+def compare_map(
+    zone: dict, draft_id: int, figures: dict, printable: bool = False
+) -> dict[str, str]:
     """A draft beside the boundary it is checked against (a stale draft's also shows the
     current boundary): what it adds and removes, the farmland and other zones it takes, the
-    parcels it cuts (figures is the draft's check, services.adjustment.check)."""
+    parcels it cuts (figures is the draft's check, services.adjustment.check). ``printable``:
+    laid out on paper as the page opens, the check's tables after the maps."""
     session = get_session()
     checked = figures["compared_with"]
     left = [
@@ -408,13 +436,19 @@ def compare_map(zone: dict, draft_id: int, figures: dict) -> dict[str, str]:
     ]
     if figures["stale"] and figures["current_id"]:
         left.append(adjustment.boundary_geojson(session, figures["current_id"], "current"))
-    spec = map_spec(zone["bbox"], {}, None, editable=False)  # no legend
+    subject = _("Draft %(id)s of %(zone)s", id=draft_id, zone=zone["name"])
+    spec = map_spec(  # no legend
+        zone["bbox"], {}, None, subject=subject, theme=_("Boundary check"), editable=False
+    )
+    spec.print_spec = replace(spec.print_spec, keep_page=True, auto=printable)
+    labels = _boundary_labels()
     compare = CompareSpec(
         left=left,
         draft=adjustment.draft(session, zone["code"], draft_id)["geometry"],
         shapes=adjustment.check_geojson(session, draft_id, checked),
         cut=[p["code"] for p in figures["parcels_cut"]],
-        boundary_labels=_boundary_labels(),
+        boundary_labels=labels,
+        captions=(labels["base" if figures["stale"] else "current"], labels["draft"]),
     )
     return _for_page(render_parts(drafts_maps.compare_map(spec, compare)))
 
