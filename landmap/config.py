@@ -128,6 +128,11 @@ class Settings:
     sliver_width_m: float = 5.0
     # in-process cache of vector tiles, per worker
     tile_cache_mb: int = 128
+    # who made a printed map or PDF briefing (制图单位), printed beside the date it was made
+    maker: str = "landmap"
+    # a TrueType font with Chinese glyphs for PDFs (embedded); None: the first of
+    # landmap.maps.pdf.FONT_PATHS found (Debian's fonts-wqy-zenhei, installed by setup.sh)
+    pdf_font: Path | None = None
     testing: bool = False
 
     @classmethod
@@ -164,6 +169,8 @@ class Settings:
             max_upload_mb=_int(env, "LANDMAP_MAX_UPLOAD_MB", 50),
             sliver_width_m=float(_int(env, "LANDMAP_SLIVER_WIDTH_M", 5)),
             tile_cache_mb=_int(env, "LANDMAP_TILE_CACHE_MB", 128),
+            maker=env.get("LANDMAP_MAKER", "").strip()[:200] or "landmap",
+            pdf_font=Path(env["LANDMAP_PDF_FONT"]) if env.get("LANDMAP_PDF_FONT") else None,
         )
 
     def with_(self, **changes) -> Settings:

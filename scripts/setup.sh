@@ -17,7 +17,8 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # 1. Debian packages
-pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv)
+# fonts-wqy-zenhei: the TrueType font with Chinese glyphs that PDF briefings embed
+pkgs=(postgresql-15 postgresql-15-postgis-3 python3-venv fonts-wqy-zenhei)
 [ "$want_test" = 1 ] && pkgs+=(chromium gdal-bin)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -82,3 +82,14 @@ LANDUSE_CLASS_COLORS = {
 }
 # what the measuring tool draws (landmap.maps.tools)
 MEASURE_STYLE = {"color": "#0d47a1", "weight": 3, "dashArray": "6 4", "fillColor": "#42a5f5"}
+# the progress chart's marks (landmap.web.charts.progress_marks) in a PDF briefing, as the
+# page's .lm-chart styles in static/css/landmap.css draw them: colour, width, dashes
+CHART_STYLES: dict[str, dict] = {
+    "axis": {"color": "#555", "weight": 1},
+    "target": {"color": "#999", "weight": 1, "dashArray": "4 3"},
+    "plan": {"color": "#999", "weight": 1, "dashArray": "6 4"},
+    "due": {"color": "#c62828", "weight": 1, "dashArray": "2 3"},
+    "cleared": {"color": "#1a9850", "weight": 2.5},
+    "projection": {"color": "#1a9850", "weight": 1, "dashArray": "3 3"},
+    "projected": {"color": "#c62828", "weight": 0},
+}

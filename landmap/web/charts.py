@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
 
-def progress_chart(
+@dataclass(frozen=True)
+class Mark:
+    """One mark of a chart in its own units (x right, y down, as SVG): a line or polyline
+    through ``points``, a dot (one point, ``r``) or a text at its point; ``kind`` names its
+    look (the page's CSS class, landmap.maps.styles.CHART_STYLES in a PDF)."""
+
+    kind: str
+    points: tuple[tuple[float, float], ...]
+    text: str = ""
+    shape: str = "line"  # line (through two points), polyline, dot, text
+    anchor: str = "start"  # of a text: start, middle, end
+    r: float = 0.0
+
+
+def progress_marks(
     progress: dict, labels: dict[str, str], width: int = 640, height: int = 260
-) -> Markup:
+) -> list[Mark]:
     """Cleared mu over time against the straight line from the start to the target by the
-    due date; the projected completion marked when there is one."""
+    due date; the projected completion marked when there is one. The one layout of the
+    progress chart: the page draws it as SVG (progress_chart), a PDF briefing with
+    matplotlib."""
     pad_l, pad_r, pad_t, pad_b = 56, 16, 14, 34
-    start = dt.date.fromisoformat(progress["started"])
-    as_of = dt.date.fromisoformat(progress["as_of"])
-    due = dt.date.fromisoformat(progress["due"]) if progress.get("due") else as_of
+    start = dt.date.fromisoformat(str(progress["started"]))
+    as_of = dt.date.fromisoformat(str(progress["as_of"]))
+    due = dt.date.fromisoformat(str(progress["due"])) if progress.get("due") else as_of
     proj = progress.get("projected_completion")
-    projected = dt.date.fromisoformat(proj) if proj else None
+    projected = dt.date.fromisoformat(str(proj)) if proj else None
     end = max(as_of, due)
     if projected and projected < due + dt.timedelta(days=730):  # a far-off date would flatten it
         end = max(end, projected)
@@ -26,48 +43,67 @@ def progress_chart(
     top = target * 1.1
 
     def x(day: dt.date) -> float:
-        return pad_l + (width - pad_l - pad_r) * (day - start).days / span
+        return round(pad_l + (width - pad_l - pad_r) * (day - start).days / span, 1)
 
     def y(mu: float) -> float:
-        return height - pad_b - (height - pad_t - pad_b) * mu / top
+        return round(height - pad_b - (height - pad_t - pad_b) * mu / top, 1)
 
-    pts = " ".join(
-        f"{x(dt.date.fromisoformat(p['date'])):.1f},{y(p['cleared_mu']):.1f}"
-        for p in progress["series"]
+    cleared = tuple(
+        (x(dt.date.fromisoformat(str(p["date"]))), y(p["cleared_mu"])) for p in progress["series"]
     )
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'class="lm-chart" role="img" aria-label="{escape(labels["title"])}">',
-        f'<line x1="{pad_l}" y1="{y(0):.1f}" x2="{width - pad_r}" y2="{y(0):.1f}" class="axis"/>',
-        f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{y(0):.1f}" class="axis"/>',
-        f'<line x1="{pad_l}" y1="{y(target):.1f}" x2="{width - pad_r}" y2="{y(target):.1f}" '
-        'class="target"/>',
-        f'<text x="{pad_l - 4}" y="{y(target) + 4:.1f}" text-anchor="end">{target:.0f}</text>',
-        f'<text x="{pad_l - 4}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>',
-        f'<line x1="{x(start):.1f}" y1="{y(0):.1f}" x2="{x(due):.1f}" y2="{y(target):.1f}" '
-        'class="plan"/>',
-        f'<line x1="{x(due):.1f}" y1="{pad_t}" x2="{x(due):.1f}" y2="{y(0):.1f}" class="due"/>',
-        f'<text x="{x(due):.1f}" y="{height - 18}" text-anchor="middle">'
-        f"{escape(labels['due'])} {due.isoformat()}</text>",
-        f'<polyline points="{pts}" class="cleared"/>',
-        f'<text x="{x(start):.1f}" y="{height - 4}">{start.isoformat()}</text>',
-        f'<text x="{x(as_of):.1f}" y="{height - 4}" text-anchor="middle">'
-        f"{as_of.isoformat()}</text>",
+    marks = [
+        Mark("axis", ((pad_l, y(0)), (width - pad_r, y(0)))),
+        Mark("axis", ((pad_l, pad_t), (pad_l, y(0)))),
+        Mark("target", ((pad_l, y(target)), (width - pad_r, y(target)))),
+        Mark("text", ((pad_l - 4, y(target) + 4),), f"{target:.0f}", "text", "end"),
+        Mark("text", ((pad_l - 4, y(0) + 4),), "0", "text", "end"),
+        Mark("plan", ((x(start), y(0)), (x(due), y(target)))),
+        Mark("due", ((x(due), pad_t), (x(due), y(0)))),
+        Mark(
+            "text", ((x(due), height - 18),), f"{labels['due']} {due.isoformat()}", "text", "middle"
+        ),
+        Mark("cleared", cleared, shape="polyline"),
+        Mark("text", ((x(start), height - 4),), start.isoformat(), "text"),
+        Mark("text", ((x(as_of), height - 4),), as_of.isoformat(), "text", "middle"),
     ]
     if projected and projected <= end:
-        parts.append(
-            f'<line x1="{x(as_of):.1f}" y1="{y(progress["cleared_mu"]):.1f}" '
-            f'x2="{x(projected):.1f}" y2="{y(target):.1f}" class="projection"/>'
-            f'<circle cx="{x(projected):.1f}" cy="{y(target):.1f}" r="4" class="projected"/>'
+        ends = ((x(as_of), y(progress["cleared_mu"])), (x(projected), y(target)))
+        marks += [Mark("projection", ends), Mark("projected", ends[1:], shape="dot", r=4)]
+    legend_x, legend_y = pad_l + 8, pad_t + 6
+    for i, kind in enumerate(("cleared", "plan")):
+        row = legend_y + 16 * i
+        marks.append(Mark(kind, ((legend_x, row), (legend_x + 18, row))))
+        marks.append(Mark("text", ((legend_x + 22, row + 4),), labels[kind], "text"))
+    return marks
+
+
+def _svg_mark(mark: Mark) -> str:
+    (x1, y1), *rest = mark.points or ((0.0, 0.0),)
+    if mark.shape == "text":
+        anchor = "" if mark.anchor == "start" else f' text-anchor="{mark.anchor}"'
+        return f'<text x="{x1:.1f}" y="{y1:.1f}"{anchor}>{escape(mark.text)}</text>'
+    if mark.shape == "dot":
+        return f'<circle cx="{x1:.1f}" cy="{y1:.1f}" r="{mark.r:g}" class="{mark.kind}"/>'
+    if mark.shape == "line":
+        x2, y2 = rest[0]
+        return (
+            f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" class="{mark.kind}"/>'
         )
-    parts.append(
-        f'<g class="legend" transform="translate({pad_l + 8},{pad_t + 6})">'
-        f'<line x1="0" y1="0" x2="18" y2="0" class="cleared"/>'
-        f'<text x="22" y="4">{escape(labels["cleared"])}</text>'
-        f'<line x1="0" y1="16" x2="18" y2="16" class="plan"/>'
-        f'<text x="22" y="20">{escape(labels["plan"])}</text></g></svg>'
+    pts = " ".join(f"{px:.1f},{py:.1f}" for px, py in mark.points)
+    return f'<polyline points="{pts}" class="{mark.kind}"/>'
+
+
+def progress_chart(
+    progress: dict, labels: dict[str, str], width: int = 640, height: int = 260
+) -> Markup:
+    """progress_marks as an SVG for the page."""
+    marks = progress_marks(progress, labels, width, height)
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="lm-chart" role="img" aria-label="{escape(labels["title"])}">'
+        + "".join(_svg_mark(mark) for mark in marks)
+        + "</svg>"
     )
-    return Markup("".join(parts))
 
 
 def monthly_bars(
