@@ -124,6 +124,30 @@ def db_downgrade(ctx: Ctx, revision: str) -> None:
     click.echo(f"schema at revision {migrate.current(ctx.settings) or 'base'}")
 
 
+@db.command("gis-reader")
+@click.argument("name")
+@pass_ctx
+def db_gis_reader(ctx: Ctx, name: str) -> None:
+    """A read-only database login NAME for QGIS or ArcGIS straight to PostGIS (the views of
+    the register, nothing else); prints its password (a new one each time)."""
+    from sqlalchemy.engine import make_url
+
+    schema, password = migrate.add_gis_reader(ctx.settings, name)
+    url = make_url(ctx.settings.database_url)
+    lines = msg(
+        "gis_reader_made",
+        "read-only login for other GIS: host %(host)s, port %(port)s, database %(database)s, "
+        "schema %(schema)s, user %(user)s, password %(password)s",
+        host=url.host or "localhost",
+        port=str(url.port or 5432),
+        database=url.database or "",
+        schema=schema,
+        user=name,
+        password=password,
+    )
+    click.echo(lines.render(cli_locale()))
+
+
 @main.command()
 @pass_ctx
 def demo(ctx: Ctx) -> None:
@@ -455,7 +479,7 @@ def users_demo(ctx: Ctx) -> None:
 
 
 @main.command("export")
-@click.argument("layer", type=click.Choice(["parcels"]))
+@click.argument("layer", metavar="LAYER")
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--zone")
 @click.option("--stage")
@@ -464,7 +488,8 @@ def users_demo(ctx: Ctx) -> None:
 @click.option("--srs", default=None, help="EPSG:4490|4545|4546|4547 (default: the storage CRS)")
 @pass_ctx
 def export(ctx: Ctx, layer: str, path: str, zone, stage, fmt, encoding, srs) -> None:
-    """Write LAYER's parcels (filtered by zone and stage) to PATH (landmap.services.exports)."""
+    """Write LAYER (parcels, zones, landuse, farmland or drafts/ID), filtered by zone (and
+    parcels by stage), to PATH (landmap.services.exports)."""
     import shutil
     import tempfile
 
@@ -480,6 +505,7 @@ def export(ctx: Ctx, layer: str, path: str, zone, stage, fmt, encoding, srs) -> 
         stage=Stage.parse(stage).value if stage else None,
     )
     with ctx.session() as session, tempfile.TemporaryDirectory() as directory:
-        made = exports.export_parcels(session, selection, options, Path(directory))
+        found = exports.layer_of(session, layer)
+        made = exports.export(session, found, selection, options, Path(directory))
         shutil.copyfile(made, path)
     click.echo(f"{layer} written to {path} ({fmt})")

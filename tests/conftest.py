@@ -81,6 +81,7 @@ def _drop_schema(s: Settings) -> None:
     engine = make_engine(s.with_(db_role=""))
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{s.db_schema}" CASCADE'))
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{s.db_schema}_gis" CASCADE'))  # 0017
     engine.dispose()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +12,8 @@ from sqlalchemy import Connection, text
 
 from landmap.config import Settings
 from landmap.db.engine import make_engine
+from landmap.domain import Refused, Stage
+from landmap.messages import msg
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -22,11 +26,13 @@ def alembic_config(settings: Settings) -> Config:
 
 
 APP_ROLE = "landmap_app"
+GIS_ROLE = "landmap_gis"  # read-only: SELECT on the GIS views (migration 0017), nothing else
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(settings), revision)
     grant_app_role(settings)
+    grant_gis_role(settings)
 
 
 def grant_app_role(settings: Settings) -> bool:
@@ -50,22 +56,105 @@ def grant_app_role(settings: Settings) -> bool:
     return True
 
 
-def _app_role_exists(conn: Connection) -> bool:
-    """Create the app's role when it is missing and the migrating role may; whether it is."""
+def _app_role_exists(conn: Connection, role: str = APP_ROLE) -> bool:
+    """Create the app's role (or ``role``) when it is missing and the migrating role may;
+    whether it is."""
     conn.execute(
         text(f"""
         DO $$ BEGIN
-            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
                 BEGIN
-                    CREATE ROLE {APP_ROLE} NOLOGIN;
+                    CREATE ROLE {role} NOLOGIN;
                 EXCEPTION WHEN insufficient_privilege THEN
-                    RAISE NOTICE 'cannot create role {APP_ROLE}';
+                    RAISE NOTICE 'cannot create role {role}';
                 END;
             END IF;
         END $$""")
     )
-    found = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_ROLE})
+    found = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role})
     return found.first() is not None
+
+
+def grant_gis_role(settings: Settings) -> str | None:
+    """The GIS views of migration 0017 for other GIS: their stage labels refreshed from
+    landmap.domain.Stage, SELECT on them (and USAGE on their schema, nothing else) for the
+    read-only group role landmap_gis and for the app (OGC API Features). Returns the
+    views' schema, or None before 0017."""
+    engine = make_engine(settings.with_(db_role=""))
+    try:
+        with engine.begin() as conn:
+            if conn.execute(text("SELECT to_regproc('lm_gis_schema')")).scalar() is None:
+                return None
+            gis = conn.execute(text("SELECT lm_gis_schema()")).scalar()
+            _refresh_stage_labels(conn, gis)
+            roles = [r for r in (GIS_ROLE, APP_ROLE) if _app_role_exists(conn, r)]
+            for role in roles:
+                conn.execute(
+                    text(f"""
+                    REVOKE ALL ON ALL TABLES IN SCHEMA "{gis}" FROM {role};
+                    GRANT USAGE ON SCHEMA "{gis}" TO {role};
+                    GRANT SELECT ON ALL TABLES IN SCHEMA "{gis}" TO {role};
+                    """)
+                )
+    finally:
+        engine.dispose()
+    return gis
+
+
+READER_NAME = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
+
+
+def add_gis_reader(settings: Settings, name: str) -> tuple[str, str]:
+    """A login for one person's GIS (QGIS, ArcGIS) straight to PostGIS: a LOGIN role in
+    landmap_gis with a new random password (a second call gives a new password), whose
+    search_path is the GIS views' schema. Returns (views' schema, password)."""
+    if not READER_NAME.match(name) or name in (APP_ROLE, GIS_ROLE):
+        raise Refused(
+            msg(
+                "gis_reader_bad_name",
+                "a database login name is 3 to 40 lower-case letters, digits or _, starting "
+                "with a letter; %(given)s is not one",
+                given=name[:40],
+            )
+        )
+    gis = grant_gis_role(settings)
+    if gis is None:
+        raise Refused(msg("gis_views_missing", "the database has no GIS views: run db upgrade"))
+    password = secrets.token_hex(16)  # hex: nothing to quote
+    engine = make_engine(settings.with_(db_role=""))
+    try:
+        with engine.begin() as conn:
+            row = conn.execute(
+                text("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = :n"),
+                {"n": name},
+            ).first()
+            if row is not None and row[0]:
+                raise Refused(
+                    msg("gis_reader_privileged", "%(given)s is a privileged role", given=name)
+                )
+            verb = "ALTER" if row is not None else "CREATE"
+            conn.execute(text(f"{verb} ROLE {name} LOGIN INHERIT PASSWORD '{password}'"))
+            conn.execute(text(f"GRANT {GIS_ROLE} TO {name}"))
+            database = conn.execute(text("SELECT current_database()")).scalar()
+            conn.execute(
+                text(
+                    f'ALTER ROLE {name} IN DATABASE "{database}" SET search_path = "{gis}", public'
+                )
+            )
+    finally:
+        engine.dispose()
+    return gis, password
+
+
+def _refresh_stage_labels(conn: Connection, gis: str) -> None:
+    conn.execute(text(f'DELETE FROM "{gis}".stage_label'))
+    conn.execute(
+        text(f'INSERT INTO "{gis}".stage_label VALUES (:stage, :ord, :label, :label_en)'),
+        [
+            {"stage": s.value, "ord": i, "label": s.label_zh, "label_en": s.label_en}
+            for i, s in enumerate(Stage)
+        ],
+    )
 
 
 def _grant_tables(conn: Connection, schema: str) -> None:

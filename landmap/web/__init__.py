@@ -11,11 +11,13 @@ from landmap.web import (
     api,
     audit,
     auth,
+    briefing,
     db,
     errors,
     exports,
     i18n,
     imports,
+    ogc,
     pages,
     parcel_edits,
     projects,
@@ -45,6 +47,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(register.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(briefing.bp)
+    app.register_blueprint(ogc.bp)
     tiles.init_app(app)
     # scripts, styles and JSON go compressed (Leaflet + Bootstrap shrink from 450 KB to ~100 KB);
     # HTML pages do not: they carry the CSRF token, and compressing secrets invites BREACH.

@@ -7,13 +7,13 @@ import datetime as dt
 import re
 
 import pytest
+from conftest import client_for
 from sqlalchemy import text
+from test_security import csrf_from, sign_in
 
 from landmap.domain import CHINA
 from landmap.geo.units import mu2
 from landmap.services import users
-from tests.conftest import client_for
-from tests.web.test_security import csrf_from, sign_in
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 LONG_FLOAT = re.compile(r"\d+\.\d{3,}")

@@ -104,6 +104,8 @@ def good(db):
         "y": 431,
         "lang": "en",
         "filename": "js/landmap.js",
+        "collection_id": "parcels",
+        "item_id": code,
     }
     body = {"stage": "surveyed", "date": "2011-12-01", "note": "n", "correction": False,
             "reason": "r", "codes": [code], "dispute": True, "geometry": square(),
