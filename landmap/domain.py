@@ -103,6 +103,9 @@ _NOUNS = {
     "Role": term("role"),
     "QuotaSource": term("quota source"),
     "QuotaKind": term("quota entry kind"),
+    "SupplyMethod": term("supply method"),
+    "TransferWay": term("transfer way"),
+    "ConstructionEvent": term("construction event"),
 }
 
 
@@ -262,7 +265,59 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "import": frozenset({Role.ADMIN}),
     "users": frozenset({Role.ADMIN}),
     "audit": frozenset({Role.ADMIN}),
+    "supply": frozenset({Role.OFFICER, Role.ADMIN}),  # supply, construction, buildings
+    "statistics": frozenset({Role.OFFICER, Role.ADMIN}),  # enterprises' monthly figures
+    "classes": frozenset({Role.ADMIN}),  # the 亩均效益 class thresholds
 }
+
+
+class SupplyMethod(LabelledEnum):
+    """How land is supplied (供地方式)."""
+
+    TRANSFER = "transfer"  # 出让
+    ALLOCATION = "allocation"  # 划拨
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.TRANSFER: ("出让", "Transfer"), cls.ALLOCATION: ("划拨", "Allocation")}
+
+
+class TransferWay(LabelledEnum):
+    """How a transfer (出让) was made: 招拍挂 or agreement."""
+
+    TENDER = "tender"  # 招标
+    AUCTION = "auction"  # 拍卖
+    LISTING = "listing"  # 挂牌
+    AGREEMENT = "agreement"  # 协议
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.TENDER: ("招标", "Tender"),
+            cls.AUCTION: ("拍卖", "Auction"),
+            cls.LISTING: ("挂牌", "Listing"),
+            cls.AGREEMENT: ("协议", "Agreement"),
+        }
+
+
+class ConstructionEvent(LabelledEnum):
+    """What happens on supplied land (项目建设), in the order it usually happens."""
+
+    STARTED = "started"  # 动工
+    STOPPED = "stopped"  # 停工/中止 (with its reason)
+    RESUMED = "resumed"  # 复工
+    COMPLETED = "completed"  # 竣工
+    COMMISSIONED = "commissioned"  # 投产
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.STARTED: ("动工", "Started"),
+            cls.STOPPED: ("停工", "Stopped"),
+            cls.RESUMED: ("复工", "Resumed"),
+            cls.COMPLETED: ("竣工", "Completed"),
+            cls.COMMISSIONED: ("投产", "In production"),
+        }
 
 
 class QuotaSource(LabelledEnum):

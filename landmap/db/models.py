@@ -552,3 +552,103 @@ class TileChange(Base):
     layer: Mapped[str] = mapped_column(String(16))
     at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
     geom: Mapped[WKBElement] = mapped_column(polygon())
+
+
+# --- from cleared land to working land (migration 0018) -----------------------------------
+
+Money = Numeric(14, 2)  # 万元, or m² of a building
+
+
+class LandSupply(Base):
+    """A parcel's supply (供地): transfer (出让: tender, auction, listing or agreement) or
+    allocation (划拨), append-only; a correction is a new row naming the one it corrects. The
+    supply in force on a day: lm_supply_in_force(parcel, day)."""
+
+    __tablename__ = "land_supply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="RESTRICT"))
+    method: Mapped[str] = mapped_column(String(16))
+    transfer_way: Mapped[str | None] = mapped_column(String(16))
+    supplied_on: Mapped[dt.date] = mapped_column(Date)
+    contract_no: Mapped[str] = mapped_column(Text)
+    enterprise_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise.id", ondelete="RESTRICT")
+    )
+    price_wan: Mapped[Decimal] = mapped_column(Money)
+    start_due: Mapped[dt.date] = mapped_column(Date)
+    completion_due: Mapped[dt.date] = mapped_column(Date)
+    investment_wan: Mapped[Decimal | None] = mapped_column(Money)
+    floor_area_m2: Mapped[Decimal | None] = mapped_column(Money)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    corrects: Mapped[int | None] = mapped_column(ForeignKey("land_supply.id"), unique=True)
+    # the first supply of its correction chain (set by the database): events recorded under
+    # a supply stay with its corrections
+    origin: Mapped[int] = mapped_column(ForeignKey("land_supply.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class ConstructionEvent(Base):
+    """动工 (started), 竣工 (completed), 投产 (commissioned), 停工/中止 (stopped, with its reason),
+    复工 (resumed): append-only, of the supply in force on its day."""
+
+    __tablename__ = "construction_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="RESTRICT"))
+    supply_id: Mapped[int] = mapped_column(ForeignKey("land_supply.id"))
+    event: Mapped[str] = mapped_column(String(16))
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    developed_m2: Mapped[Decimal | None] = mapped_column(Money)
+    invested_wan: Mapped[Decimal | None] = mapped_column(Money)
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class ParcelBuilding(Base):
+    """A parcel's building facts as measured on a day (append-only; the latest by a day
+    applies: lm_building_as_of)."""
+
+    __tablename__ = "parcel_building"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="RESTRICT"))
+    measured_on: Mapped[dt.date] = mapped_column(Date)
+    floor_area_m2: Mapped[Decimal] = mapped_column(Money)
+    footprint_m2: Mapped[Decimal] = mapped_column(Money)
+    industrial_cover_m2: Mapped[Decimal | None] = mapped_column(Money)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class EnterpriseStatistic(Base):
+    """An enterprise's figures of one month (月统计), in 万元 but employees and energy (tce)."""
+
+    __tablename__ = "enterprise_statistic"
+    __table_args__ = (UniqueConstraint("enterprise_id", "year", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id", ondelete="RESTRICT"))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    output_wan: Mapped[Decimal] = mapped_column(Money)
+    revenue_wan: Mapped[Decimal] = mapped_column(Money)
+    tax_wan: Mapped[Decimal] = mapped_column(Money)
+    investment_wan: Mapped[Decimal] = mapped_column(Money, server_default="0")
+    employees: Mapped[int] = mapped_column(Integer, server_default="0")
+    energy_tce: Mapped[Decimal | None] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(16), server_default="form")
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class EfficiencyClass(Base):
+    """The least tax per mu (万元/亩) of 亩均效益 classes A, B and C; D is the rest."""
+
+    __tablename__ = "efficiency_class"
+
+    class_: Mapped[str] = mapped_column("class", CHAR(1), primary_key=True)
+    min_tax_per_mu: Mapped[Decimal] = mapped_column(Money)

@@ -195,11 +195,16 @@ def test_down_to_0008_and_up_again_keeps_the_register(scratch, register, owner):
         # designed to go: the sessions (everyone signs in again) and how a draft was made;
         # 0011 gives the draft its base again, as the migrating role: the audit says so and
         # the tiles it covers are marked as changed
-        # and the enterprises (0014: their table goes below it)
+        # and the enterprises (0014: their table goes below it), and the demo's supplies,
+        # construction, buildings and statistics (0018) with them
         assert after == {
             **counts,
             "user_session": 0,
             "enterprise": 0,
+            "land_supply": 0,
+            "construction_event": 0,
+            "parcel_building": 0,
+            "enterprise_statistic": 0,
             "audit_log": counts["audit_log"] + 1,
             "tile_change": counts["tile_change"] + 1,
         }
