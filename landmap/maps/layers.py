@@ -24,6 +24,7 @@ class ParcelLayer(JSCSSMixin, Layer):
     default_js = [
         ("leaflet_vectorgrid", "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
         *_ASSETS_JS,
+        ("landmap_supply_js", "js/supply.js"),  # the popup's 供地/建设 section
     ]
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ ASSETS: dict[str, str] = {
     "leaflet_css": "vendor/leaflet/leaflet.css",
     "landmap_js": "js/landmap.js",
     "landmap_print_js": "js/print.js",
+    "landmap_supply_js": "js/supply.js",
     "landmap_print_css": "css/print.css",
     "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",

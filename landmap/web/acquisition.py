@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from landmap.domain import Stage, today
 from landmap.messages import msg, term
-from landmap.services import acquisition, documents, projects, reports, zones
+from landmap.services import acquisition, documents, projects, reports, supply, zones
 from landmap.services.acquisition import Move
 from landmap.web import charts
 from landmap.web.api import parse_as_of, parse_day, parse_id
@@ -248,4 +248,6 @@ def project_page(project_id: int):
         stage_rows=[(stage, focus.mu_by_stage[stage.value]) for stage in Stage],
         locale=locale(),
         chart=charts.progress_chart(focus.as_dict(), chart_labels),
+        plots=supply.project_plots(session, project_id, as_of),
+        plots_day=as_of or today(),
     )

@@ -27,7 +27,7 @@ from werkzeug.routing import IntegerConverter
 from landmap.db.engine import database_answers
 from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.messages import field, msg
-from landmap.services import parcels, projects, zones
+from landmap.services import parcels, projects, supply, zones
 from landmap.web.auth import PUBLIC, requires
 from landmap.web.db import READS, get_session
 from landmap.web.errors import ApiError, or_404
@@ -396,8 +396,10 @@ def parcels_collection():
 @bp.get("/api/parcels/<path:code>")
 @requires("view")
 def parcel_feature(code: str):
-    feature = parcels.get_feature(get_session(), code, parse_as_of(request.args.get("as_of")))
+    as_of = parse_as_of(request.args.get("as_of"))
+    feature = parcels.get_feature(get_session(), code, as_of)
     or_404(feature, msg("no_such_parcel", "there is no parcel %(code)s", code=_shown(code)))
+    feature["properties"].update(supply.parcel_facts(get_session(), code, as_of))
     return Response(jsonify(feature).get_data(), mimetype=GEOJSON)
 
 

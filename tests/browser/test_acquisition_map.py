@@ -27,7 +27,7 @@ def test_moving_a_parcel_in_its_popup_and_the_map_as_of_the_day_before(page, fre
     popup = click_parcel(p, fresh_code)
     assert "未启动" in popup.inner_text()
     popup.locator("summary", has_text="推进").click()
-    form = popup.locator("form.lm-form").first
+    form = popup.locator("form.lm-form:has(select[name=stage])").first
     form.locator("select[name=stage]").select_option("pre_announced")
     form.locator("input[name=note]").fill("预公告已张贴")
     form.locator("button[type=submit]").click()

@@ -43,7 +43,7 @@ def test_the_legend_follows_a_stage_move_from_the_popup(page, live_engine, untou
     total = float(p.locator(".lm-legend tr.lm-total td.lm-num").first.inner_text())
     popup = click_parcel(p, code)
     popup.locator("summary", has_text="推进").click()
-    form = popup.locator("form.lm-form").first
+    form = popup.locator("form.lm-form:has(select[name=stage])").first
     form.locator("select[name=stage]").select_option("surveyed")
     form.locator("button[type=submit]").click()
     p.wait_for_function(
@@ -100,8 +100,8 @@ def test_the_popup_with_its_form_open_stays_in_the_map_below_the_as_of_bar(page,
     area = p.locator(".folium-map").bounding_box()
     assert shown["y"] >= bar["y"] + bar["height"] - 0.5  # its title is not under the bar
     assert shown["y"] + shown["height"] <= area["y"] + area["height"] + 0.5
-    form = popup.locator("form.lm-form").first.bounding_box()
-    for field in popup.locator("form.lm-form").first.locator(".lm-field").all():
+    form = popup.locator("form.lm-form:has(select[name=stage])").first.bounding_box()
+    for field in popup.locator("form.lm-form:has(select[name=stage])").first.locator(".lm-field").all():
         for part in (field.locator("span"), field.locator("input, select").first):
             box = part.bounding_box()
             if box:  # labels and controls inside the form: nothing cut off on the right

@@ -37,6 +37,9 @@ def click_parcel(page, code):
     page.mouse.click(point["x"], point["y"])
     popup = page.locator(".leaflet-popup-content", has_text=code)
     popup.wait_for()
+    # a second click event (the parcel on two tiles) opens the popup again when its fetch
+    # returns, closing what the test opened in the first: let the fetches settle
+    page.wait_for_load_state("networkidle")
     return popup
 
 
