@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from landmap.domain import CHINA, ProjectKind, QuotaSource, Stage, today
 from landmap.geo.units import mu2
-from landmap.services import acquisition, quota, xlsx, zones
+from landmap.services import acquisition, quota, statistics, xlsx, zones
 from landmap.services.adjustment import DraftCheck, ParcelAcross
-from landmap.services.xlsx import COUNT, MU
+from landmap.services.xlsx import COUNT, MONEY, MU
 
 MU_NOTE = (
     "亩（1 亩 = 10000/15 平方米），按精确面积计算，只在显示时四舍五入到两位小数；"
@@ -215,6 +215,7 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
         zone_land_use(session, as_of),
         [None, None, None, COUNT, MU],
     )
+    _enterprise_statistics(wb, session, first, as_of)
     xlsx.describe(
         wb,
         name,
@@ -228,9 +229,48 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
             ("征拆进度", "各批次截至当日的整理到位面积、本期新增、争议宗地与预计完成日期"),
             ("项目", "各项目宗地截至当日所处征拆阶段的面积"),
             ("分区地类", "各区块宗地按地类（GB/T 21010 一级类）的宗地数与面积"),
+            ("企业统计", "各企业本期（截至当日）月度统计合计，从业人员为期末人数"),
+            ("亩均效益", "各企业当年与近 12 个月的亩均税收、亩均产值（万元/亩）、分类与排名"),
         ],
     )
     return xlsx.to_bytes(wb)
+
+
+def _enterprise_statistics(wb, session: Session, first: dt.date, as_of: dt.date) -> None:
+    """The sheets 企业统计 (the period's figures per enterprise) and 亩均效益 (the ranking of
+    the year, as of the period's last day)."""
+    xlsx.write_table(
+        wb.create_sheet("企业统计"),
+        [
+            "企业",
+            "统一社会信用代码",
+            "工业总产值（万元）",
+            "营业收入（万元）",
+            "税收（万元）",
+            "固定资产投资（万元）",
+            "期末从业人员（人）",
+            "已报月数",
+        ],
+        statistics.period_rows(session, first, as_of),
+        [None, None, MONEY, MONEY, MONEY, MONEY, COUNT, COUNT],
+    )
+    period = [
+        "面积（亩）",
+        "税收（万元）",
+        "产值（万元）",
+        "亩均税收（万元/亩）",
+        "亩均产值（万元/亩）",
+    ]
+    period += ["分类", "排名"]
+    found = statistics.ranking(session, as_of.year, as_of)
+    trailing = found.rows[0].trailing if found.rows else None
+    span = f"{trailing.first}至{trailing.last}" if trailing else "近12个月"
+    xlsx.write_table(
+        wb.create_sheet("亩均效益"),
+        ["企业", *(f"{as_of.year}年{h}" for h in period), *(f"{span}{h}" for h in period)],
+        statistics.efficiency_rows(found),
+        [None, *([MU, MONEY, MONEY, MONEY, MONEY, None, COUNT] * 2)],
+    )
 
 
 def _quota_books(ws, session: Session, as_of: dt.date) -> None:

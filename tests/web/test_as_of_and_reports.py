@@ -129,7 +129,10 @@ def december(client, db):
 def test_a_monthly_report_is_of_its_last_day(client, db, december):
     day = dt.date(2011, 11, 30)
     wb = workbook(client, "/reports/monthly.xlsx?month=2011-11")
-    assert wb.sheetnames == ["说明", "用地指标", "指标变动", "征拆进度", "项目", "分区地类"]
+    assert wb.sheetnames == [
+        *("说明", "用地指标", "指标变动", "征拆进度", "项目", "分区地类"),
+        *("企业统计", "亩均效益"),
+    ]
     assert "2011-11-01 至 2011-11-30" in wb.properties.title
     assert "截至" not in wb.properties.title  # the month has ended
     # 项目: mu at each stage on 2011-11-30, not today's
