@@ -163,7 +163,8 @@ def demo(ctx: Ctx) -> None:
     click.echo(
         f"demo zone loaded: {result.catalogue_changes} zone/project rows, "
         f"{zones.inserted} zone boundaries, parcels {parcels.inserted} new, "
-        f"{parcels.updated} updated, {parcels.total_mu:.2f} mu"
+        f"{parcels.updated} updated, {parcels.total_mu:.2f} mu; "
+        f"{result.works} supply, construction, building and statistics rows"
     )
 
 

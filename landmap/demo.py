@@ -1,5 +1,8 @@
 """The illustrative demo zone (data/demo/): zones, projects and parcels, loaded through the
-same loader as any surveyor's file. Loading it twice changes nothing."""
+same loader as any surveyor's file; then the supplies, construction, buildings (supply.json)
+and the core enterprises' 2011 monthly statistics (statistics.csv), inserted through the
+models so that the database's triggers and constraints apply. Loading it twice changes
+nothing."""
 
 from __future__ import annotations
 
@@ -9,16 +12,26 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from landmap import loaders
 from landmap.config import PROJECT_ROOT, Settings
+from landmap.db.models import (
+    ConstructionEvent,
+    EnterpriseStatistic,
+    LandSupply,
+    Parcel,
+    ParcelBuilding,
+)
 from landmap.domain import Stage
 from landmap.loaders import LoadOptions, LoadReport
-from landmap.services import acquisition, enterprises, projects, quota
+from landmap.messages import msg
+from landmap.services import Refused, acquisition, enterprises, projects, quota
 from landmap.services.acquisition import Move
+from landmap.services.projects import CatalogError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 
@@ -29,6 +42,8 @@ class DemoResult:
     zones: LoadReport
     parcels: LoadReport
     history_entries: int = 0
+    # supplies, construction events, building facts and monthly statistics written
+    works: int = 0
 
     @property
     def changed(self) -> bool:
@@ -38,6 +53,7 @@ class DemoResult:
             or self.parcels.inserted
             or self.parcels.updated
             or self.history_entries
+            or self.works
         )
 
 
@@ -77,7 +93,8 @@ def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> Dem
         )
         changes += report.inserted + report.updated
     changes += _quota(session, meta.get("quota", {}))
-    return DemoResult(changes, zones, parcels, entries)
+    works = _works(session, folder)
+    return DemoResult(changes, zones, parcels, entries, works)
 
 
 def _enterprises(session: Session, rows: list[dict]) -> int:
@@ -161,3 +178,120 @@ def _history(session: Session, path: Path) -> int:
             acquisition.set_dispute(session, r["ZDDM"], True, day, r["reason"], "demo")
         count += 1
     return count
+
+
+READY_FOR_SUPPLY = (Stage.CLEARED.value, Stage.STATE_OWNED.value)
+
+
+def _works(session: Session, folder: Path) -> int:
+    """From cleared land to working land: the demo's supplies, construction events and
+    building facts (supply.json), then the monthly statistics (statistics.csv), each row only
+    when it is not there yet; how many rows were written."""
+    path = folder / "supply.json"
+    if not path.exists():
+        return 0
+    book = json.loads(path.read_text(encoding="utf-8"))
+    written = _enterprises(session, book.get("enterprises", []))
+    written += sum(_supply(session, s) for s in book.get("supplies", []))
+    for e in book.get("construction", []):
+        for code in e["parcels"]:
+            written += _add_new(
+                session,
+                ConstructionEvent,
+                {
+                    "parcel_id": _parcel(session, code),
+                    "event": e["event"],
+                    "happened_on": _day(e["date"]),
+                },
+                note=e.get("note", ""),
+                developed_m2=_money(e.get("developed_m2")),
+                invested_wan=_money(e.get("invested_wan")),
+            )
+    for b in book.get("buildings", []):
+        key = {"parcel_id": _parcel(session, b["code"]), "measured_on": _day(b["measured_on"])}
+        figures = ("floor_area_m2", "footprint_m2", "industrial_cover_m2")
+        written += _add_new(session, ParcelBuilding, key, **{f: _money(b.get(f)) for f in figures})
+    return written + _statistics(session, folder / "statistics.csv")
+
+
+def _supply(session: Session, contract: dict) -> int:
+    """One supply contract of the demo over its parcels (each parcel its own land_supply row,
+    its price, investment and floor area its own); refused for land not cleared or state-owned
+    on the supply's day."""
+    day = _day(contract["date"])
+    common = {
+        "method": contract["method"],
+        "transfer_way": contract.get("way"),
+        "enterprise_id": enterprises.find_enterprise(session, contract["enterprise"]),
+        "start_due": _day(contract["start_due"]),
+        "completion_due": _day(contract["completion_due"]),
+        "note": contract.get("note", ""),
+    }
+    written = 0
+    for p in contract["parcels"]:
+        parcel = _parcel(session, p["code"])
+        stage = session.execute(
+            text("SELECT lm_stage_as_of(id, stage, :d) FROM parcel WHERE id = :p"),
+            {"d": day, "p": parcel},
+        ).scalar_one()
+        if stage not in READY_FOR_SUPPLY:
+            raise CatalogError(
+                msg(
+                    "demo_supply_not_ready",
+                    "parcel %(code)s is %(stage)s on %(day)s: only land that is %(ready)s or "
+                    "%(state)s is supplied",
+                    code=p["code"],
+                    stage=Stage(stage),
+                    day=day.isoformat(),
+                    ready=Stage.CLEARED,
+                    state=Stage.STATE_OWNED,
+                )
+            )
+        figures = {f: _money(p.get(f)) for f in ("price_wan", "investment_wan", "floor_area_m2")}
+        key = {"parcel_id": parcel, "contract_no": contract["contract_no"], "supplied_on": day}
+        written += _add_new(session, LandSupply, key, **common, **figures)
+    return written
+
+
+def _statistics(session: Session, path: Path) -> int:
+    """The core enterprises' monthly figures (source 'demo'), for months they have none."""
+    if not path.exists():
+        return 0
+    with path.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    figures = ("output_wan", "revenue_wan", "tax_wan", "investment_wan", "energy_tce")
+    written = 0
+    for r in rows:
+        key = {
+            "enterprise_id": enterprises.find_enterprise(session, r["enterprise"]),
+            "year": int(r["year"]),
+            "month": int(r["month"]),
+        }
+        values = {f: _money(r.get(f) or None) for f in figures}
+        values["employees"] = int(r["employees"])
+        written += _add_new(session, EnterpriseStatistic, key, source="demo", **values)
+    return written
+
+
+def _add_new(session: Session, model: type, key: dict[str, Any], **values: Any) -> int:
+    """Insert a ``model`` row (recorded by the demo) unless one with ``key`` exists: 1 or 0."""
+    if session.scalar(select(model).filter_by(**key).limit(1)) is not None:
+        return 0
+    session.add(model(**key, **values, recorded_by="demo"))
+    session.flush()
+    return 1
+
+
+def _parcel(session: Session, code: str) -> int:
+    found = session.scalar(select(Parcel.id).where(Parcel.code == code))
+    if found is None:
+        raise Refused(msg("no_such_parcel", "there is no parcel %(code)s", code=code), 404)
+    return found
+
+
+def _day(value: str) -> dt.date:
+    return dt.date.fromisoformat(value)
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

@@ -18,6 +18,7 @@ def test_upgrade_demo_twice_and_info_on_an_empty_schema(runner, scratch):
     assert r.exit_code == 0 and f"revision {migrate.head(scratch)}" in r.output
     first = invoke(runner, scratch, "demo")
     assert first.exit_code == 0 and "parcels" in first.output and "new" in first.output
+    assert "supply, construction, building and statistics rows" in first.output
     second = invoke(runner, scratch, "demo")
     assert second.exit_code == 0 and "nothing changed" in second.output
     info = invoke(runner, scratch, "info")

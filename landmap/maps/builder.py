@@ -23,6 +23,7 @@ from landmap.maps.printing import PrintLayout, PrintSpec, print_options
 from landmap.maps.styles import (
     COMMERCIAL_COLOR,
     DISPUTE_COLOR,
+    EFFICIENCY_STYLES,
     FARMLAND_STYLE,
     LANDUSE_CLASS_COLORS,
     LANDUSE_STYLE,
@@ -33,6 +34,7 @@ from landmap.maps.styles import (
     ZONE_ACTIVE_STYLE,
     ZONE_STYLE,
 )
+from landmap.maps.themes import ThemeOverlay
 from landmap.maps.tools import MapTools, landuse_legend, tool_options
 from landmap.maps.vendor import localize
 
@@ -79,10 +81,15 @@ class MapSpec:
     quota_legend: list[dict] = field(default_factory=list)  # key, label, mu, parcels
     # vector-tile layers in the layer control, off until switched on (farmland_overlay ...)
     tile_overlays: list[dict[str, Any]] = field(default_factory=list)
+    # thematic GeoJSON layers in the layer control, off until switched on (maps.themes)
+    theme_overlays: list[dict[str, Any]] = field(default_factory=list)
     # the projected CRS (the storage SRID) the measuring tool and the coordinate readout use
     grid_srid: int = 4546
     # the print button and layout (landmap.maps.printing); None: the map has none
     print_spec: PrintSpec | None = None
+    # the popup's 供地/建设 section: texts, choices, whether the user may record
+    # (landmap.web.supply.popup_options; its script is static/js/supply.js)
+    supply: dict[str, Any] = field(default_factory=dict)
 
 
 def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
@@ -100,6 +107,33 @@ def landuse_overlay(name: str, tiles_url: str, locale: str = "zh_CN") -> dict[st
         "fillBy": "land_use_code",
         "colors": LANDUSE_CLASS_COLORS,
         "legend": landuse_legend(locale),
+    }
+
+
+def efficiency_overlay(
+    name: str, url: str, params: dict[str, Any], legend: dict[str, Any], labels: dict[str, str]
+) -> dict[str, Any]:
+    """The 亩均效益 theme (a maps.themes.ThemeOverlay): ``url`` answers the GeoJSON of the
+    enterprises' parcels (services.statistics.features) for ``params`` (year); each feature's
+    ``class`` (A-D, none) picks its style. ``legend``: a title and the rows' labels by class;
+    ``labels``: the popup's texts; all in the user's language."""
+    return {
+        "name": name,
+        "layer": "efficiency",
+        "url": url,
+        "params": {k: v for k, v in params.items() if v},
+        "styleBy": "class",
+        "styles": EFFICIENCY_STYLES,
+        "labels": labels,
+        "legend": {
+            "title": legend["title"],
+            "rows": [
+                {"key": key, "label": legend["rows"][key], "color": style["fillColor"]}
+                for key, style in EFFICIENCY_STYLES.items()
+                if key != "default"
+            ],
+            "keys": False,
+        },
     }
 
 
@@ -136,6 +170,7 @@ def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any
         "limit": spec.limit,
         "hint": "lm-hint",
         "asOf": spec.as_of,
+        "supply": spec.supply,
         **spec.urls,
         "edit": {
             "enabled": spec.editable and not spec.as_of,
@@ -228,6 +263,8 @@ def build_map(spec: MapSpec) -> folium.Map:
     ).add_to(m)
     for overlay in spec.tile_overlays:
         TileOverlay(overlay["name"], overlay).add_to(m)
+    for overlay in spec.theme_overlays:
+        ThemeOverlay(overlay["name"], overlay).add_to(m)
     if spec.print_spec:  # above the layer control
         PrintLayout(print_options(spec.print_spec, spec.locale)).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

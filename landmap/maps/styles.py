@@ -93,3 +93,33 @@ CHART_STYLES: dict[str, dict] = {
     "projection": {"color": "#1a9850", "weight": 1, "dashArray": "3 3"},
     "projected": {"color": "#c62828", "weight": 0},
 }
+# the idle-land theme (闲置土地, landmap.services.idle) by a parcel's theme class: idle a year
+# (an idle fee due), idle two years (may be taken back: stronger), to watch (lighter, dashed)
+IDLE_STYLES: dict[str, dict] = {
+    "recoverable": {"color": "#4a0000", "weight": 2, "fillColor": "#b71c1c", "fillOpacity": 0.8},
+    "idle": {"color": "#bf360c", "weight": 2, "fillColor": "#ff7043", "fillOpacity": 0.65},
+    "watch": {
+        "color": "#f9a825",
+        "weight": 1.5,
+        "dashArray": "4 3",
+        "fillColor": "#fff59d",
+        "fillOpacity": 0.5,
+    },
+    "default": {"color": "#555", "weight": 1},
+}
+# the 亩均效益 theme (services.statistics): an enterprise's parcels filled by its class, A to D
+# by tax per mu; "none": no figures recorded for the year
+EFFICIENCY_COLORS = {
+    "A": "#1a9850",
+    "B": "#91cf60",
+    "C": "#fee08b",
+    "D": "#d73027",
+    "none": "#bdbdbd",
+}
+EFFICIENCY_STYLES: dict[str, dict] = {
+    **{
+        key: {"color": "#424242", "weight": 1, "fillColor": color, "fillOpacity": 0.7}
+        for key, color in EFFICIENCY_COLORS.items()
+    },
+    "default": {"color": "#424242", "weight": 1, "fillColor": "#bdbdbd", "fillOpacity": 0.7},
+}

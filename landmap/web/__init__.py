@@ -14,8 +14,10 @@ from landmap.web import (
     briefing,
     db,
     errors,
+    evaluation,
     exports,
     i18n,
+    idle,
     imports,
     ogc,
     pages,
@@ -24,6 +26,8 @@ from landmap.web import (
     quota,
     register,
     security,
+    statistics,
+    supply,
     tiles,
 )
 
@@ -49,6 +53,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(exports.bp)
     app.register_blueprint(briefing.bp)
     app.register_blueprint(ogc.bp)
+    app.register_blueprint(evaluation.bp)
+    app.register_blueprint(idle.bp)
+    app.register_blueprint(supply.bp)
+    app.register_blueprint(statistics.bp)
     tiles.init_app(app)
     # scripts, styles and JSON go compressed (Leaflet + Bootstrap shrink from 450 KB to ~100 KB);
     # HTML pages do not: they carry the CSRF token, and compressing secrets invites BREACH.

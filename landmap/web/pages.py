@@ -31,7 +31,10 @@ from landmap.web.api import parse_as_of, parse_int
 from landmap.web.auth import PUBLIC, can, requires
 from landmap.web.db import get_session, settings
 from landmap.web.i18n import SUPPORTED, locale, remember
+from landmap.web.idle import idle_theme
 from landmap.web.security import safe_next, with_nonce
+from landmap.web.statistics import efficiency_theme
+from landmap.web.supply import popup_options
 
 bp = Blueprint("pages", __name__)
 PAGE = 50
@@ -187,6 +190,7 @@ def map_spec(
         tile_overlays=land_overlays(),
         grid_srid=s.storage_srid,
         print_spec=print_spec(subject, active_zone, theme or _theme(extra), as_of),
+        supply=popup_options(day),
         urls={
             "projectUrl": project_url.removesuffix("/0") + "/__ID__",
             "manyUrl": url_for("acquisition.move_many"),
@@ -325,7 +329,13 @@ def _all_bounds(session) -> list[float] | None:
 def index():
     session = get_session()
     as_of = as_of_arg()
-    parts = page_map(_all_bounds(session), {}, None, as_of)
+    parts = page_map(
+        _all_bounds(session),
+        {},
+        None,
+        as_of,
+        theme_overlays=[idle_theme(as_of, None), efficiency_theme(as_of)],
+    )
     codes = zones.zone_codes(session)
     return render_template(
         "map.html", map=parts, zone_codes=codes, title=_("Zone map"), as_of=as_of
@@ -344,7 +354,10 @@ def zone_page(code: str):
     as_of = as_of_arg()
     figures = zones.zone_summary(session, zone["code"], as_of)
     by_stage = figures.as_dict()["mu_by_stage"]
-    parts = page_map(zone["bbox"], {"zone": zone["code"]}, zone["code"], as_of)
+    themes = [idle_theme(as_of, zone["code"])]
+    parts = page_map(
+        zone["bbox"], {"zone": zone["code"]}, zone["code"], as_of, theme_overlays=themes
+    )
     loc = locale()
     stage_rows = [
         {"label": s.label(loc), "color": STAGE_COLORS[s], **by_stage[s.value]} for s in Stage

@@ -82,6 +82,11 @@
       row(L_.transfer_date, c.transfer_date);
     }
     box.appendChild(table);
+    // sections other scripts add (LandMap.popupSections: supply.js ...), each fn(p, opts)
+    window.LandMap.popupSections.forEach(function (section) {
+      var part = section(p, opts);
+      if (part) box.appendChild(part);
+    });
     if (opts.asOf) box.appendChild(el("div", "lm-muted lm-asof", L_.as_of_note + " " + opts.asOf));
     if (opts.edit && opts.edit.enabled) box.appendChild(editor(p, opts));
     if (opts.edit && opts.edit.canParcels && !opts.asOf) box.appendChild(parcelEditor(p, opts));
@@ -912,7 +917,62 @@
     return layer;
   }
 
-  /* A legend of colour swatches and names (the land-use classes). */
+  /* A thematic GeoJSON overlay (idle land): fetched from opts.url with opts.params when first
+   * switched on, each feature styled by opts.styles[its opts.styleBy property]; a tooltip of
+   * its code, class and mu, a popup of its facts (texts set as text); opts.legend while on. */
+  function themeOverlay(opts) {
+    var L_ = opts.labels;
+    var loaded = false;
+    var layer = L.geoJSON(null, {
+      style: function (f) {
+        return opts.styles[f.properties[opts.styleBy]] || opts.styles["default"];
+      },
+      onEachFeature: function (f, l) {
+        var p = f.properties;
+        l.bindTooltip(esc([p.code, p.status_label, fmtMu(p.mu) + " " + L_.mu].join(" ")),
+                      { sticky: true });
+        l.bindPopup(function () { return themePopup(p, L_); });
+      }
+    });
+    layer.on("add", function () {
+      if (loaded) return;
+      loaded = true;
+      var qs = query(opts.params);
+      fetch(opts.url + (qs ? "?" + qs : ""), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (fc) { if (fc) layer.addData(fc); });
+    });
+    if (opts.legend) {
+      var control = swatchLegend(opts.legend, "lm-legend lm-overlay-legend lm-legend-" + opts.layer,
+                                  "bottomleft");
+      layer.on("add", function () { control.addTo(layer._map); });
+      layer.on("remove", function () { control.remove(); });
+    }
+    return layer;
+  }
+
+  function themePopup(p, L_) {
+    var box = el("div", "lm-popup lm-theme-popup");
+    var title = el("a", "lm-popup-title", p.code);
+    title.href = L_.parcelUrl.replace("__CODE__", encodeURIComponent(p.code));
+    box.appendChild(title);
+    var table = el("table", "lm-facts");
+    [[L_.status, p.status_label], [L_.land_user, p.land_user], [L_.reason, p.reason],
+     [L_.days_overdue, p.days_overdue],
+     [L_.fee_wan, p.fee_wan == null ? "" : Number(p.fee_wan).toFixed(2)]]
+      .forEach(function (r) {
+        if (r[1] == null || r[1] === "") return;
+        var tr = el("tr");
+        tr.appendChild(el("th", null, r[0]));
+        tr.appendChild(el("td", null, r[1]));
+        table.appendChild(tr);
+      });
+    box.appendChild(table);
+    return box;
+  }
+
+  /* A legend of colour swatches and names (the land-use classes; legend.keys false: without
+   * the keys' column). */
   function swatchLegend(legend, className, position) {
     var control = L.control({ position: position });
     control.onAdd = function () {
@@ -927,7 +987,7 @@
         swatch.style.background = r.color;
         sw.appendChild(swatch);
         tr.appendChild(sw);
-        tr.appendChild(el("td", "lm-muted", r.key));
+        if (legend.keys !== false) tr.appendChild(el("td", "lm-muted", r.key));
         tr.appendChild(el("td", null, r.label));
         table.appendChild(tr);
       });
@@ -1109,11 +1169,13 @@
     api: api,
     overlay: overlay,
     tileOverlay: tileOverlay,
+    themeOverlay: themeOverlay,
     tools: tools,
     selection: selection,
     parcelLayer: parcelLayer,
     zoneLayer: zoneLayer,
     legend: legend,
-    search: search
+    search: search,
+    popupSections: []
   };
 })();

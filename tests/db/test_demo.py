@@ -99,9 +99,14 @@ def test_every_geometry_is_a_valid_multipolygon_in_the_storage_srid(db):
     assert bad == 0
 
 
+# supply.json and statistics.csv
+WORKS = ["land_supply", "construction_event", "parcel_building", "enterprise_statistic"]
+
+
 def counts(db) -> dict[str, int]:
     tables = ["zone", "zone_boundary", "project", "project_target", "acquisition_batch",
               "parcel", "commercial_plot", "import_run"]  # fmt: skip
+    tables += WORKS + ["enterprise", "audit_log"]
     return {t: scalar(db, f"SELECT count(*) FROM {t}") for t in tables}
 
 
@@ -112,3 +117,5 @@ def test_loading_the_demo_again_changes_nothing(db, settings):
     assert not result.changed
     assert counts(db) == before
     assert scalar(db, "SELECT max(updated_at) FROM parcel") == stamp
+    # and the demo's supplies and statistics are there to be kept
+    assert min(before[t] for t in WORKS) > 0
