@@ -31,8 +31,14 @@ fi
 missing=($(printf '%s\n' "${missing[@]}" | sed '/^$/d'))
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # another apt (unattended upgrades on a fresh machine) may hold the dpkg lock: wait for it
+  lock_wait=${LANDMAP_APT_LOCK_WAIT:-600}
+  if command -v fuser >/dev/null && fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1; then
+    say "another apt process holds the dpkg lock: waiting up to ${lock_wait}s for it"
+  fi
+  apt_opts=(-o "DPkg::Lock::Timeout=$lock_wait")
+  as_root apt-get "${apt_opts[@]}" update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # 2. Python virtualenv
