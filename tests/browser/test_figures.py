@@ -100,8 +100,9 @@ def test_the_popup_with_its_form_open_stays_in_the_map_below_the_as_of_bar(page,
     area = p.locator(".folium-map").bounding_box()
     assert shown["y"] >= bar["y"] + bar["height"] - 0.5  # its title is not under the bar
     assert shown["y"] + shown["height"] <= area["y"] + area["height"] + 0.5
-    form = popup.locator("form.lm-form:has(select[name=stage])").first.bounding_box()
-    for field in popup.locator("form.lm-form:has(select[name=stage])").first.locator(".lm-field").all():
+    stage_form = popup.locator("form.lm-form:has(select[name=stage])").first
+    form = stage_form.bounding_box()
+    for field in stage_form.locator(".lm-field").all():
         for part in (field.locator("span"), field.locator("input, select").first):
             box = part.bounding_box()
             if box:  # labels and controls inside the form: nothing cut off on the right
