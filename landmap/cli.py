@@ -148,6 +148,66 @@ def db_gis_reader(ctx: Ctx, name: str) -> None:
     click.echo(lines.render(cli_locale()))
 
 
+@db.command("backup")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@pass_ctx
+def db_backup(ctx: Ctx, path: str) -> None:
+    """Write landmap's schema (pg_dump) and a manifest of what it holds to FILE."""
+    from landmap.db import backup
+
+    made = backup.backup(ctx.settings, path)
+    written = msg(
+        "backup_written",
+        "backup written to %(file)s: revision %(revision)s, %(parcels)s parcels, "
+        "%(audit)s audit rows",
+        file=path,
+        revision=made["revision"] or "",
+        parcels=str(made["counts"].get(f"{ctx.settings.db_schema}.parcel", 0)),
+        audit=str(made["counts"].get(f"{ctx.settings.db_schema}.audit_log", 0)),
+    )
+    click.echo(written.render(cli_locale()))
+
+
+@db.command("restore")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.option("--into", "into_url", help="restore into this (new) database instead")
+@pass_ctx
+def db_restore(ctx: Ctx, path: str, into_url: str | None) -> None:
+    """Restore a backup (refused if it is of a newer landmap, or damaged), then check the
+    restored register against its manifest; fails when a check does."""
+    from landmap.db import backup
+
+    done = backup.restore(ctx.settings, path, into_url)
+    locale = cli_locale()
+    click.echo(
+        msg(
+            "backup_restored",
+            "restored the backup made %(made_at)s (revision %(revision)s); checked:",
+            made_at=done["made_at"],
+            revision=done["revision"] or "",
+        ).render(locale)
+    )
+    for check in done["checks"]:
+        click.echo(f"  {'✓' if check['ok'] else '✗'} {check['name']}: {check['found']}")
+        if not check["ok"]:
+            expected = msg(
+                "restore_check_expected",
+                "expected %(expected)s, found %(found)s",
+                expected=str(check["expected"]),
+                found=str(check["found"]),
+            )
+            click.echo("    " + expected.render(locale))
+    failed = sum(not c["ok"] for c in done["checks"])
+    if failed:
+        raise click.ClickException(
+            msg(
+                "restore_check_failed",
+                "%(n)s checks of the restored register do not match its backup",
+                n=str(failed),
+            ).render(locale)
+        )
+
+
 @main.command()
 @pass_ctx
 def demo(ctx: Ctx) -> None:
