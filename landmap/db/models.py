@@ -652,3 +652,13 @@ class EfficiencyClass(Base):
 
     class_: Mapped[str] = mapped_column("class", CHAR(1), primary_key=True)
     min_tax_per_mu: Mapped[Decimal] = mapped_column(Money)
+
+
+class RateLimit(Base):
+    """A rate limit's counter in its fixed window, shared by every server process (0019)."""
+
+    __tablename__ = "rate_limit"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamptz, index=True)

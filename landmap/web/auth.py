@@ -32,6 +32,7 @@ from wtforms.validators import DataRequired, Length
 from landmap.db.engine import session_scope
 from landmap.messages import Message, msg
 from landmap.services import users
+from landmap.web import ratelimit  # noqa: F401  (registers the database storage)
 from landmap.web.db import get_session, set_actor, settings
 from landmap.web.errors import http_message, wants_json
 from landmap.web.i18n import locale
@@ -41,7 +42,9 @@ log = logging.getLogger("landmap")
 bp = Blueprint("auth", __name__)
 PUBLIC = "public"
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://", default_limits=[])
+# counted where settings.ratelimit_storage says: by default in the database, which every
+# server process shares (landmap.web.ratelimit)
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 class Account(UserMixin):
@@ -255,6 +258,7 @@ def init_app(app: Flask) -> None:
     manager.user_loader(_load_user)
     manager.request_loader(_load_from_request)
     csrf.init_app(app)
+    app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage
     limiter.init_app(app)
     app.before_request(_enforce)
     app.register_error_handler(CSRFError, _csrf_error)

@@ -45,6 +45,14 @@ CREATES = {
     "0009": {"user_session"},
     "0014": {"enterprise"},
     "0015": {"parcel_lineage", "parcel_correction"},
+    "0018": {
+        "land_supply",
+        "construction_event",
+        "parcel_building",
+        "enterprise_statistic",
+        "efficiency_class",
+    },
+    "0019": {"rate_limit"},
 }
 
 # what stays the same through 0008 -> head -> 0008: each a fingerprint of the rows
