@@ -539,6 +539,30 @@ def users_demo(ctx: Ctx) -> None:
         click.echo(f"  {name:<14} {password}")
 
 
+@main.group("tiles")
+def tiles_group() -> None:
+    """Vector tiles: their change log."""
+
+
+@tiles_group.command("prune")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=0))
+@pass_ctx
+def tiles_prune(ctx: Ctx, days: int) -> None:
+    """Delete the tile change log's entries older than DAYS days (tiles over them are drawn
+    again once, never served stale)."""
+    from landmap.services.tiles import prune_tile_changes
+
+    with ctx.session() as session:
+        gone = prune_tile_changes(session, older_than_days=days)
+    done = msg(
+        "tile_changes_pruned",
+        "%(n)s tile change entries older than %(days)s days deleted",
+        n=str(gone),
+        days=str(days),
+    )
+    click.echo(done.render(cli_locale()))
+
+
 @main.command("export")
 @click.argument("layer", metavar="LAYER")
 @click.argument("path", type=click.Path(dir_okay=False))

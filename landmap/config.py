@@ -34,6 +34,16 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+RATELIMIT_STORAGES = ("landmap+postgresql://", "memory://")
+
+
+def _ratelimit_storage(env: dict[str, str]) -> str:
+    raw = env.get("LANDMAP_RATELIMIT_STORAGE", "").strip() or RATELIMIT_STORAGES[0]
+    if raw not in RATELIMIT_STORAGES:
+        raise ConfigError(f"LANDMAP_RATELIMIT_STORAGE must be one of {RATELIMIT_STORAGES}")
+    return raw
+
+
 NO_DATABASE = (
     "DATABASE_URL is not set and there is no project-local cluster this user may read: "
     "run scripts/setup.sh, or set DATABASE_URL=postgresql://user:pass@host/db"
@@ -128,6 +138,11 @@ class Settings:
     sliver_width_m: float = 5.0
     # in-process cache of vector tiles, per worker
     tile_cache_mb: int = 128
+    # vector tiles on disk (var/tiles), shared by the processes; least recently used go first
+    tile_disk_mb: int = 512
+    # where the login rate limit counts attempts: in the database, shared by every server
+    # process ("landmap+postgresql://"), or "memory://" (each process its own)
+    ratelimit_storage: str = "landmap+postgresql://"
     # who made a printed map or PDF briefing (制图单位), printed beside the date it was made
     maker: str = "landmap"
     # a TrueType font with Chinese glyphs for PDFs (embedded); None: the first of
@@ -169,6 +184,8 @@ class Settings:
             max_upload_mb=_int(env, "LANDMAP_MAX_UPLOAD_MB", 50),
             sliver_width_m=float(_int(env, "LANDMAP_SLIVER_WIDTH_M", 5)),
             tile_cache_mb=_int(env, "LANDMAP_TILE_CACHE_MB", 128),
+            tile_disk_mb=_int(env, "LANDMAP_TILE_DISK_MB", 512),
+            ratelimit_storage=_ratelimit_storage(env),
             maker=env.get("LANDMAP_MAKER", "").strip()[:200] or "landmap",
             pdf_font=Path(env["LANDMAP_PDF_FONT"]) if env.get("LANDMAP_PDF_FONT") else None,
         )

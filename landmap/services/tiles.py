@@ -11,12 +11,14 @@ boundary makes the tiles under it stale at once.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import logging
 import os
 import queue
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,10 +208,34 @@ def params_for(z: int, x: int, y: int) -> dict[str, Any]:
 
 
 # (the change log's identity, entries, last id) over the tile: equal values, same data. The
-# log's table oid changes when the schema is made anew, so a cache never outlives it.
+# log's table oid changes when the schema is made anew, so a cache never outlives it. A tile
+# with no entries has the id below the log's oldest as its last id (0 until the log is first
+# pruned): after a prune it differs, see prune_tile_changes.
 _TOKEN = """
-    SELECT ARRAY['tile_change'::regclass::oid::bigint, count(c.id), coalesce(max(c.id), 0)]
+    SELECT ARRAY['tile_change'::regclass::oid::bigint, count(c.id),
+                 coalesce(max(c.id), (SELECT coalesce(min(id), 1) - 1 FROM tile_change))]
     FROM tile_change c, env WHERE c.layer = :layer AND c.geom && env.local"""
+
+
+def prune_tile_changes(session: Session, older_than_days: int = 30) -> int:
+    """Delete the change log's entries older than `older_than_days` (the oldest ids: always a
+    run from the first id, and never the newest entry); how many went.
+
+    Safe although the freshness token counts entries: tokens only ever move on. Deleting
+    entries over a tile lowers its count (its last id stays, or drops to the id below the
+    log's oldest, which is at or above every deleted id), so a tile cached before is drawn
+    again, never served stale; and a tile changed since it was cached has lost an entry
+    newer than its token's last id, so its token cannot come back to the cached one.
+    """
+    if older_than_days < 0:
+        raise Refused(msg("prune_days_negative", "the number of days must be 0 or more"))
+    return session.execute(
+        text("""
+        DELETE FROM tile_change WHERE id < coalesce(
+            (SELECT min(id) FROM tile_change WHERE at >= now() - make_interval(days => :days)),
+            (SELECT max(id) FROM tile_change))"""),
+        {"days": older_than_days},
+    ).rowcount
 
 
 def freshness(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int, ...]:
@@ -239,11 +265,16 @@ class TileCache:
     A disk file holds one tile: its token on the first line, then the gzipped tile. Files are
     written by a background thread, after the response has gone: until one lands, another
     process simply renders the tile itself. A file is replaced whole (rename), never half read.
+    The folder is bounded (`disk_bytes`, None: unbounded): see _DiskBudget. A tile read from
+    disk has its file's time moved on (at most once a minute), so the tiles in use stay.
     """
 
-    def __init__(self, max_bytes: int, folder: Path | None = None) -> None:
+    def __init__(
+        self, max_bytes: int, folder: Path | None = None, disk_bytes: int | None = None
+    ) -> None:
         self.max_bytes = max_bytes
         self.folder = folder
+        self.disk_bytes = disk_bytes
         self.size = 0
         self._items: OrderedDict[tuple, tuple[tuple[int, ...], bytes]] = OrderedDict()
         self._lock = threading.Lock()
@@ -254,7 +285,7 @@ class TileCache:
         if self.folder is None:
             return None
         name = hashlib.sha1(repr(key).encode()).hexdigest()
-        return self.folder / name[:2] / f"{name}.mvt.gz"
+        return self.folder / name[:2] / f"{name}{TILE_SUFFIX}"
 
     @staticmethod
     def _header(token: tuple[int, ...]) -> bytes:
@@ -270,9 +301,8 @@ class TileCache:
         path = self._path(key)
         if path is None:
             return None
-        try:
-            stored = path.read_bytes()
-        except FileNotFoundError:
+        stored = _read_and_touch(path)
+        if stored is None:
             return None
         header, _, data = stored.partition(b"\n")
         try:
@@ -290,7 +320,12 @@ class TileCache:
         if self._writer_pid != os.getpid():  # first write in this process (or after a fork)
             self._writes = queue.SimpleQueue()
             self._writer_pid = os.getpid()
-            threading.Thread(target=self._write_loop, args=(self._writes,), daemon=True).start()
+            budget = None
+            if self.disk_bytes is not None:
+                budget = _DiskBudget(self.folder, self.disk_bytes)
+            threading.Thread(
+                target=self._write_loop, args=(self._writes, budget), daemon=True
+            ).start()
         self._writes.put((path, self._header(token) + data))
 
     def flush(self) -> None:
@@ -301,9 +336,11 @@ class TileCache:
             done.wait()
 
     @staticmethod
-    def _write_loop(writes: queue.SimpleQueue) -> None:
+    def _write_loop(writes: queue.SimpleQueue, budget: _DiskBudget | None) -> None:
         made: set[Path] = set()
         suffix = f".{os.getpid()}.tmp"  # one writer per process: its own temporary name
+        if budget is not None:
+            budget.look()  # once, lazily: the files already there, of every process
         while True:
             path, data = writes.get()
             if path is None:
@@ -315,7 +352,10 @@ class TileCache:
                     made.add(path.parent)
                 tmp = path.with_name(path.name + suffix)
                 tmp.write_bytes(data)
+                replaced = _size(path)
                 os.replace(tmp, path)
+                if budget is not None:
+                    budget.wrote(len(data) - replaced)
             except OSError:
                 made.discard(path.parent)
                 log.exception("tile cache: could not write %s", path)
@@ -332,6 +372,88 @@ class TileCache:
             while self.size > self.max_bytes:
                 _, (_, dropped) = self._items.popitem(last=False)
                 self.size -= len(dropped)
+
+
+TILE_SUFFIX = ".mvt.gz"
+TOUCH_EVERY = 60.0  # seconds: a tile file read from disk has its time moved on this seldom
+KEEP_AFTER_EVICTING = 0.9  # an eviction goes down to this share of the bound
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _read_and_touch(path: Path) -> bytes | None:
+    """The file's bytes, its time moved on when older than TOUCH_EVERY; None when it is not
+    there (never written, or evicted by some process even as it was being opened)."""
+    try:
+        with open(path, "rb") as f:
+            stored = f.read()
+            if os.fstat(f.fileno()).st_mtime < time.time() - TOUCH_EVERY:
+                os.utime(path)
+    except FileNotFoundError:
+        return None
+    return stored
+
+
+class _DiskBudget:
+    """The bytes of the tile files in a folder that several processes write, kept under a
+    bound: the least recently used (oldest file time) go first, down to KEEP_AFTER_EVICTING
+    of it. The running total is what the folder held when this process first looked plus
+    what it wrote since; each eviction looks again, so other processes' files count then.
+    Any process may evict; a file already gone is simply skipped."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        self.folder = folder
+        self.max_bytes = max_bytes
+        self.total = 0
+
+    def _files(self) -> list[tuple[float, int, str]]:
+        found: list[tuple[float, int, str]] = []
+        for top in _entries(self.folder):
+            if not top.is_dir(follow_symlinks=False):
+                continue
+            for entry in _entries(top.path):
+                if entry.name.endswith(TILE_SUFFIX):
+                    try:
+                        stat = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    found.append((stat.st_mtime, stat.st_size, entry.path))
+        return found
+
+    def look(self) -> None:
+        self.total = sum(size for _, size, _ in self._files())
+        if self.total > self.max_bytes:
+            self.evict()
+
+    def wrote(self, grown: int) -> None:
+        self.total += grown
+        if self.total > self.max_bytes:
+            self.evict()
+
+    def evict(self) -> None:
+        files = sorted(self._files())
+        total = sum(size for _, size, _ in files)
+        goal = self.max_bytes * KEEP_AFTER_EVICTING
+        for _, size, path in files:
+            if total <= goal:
+                break
+            with contextlib.suppress(FileNotFoundError):  # another process evicted it first
+                os.unlink(path)
+            total -= size
+        self.total = total
+
+
+def _entries(folder: Path | str) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 @dataclass(frozen=True)

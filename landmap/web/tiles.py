@@ -91,6 +91,8 @@ def style(layer: str):
 def init_app(app: Flask) -> None:
     settings = app.extensions["landmap.settings"]
     app.extensions["landmap.tile_cache"] = tiles.TileCache(
-        settings.tile_cache_mb * 1024 * 1024, settings.var_dir / "tiles"
+        settings.tile_cache_mb * 1024 * 1024,
+        settings.var_dir / "tiles",
+        settings.tile_disk_mb * 1024 * 1024,
     )
     app.register_blueprint(bp)
