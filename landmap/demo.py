@@ -26,7 +26,7 @@ from landmap.db.models import (
     Parcel,
     ParcelBuilding,
 )
-from landmap.domain import Stage
+from landmap.domain import READY_FOR_SUPPLY, Stage
 from landmap.loaders import LoadOptions, LoadReport
 from landmap.messages import msg
 from landmap.services import Refused, acquisition, enterprises, projects, quota
@@ -178,9 +178,6 @@ def _history(session: Session, path: Path) -> int:
             acquisition.set_dispute(session, r["ZDDM"], True, day, r["reason"], "demo")
         count += 1
     return count
-
-
-READY_FOR_SUPPLY = (Stage.CLEARED.value, Stage.STATE_OWNED.value)
 
 
 def _works(session: Session, folder: Path) -> int:

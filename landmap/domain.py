@@ -135,6 +135,10 @@ class Stage(LabelledEnum):
         return [s for s in cls if s is not cls.STATE_OWNED]
 
 
+# land that meets supply conditions (具备供地条件): acquired and 整理到位, or state land in hand.
+# The one rule: supply (services.supply), the evaluation and the demo.
+READY_FOR_SUPPLY = frozenset({Stage.CLEARED, Stage.STATE_OWNED})
+
 _STAGE_LABELS = {
     Stage.STATE_OWNED: ("国有已收储", "State land in hand"),
     Stage.NOT_STARTED: ("未启动", "Not started"),

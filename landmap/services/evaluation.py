@@ -43,15 +43,14 @@ from openpyxl import Workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from landmap.domain import Stage, today
+from landmap.domain import READY_FOR_SUPPLY, Stage, today
 from landmap.geo.units import M2_PER_MU, MU_PER_HA, mu2
 from landmap.messages import Message, msg, rendered
 from landmap.services import Result, idle, plain, xlsx
 from landmap.services.xlsx import MONEY, MU
-from landmap.services.zones import NOISE_MU, _parts_sql, in_force
+from landmap.services.zones import NOISE_MU, in_force, parts_sql
 
 INDUSTRIAL_CODES = ("0601", "0604")  # GB/T 21010: 工业用地, 仓储用地
-READY_STAGES = (Stage.CLEARED.value, Stage.STATE_OWNED.value)
 REFERENCE_NOTE = msg(
     "evaluation_reference_note",
     "Reference value (参考值): national figures published in an evaluation bulletin (通报) "
@@ -65,7 +64,7 @@ def _facts_sql(as_of: dt.date | None) -> str:
     land user's investment and tax."""
     stage = "lm_stage_as_of(t.id, t.stage, CAST(:day AS date))" if as_of else "t.stage"
     return f"""
-    WITH {_parts_sql(stage)},
+    WITH {parts_sql(stage)},
     u AS (
         SELECT id, code, land_use_code, stage, max(area_mu) AS area_mu, sum(inside_mu) AS mu
         FROM part GROUP BY id, code, land_use_code, stage
@@ -129,7 +128,7 @@ class Fact(Result):
 
     @property
     def ready(self) -> bool:
-        return self.supplied or self.stage in READY_STAGES
+        return self.supplied or self.stage in READY_FOR_SUPPLY
 
     @property
     def industrial(self) -> bool:

@@ -36,6 +36,7 @@ from landmap.db.models import ConstructionEvent as EventRow
 from landmap.db.models import LandSupply, ParcelBuilding
 from landmap.domain import (
     EARLIEST_DATE,
+    READY_FOR_SUPPLY,
     ConstructionEvent,
     LabelledEnum,
     Stage,
@@ -54,7 +55,6 @@ MAX_MONEY = Decimal("999999999999.99")  # numeric(14, 2): 万元, or m²
 MAX_ID = 2**31 - 1
 MAX_CONTRACT = 100
 MAX_NOTE = 2000
-SUPPLIABLE = (Stage.CLEARED, Stage.STATE_OWNED)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # what may follow a parcel's last construction event (None: nothing recorded yet)
@@ -347,7 +347,7 @@ def _check_suppliable(session: Session, parcel: Any, asked: SupplyInput) -> None
             409,
         )
     stage = _stage_on(session, parcel, asked.day)
-    if stage not in SUPPLIABLE:
+    if stage not in READY_FOR_SUPPLY:
         raise Refused(
             msg(
                 "supply_needs_cleared_land",

@@ -47,7 +47,7 @@ def in_force(alias: str = "b", day: str = "day") -> str:
              AND ({b}.valid_to IS NULL OR {b}.valid_to > CAST(:{day} AS date)) END)"""
 
 
-def _parts_sql(stage: str = "t.stage") -> str:
+def parts_sql(stage: str = "t.stage") -> str:
     """CTEs ``b`` (the boundaries in force, see in_force; zone code in ``code``), ``piece``
     (the boundaries subdivided, so that each test meets a small polygon found by the index)
     and ``part``: each parcel reaching into the boundary of zone :zone (every zone when NULL)
@@ -161,7 +161,7 @@ def zone_summary(session: Session, code: str, as_of: dt.date | None = None) -> Z
     stage = "lm_stage_as_of(t.id, t.stage, CAST(:day AS date))" if as_of else "t.stage"
     row = session.execute(
         text(f"""
-        WITH {_parts_sql(stage)},
+        WITH {parts_sql(stage)},
         cut AS (  -- and where the outside part lies: the other zone holding most of it
             SELECT c.code, c.inside_mu, c.area_mu - c.inside_mu AS outside_mu,
                    o.code AS other, o.mu AS other_mu, coalesce(o.total, 0) AS others_mu
@@ -217,7 +217,7 @@ def _totals_rows(session: Session, as_of: dt.date | None) -> list[Any]:
     parts, exact."""
     return session.execute(
         text(f"""
-        WITH {_parts_sql()},
+        WITH {parts_sql()},
         agg AS (SELECT zone, count(*) AS n, sum(inside_mu) AS mu FROM part GROUP BY zone)
         SELECT z.code, z.name, z.name_en, bz.id, bz.area_mu, bz.valid_from, bz.valid_to,
                ST_AsGeoJSON(ST_Transform(bz.geom, 4326), 7) AS geometry,
@@ -275,7 +275,7 @@ def outside_every_zone(session: Session) -> tuple[int, float]:
     where they do, the overlap counts once per zone and the part outside is taken as 0)."""
     n, mu = session.execute(
         text(f"""
-        WITH {_parts_sql()},
+        WITH {parts_sql()},
         outside AS (
             SELECT p.area_mu - coalesce(sum(part.inside_mu), 0) AS mu
             FROM parcel p LEFT JOIN part ON part.id = p.id
