@@ -68,19 +68,18 @@ UNSERVED = {
 
 
 def _served(document):
-    """``document`` without links to what is not served here."""
-    if isinstance(document, dict):
-        out = {key: _served(value) for key, value in document.items()}
-        if isinstance(out.get("links"), list):
-            out["links"] = [
+    """``document`` without links to what is not served here. Links stand at the top and in
+    each collection of a list (a page of items is not walked: its geometries are large)."""
+    if not isinstance(document, dict):
+        return document
+    for holder in [document, *document.get("collections", [])]:
+        if isinstance(holder, dict) and isinstance(holder.get("links"), list):
+            holder["links"] = [
                 link
-                for link in out["links"]
+                for link in holder["links"]
                 if not isinstance(link, dict)
                 or (link.get("type") != "text/html" and link.get("rel") not in UNSERVED)
             ]
-        return out
-    if isinstance(document, list):
-        return [_served(value) for value in document]
     return document
 
 

@@ -278,3 +278,12 @@ def test_ogr2ogr_copies_every_parcel_with_a_bearer_header_and_with_basic(
     )
     assert len(again) == len(frame)
     json.dumps(list(again.columns))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/ogc/collections", "/ogc/collections/parcels", "/ogc/collections/parcels/items?limit=3"],
+)
+def test_no_document_links_what_is_not_served(client, url):
+    body = client.get(url).get_data(as_text=True)
+    assert "text/html" not in body and "/processes" not in body
