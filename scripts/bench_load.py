@@ -1,17 +1,23 @@
 """Benchmark: landmap's parcel loader against GDAL's ogr2ogr into the same PostGIS.
 
 Generates a cadastral shapefile of N parcels (CGCS2000 3-degree GK zone 37, EPSG:4525, GBK
-attributes with a .cpg), then loads it
+attributes with a .cpg), then, in each of --rounds rounds, in a fresh schema `bench_load`
+that holds the demo zone, loads it
 
-  * with landmap (`python -m landmap load parcels`, every check included), into a fresh
-    schema `bench_load` that holds the demo zone, and
-  * with `ogr2ogr -f PostgreSQL --config PG_USE_COPY YES`, reprojected to the same storage SRID
-    and promoted to MultiPolygon, into another table of that schema,
+  * with landmap (`python -m landmap load parcels`, every check included, one transaction),
+  * with `ogr2ogr -f PostgreSQL --config PG_USE_COPY YES -gt unlimited` (one transaction, as
+    landmap), reprojected to the same storage SRID and promoted to MultiPolygon, into a bare
+    table (the reference "bare"), and
+  * with the same ogr2ogr, `-append` into a table made `LIKE parcel INCLUDING ALL` (the
+    register's indexes, CHECKs, generated columns and defaults; not its triggers): the reference
+    "register" (slow: the loader work saw GDAL write row by row there; by default only up to
+    200,000 parcels, --register).
 
-and prints both wall times, their ratio and landmap's peak memory (RSS of its process):
+and prints each round's wall times (the machine may be shared: the rounds show the noise) and
+the medians, the ratios being the median of each round's landmap / reference:
 
     .venv/bin/python scripts/bench_load.py --n 100000
-    bench_load: n=100000 landmap_s=… ogr2ogr_s=… ratio=… peak_rss_mb=…
+    bench_load: n=100000 landmap_s=… vs_ogr2ogr_bare=… vs_ogr2ogr_register=… …
 
 Uses DATABASE_URL, else the project-local cluster. Needs Debian's gdal-bin for ogr2ogr.
 """
@@ -26,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import geopandas as gpd
 import numpy as np
@@ -92,8 +99,10 @@ def generate(path: Path, n: int, chunk: int = 100_000) -> None:
 
 def prepare(settings: Settings) -> None:
     engine = make_engine(settings.with_(db_role=""))  # the schema's owner
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    with engine.begin() as conn:  # the schema and those made with it (bench_load_gis)
+        for name in benchdb.bench_schemas(conn):
+            if name == SCHEMA or name.startswith(SCHEMA + "_"):
+                conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
     engine.dispose()
     migrate.upgrade(settings)
     env = {**os.environ, "DATABASE_URL": settings.database_url, "LANDMAP_DB_SCHEMA": SCHEMA}
@@ -120,12 +129,17 @@ def pg_conn_string(url: str) -> str:
     return "PG:" + " ".join(f"{k}={v}" for k, v in parts.items() if v is not None)
 
 
+# ogr2ogr's own batching: one transaction for the whole file, as landmap's load
+OGR2OGR = ["ogr2ogr", "-f", "PostgreSQL", "--config", "PG_USE_COPY", "YES", "-gt", "unlimited"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the three loads (median)")
     ap.add_argument("--keep", action="store_true", help="keep the generated file")
     ap.add_argument(
-        "--context",
+        "--register",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also time ogr2ogr -append into a register-shaped table "
@@ -140,49 +154,73 @@ def main() -> int:
     t0 = time.perf_counter()
     generate(shp, args.n)
     print(f"generated {args.n} parcels in {time.perf_counter() - t0:.1f} s: {shp}")
+    register = args.register if args.register is not None else args.n <= 200_000
+    rounds = [one_round(settings, shp, args.n, register) for _ in range(max(args.rounds, 1))]
+    if not args.keep:
+        shutil.rmtree(tmp)
+    print(summary(args.n, rounds))
+    return 0
+
+
+def one_round(settings: Settings, shp: Path, n: int, register: bool) -> dict[str, float]:
+    """The three loads into a fresh schema: wall seconds of each, landmap's peak RSS (MiB)."""
     prepare(settings)
     env = {**os.environ, "DATABASE_URL": settings.database_url, "LANDMAP_DB_SCHEMA": SCHEMA}
     landmap_s, rss = run_measured([sys.executable, "-m", "landmap", "load", "parcels", str(shp)],
                                   env)  # fmt: skip
-    ogr_s, _ = run_measured(
-        ["ogr2ogr", "-f", "PostgreSQL", pg_conn_string(settings.database_url), str(shp),
-         "-nln", "ogr_parcels", "-lco", "GEOMETRY_NAME=geom", "-nlt", "PROMOTE_TO_MULTI",
-         "-t_srs", "EPSG:4546", "-overwrite", "--config", "PG_USE_COPY", "YES"], env,
+    bare_s, _ = run_measured(
+        [*OGR2OGR, pg_conn_string(settings.database_url), str(shp), "-nln", "ogr_parcels",
+         "-lco", "GEOMETRY_NAME=geom", "-nlt", "PROMOTE_TO_MULTI", "-t_srs", "EPSG:4546",
+         "-overwrite"], env,
     )  # fmt: skip
     engine = make_engine(settings.with_(db_role=""))  # as ogr2ogr connects: the owner
-    context = args.context if args.context is not None else args.n <= 200_000
-    shaped_s = shaped = None
-    if context:
-        shaped_s = context_run(engine, settings, shp, env)
+    times = {"landmap": landmap_s, "bare": bare_s, "rss": rss}
+    if register:
+        times["register"] = register_run(engine, settings, shp, env)
+    tables = {"landmap": "parcel WHERE code LIKE '430802___1%'", "bare": "ogr_parcels"}
+    if register:
+        tables["register"] = "ogr_register"
     with engine.connect() as conn:
-        loaded = conn.execute(text("SELECT count(*) FROM parcel WHERE code LIKE '430802___1%'"))
-        ogr = conn.execute(text("SELECT count(*) FROM ogr_parcels")).scalar_one()
-        print(f"landmap loaded {loaded.scalar_one()} parcels, ogr2ogr {ogr} rows")
-        if context:
-            shaped = conn.execute(text("SELECT count(*) FROM ogr_register")).scalar_one()
-            print(f"context: ogr2ogr -append of {shaped} rows into a table shaped like the "
-                  f"register took {shaped_s:.2f} s (GDAL inserts row by row there); "
-                  f"landmap / that = {landmap_s / shaped_s:.2f}")  # fmt: skip
+        counts = {
+            k: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for k, t in tables.items()
+        }
     engine.dispose()
-    if not args.keep:
-        shutil.rmtree(tmp)
-    print(f"landmap {landmap_s:.2f} s (peak RSS {rss:.0f} MiB), ogr2ogr {ogr_s:.2f} s")
-    print(f"bench_load: n={args.n} landmap_s={landmap_s:.2f} ogr2ogr_s={ogr_s:.2f} "
-          f"ratio={landmap_s / ogr_s:.2f} peak_rss_mb={rss:.0f}")  # fmt: skip
-    return 0
+    if any(c != n for c in counts.values()):
+        raise SystemExit(f"rows loaded: {counts}, not {n} each")
+    shown = ", ".join(f"{k} {v:.2f} s" for k, v in times.items() if k != "rss")
+    print(f"round: {shown} (landmap peak RSS {rss:.0f} MiB)", flush=True)
+    return times
 
 
-def context_run(engine, settings: Settings, shp: Path, env: dict[str, str]) -> float:
-    """ogr2ogr into a table shaped like the register (its indexes, CHECKs and generated
-    columns): what landmap's merge pays for beyond a bare COPY."""
+def summary(n: int, rounds: list[dict[str, float]]) -> str:
+    """The closing line: medians of the rounds' times and of their ratios."""
+
+    def ratio(ref: str) -> str:
+        if ref not in rounds[0]:
+            return "skipped"
+        return f"{median(r['landmap'] / r[ref] for r in rounds):.2f}"
+
+    def seconds(key: str) -> str:
+        return f"{median(r[key] for r in rounds):.2f}" if key in rounds[0] else "skipped"
+
+    return (
+        f"bench_load: n={n} landmap_s={seconds('landmap')} vs_ogr2ogr_bare={ratio('bare')} "
+        f"vs_ogr2ogr_register={ratio('register')} ogr2ogr_bare_s={seconds('bare')} "
+        f"ogr2ogr_register_s={seconds('register')} rounds={len(rounds)} "
+        f"peak_rss_mb={max(r['rss'] for r in rounds):.0f}"
+    )
+
+
+def register_run(engine, settings: Settings, shp: Path, env: dict[str, str]) -> float:
+    """ogr2ogr into a table shaped like the register (its indexes, CHECKs, generated columns
+    and defaults; not its triggers): what landmap's merge pays for beyond a bare COPY."""
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE ogr_register (LIKE parcel INCLUDING ALL)"))
     shaped_s, _ = run_measured(
-        ["ogr2ogr", "-f", "PostgreSQL", pg_conn_string(settings.database_url), str(shp),
-         "-append", "-nln", "ogr_register", "-nlt", "MULTIPOLYGON", "-t_srs", "EPSG:4546",
+        [*OGR2OGR, pg_conn_string(settings.database_url), str(shp), "-append",
+         "-nln", "ogr_register", "-nlt", "MULTIPOLYGON", "-t_srs", "EPSG:4546",
          "-sql", f"SELECT ZDDM AS code, QLRMC AS owner, ZL AS location, TDYT AS land_use_code, "
-                 f"ZDMJ AS official_area_m2 FROM {shp.stem}",
-         "--config", "PG_USE_COPY", "YES"], env,
+                 f"ZDMJ AS official_area_m2 FROM {shp.stem}"], env,
     )  # fmt: skip
     return shaped_s
 

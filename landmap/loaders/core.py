@@ -1,14 +1,21 @@
 """The load pipeline every layer shares: read and check in chunks, COPY into a staging table,
-check the whole file in SQL, merge in one statement, record the import. All or nothing: the
-work happens inside a savepoint of the caller's transaction, and a refusal or a dry run rolls
-it back."""
+check the whole file in SQL, merge, record the import. All or nothing: the work happens inside
+a savepoint of the caller's transaction, and a refusal or a dry run rolls it back.
+
+Pipelined: a worker thread reads and checks the next chunk while the database takes the
+previous one. A layer whose records merge independently of each other (parcels, patches) has
+each chunk merged as soon as it is staged, while nothing is wrong so far; the whole file's
+checks still run at the end and a refusal still undoes everything. Otherwise (and for what a
+chunk's merge could not take) the merge waits for the whole file, in one statement."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,6 +26,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import shapely
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from landmap.geo import crs as crs_mod
@@ -223,6 +231,19 @@ class Layer:
     summary: Callable[[Session], tuple[float, list[tuple[str, float, float]]]]
     # a GeoJSON preview (EPSG:4326) of what the merge inserted and changed
     preview: Callable[[Session, Context], dict] | None = None
+    # a layer whose records merge independently of each other (with the options given: ``apart``)
+    # merges the staged records of a range of record numbers alone: the load then merges each
+    # chunk while the next one is read
+    merge_part: Callable[[Session, Context, range], Merged] | None = None
+    apart: Callable[[LoadOptions], bool] = lambda options: True
+
+
+def records_sql(records: range | None, alias: str = "s") -> str:
+    """The SQL condition on a staged row (aliased ``alias``) that its record is in ``records``
+    (all records when None)."""
+    if records is None:
+        return "true"
+    return f"{alias}.rec BETWEEN {int(records.start)} AND {int(records.stop) - 1}"
 
 
 STAGING = "lm_stage"
@@ -269,26 +290,74 @@ class Staging:
         groups = [pairs[i : i + 50] for i in range(0, len(pairs), 50)]  # 100 arguments at most
         return " || ".join(f"jsonb_strip_nulls(jsonb_build_object({', '.join(g)}))" for g in groups)
 
-    def copy(self, chunk: Chunk, values: pa.Table, keep: np.ndarray) -> None:
+    def copy(self, part: Part) -> None:
         if self.extras is None:
-            self.create(chunk.extras.schema)
-        if not keep.any():
+            self.create(part.extras)
+        if part.csv is None:
             return
-        mask = pa.array(keep)
-        columns = {"rec": pa.array(chunk.records, pa.int32())}
-        columns.update({n: values.column(n) for n, _ in self.layer.staging_columns})
-        columns.update({f"x{i}": chunk.extras.column(i) for i in range(chunk.extras.num_columns)})
-        columns["geom"] = pa.array(shapely.to_wkb(chunk.geoms, hex=True, include_srid=False))
-        table = pa.table(columns).filter(mask)
-        buf = io.BytesIO()
-        pa_csv.write_csv(table, buf, pa_csv.WriteOptions(include_header=False))
-        buf.seek(0)
         raw = self.session.connection().connection.driver_connection
         with raw.cursor() as cur:
             cur.copy_expert(
-                f"COPY {STAGING} ({', '.join(table.column_names)}) FROM STDIN WITH (FORMAT csv)",
-                buf,
+                f"COPY {STAGING} ({', '.join(part.columns)}) FROM STDIN WITH (FORMAT csv)",
+                io.BytesIO(part.csv),
             )
+
+
+@dataclass
+class Part:
+    """A chunk made ready for the staging table (in the worker thread, no database): the
+    records it covers, the CSV of the rows kept (None when all were set aside), and what was
+    found reading it."""
+
+    records: range  # the record numbers the chunk covers, those set aside included
+    extras: pa.Schema  # the file's fields no profile stores
+    columns: list[str]
+    csv: bytes | None
+    problems: list[Problem]
+    repaired: list[Problem]
+
+
+def _part(layer: Layer, chunk: Chunk, first: int, ctx: Context) -> Part:
+    """The chunk's staging rows as CSV; the layer's problems go to ``ctx.problems``."""
+    values, keep = layer.rows(chunk, ctx)
+    columns = {"rec": pa.array(chunk.records, pa.int32())}
+    columns.update({n: values.column(n) for n, _ in layer.staging_columns})
+    columns.update({f"x{i}": chunk.extras.column(i) for i in range(chunk.extras.num_columns)})
+    columns["geom"] = pa.array(shapely.to_wkb(chunk.geoms, hex=True, include_srid=False))
+    table = pa.table(columns).filter(pa.array(keep))
+    csv_bytes = None
+    if table.num_rows:
+        buf = io.BytesIO()
+        pa_csv.write_csv(table, buf, pa_csv.WriteOptions(include_header=False))
+        csv_bytes = buf.getvalue()
+    records = range(first, chunk.read_upto + 1)
+    return Part(
+        records, chunk.extras.schema, table.column_names, csv_bytes, ctx.problems, chunk.repaired
+    )
+
+
+_END = object()
+
+
+@contextmanager
+def read_ahead(items: Iterator) -> Iterator[Iterator]:
+    """``items`` made in a worker thread one ahead of their use: the next is made while the
+    caller works on the current one. Its errors reach the caller; however the caller ends,
+    the item under way is waited for and ``items`` is closed, in the worker."""
+    with ThreadPoolExecutor(1, thread_name_prefix="landmap-load") as worker:
+        pending = worker.submit(next, items, _END)
+
+        def ahead() -> Iterator:
+            nonlocal pending
+            while (item := pending.result()) is not _END:
+                pending = worker.submit(next, items, _END)
+                yield item
+
+        try:
+            yield ahead()
+        finally:
+            wait([pending])
+            worker.submit(items.close).result()
 
 
 def _quote(name: str) -> str:
@@ -318,8 +387,8 @@ def upsert(session: Session, insert_sql: str, touched: dict[int, bool] | None = 
     if touched is not None:
         written = session.execute(text(f"{insert_sql} RETURNING id, (xmax = 0)")).all()
         touched.update((int(i), bool(new)) for i, new in written)
-        inserted = sum(touched.values())
-        return Merged(inserted, len(touched) - inserted)
+        inserted = sum(bool(new) for _, new in written)
+        return Merged(inserted, len(written) - inserted)
     inserted, updated = session.execute(
         text(f"""
         WITH merged AS ({insert_sql} RETURNING (xmax = 0) AS inserted)
@@ -386,9 +455,16 @@ class Job:
     progress: Callable[[int, int], None] | None = None
     ctx: Context = field(init=False)
     report: LoadReport = field(init=False)
+    # the chunks merged as they came (their records: 1 .. merged_upto), while merging is on
+    merging: bool = field(init=False)
+    merged: list[Merged] = field(default_factory=list)
+    merged_upto: int = 0
+    staged_upto: int = 0
 
     def __post_init__(self) -> None:
         self.ctx = Context(self.options, self.read_plan.columns, [])
+        layer, options = self.layer, self.options
+        self.merging = bool(layer.merge_part and not options.repair and layer.apart(options))
         source = self.read_plan.source
         encoding = self.read_plan.encoding or enc_mod.Decision(
             "utf-8", msg("encoding_utf8_kind", "the text of this kind of file is UTF-8")
@@ -415,7 +491,7 @@ def _run(job: Job) -> LoadReport:
         _refuse_what_is_wrong(job)
         drop_records(session, job.ctx.problems)
         report.rejected = sorted(job.ctx.problems, key=lambda problem: problem.record)
-        report.inserted, report.updated, report.created_ids = job.layer.merge(session, job.ctx)
+        report.inserted, report.updated, report.created_ids = _merge(job)
         report.total_mu, report.mismatches = job.layer.summary(session)
         report.created_projects = job.ctx.created_projects
         report.created_batches = job.ctx.created_batches
@@ -441,22 +517,27 @@ def _run(job: Job) -> LoadReport:
 
 
 def _stage(job: Job) -> None:
-    """Read the file chunk by chunk into the staging table; the records set aside go to the
-    job's problems, text samples to the mojibake check."""
-    read_plan, report = job.read_plan, job.report
+    """Read the file chunk by chunk into the staging table (merging each chunk where it may);
+    the records set aside go to the job's problems, text samples to the mojibake check."""
+    read_plan, report, ctx = job.read_plan, job.report, job.ctx
     reading = Reading(
         reproject=crs_mod.Reprojector(read_plan.crs.crs, job.srid),
         region=crs_mod.region_in(job.srid, job.region_bbox),
         repair=job.options.repair,
-        problems=job.ctx.problems,
+        problems=[],  # the worker's: each part carries its own
     )
     staging = Staging(job.session, job.layer, job.srid)
-    for chunk in reader.read_chunks(read_plan, reading):
-        report.repaired += chunk.repaired
-        staging.copy(chunk, *job.layer.rows(chunk, job.ctx))
-        report.records_read = chunk.read_upto
-        if job.progress:
-            job.progress(report.records_read, read_plan.count)
+    with read_ahead(_parts(job, reading)) as parts:
+        for part in parts:
+            ctx.problems += part.problems
+            report.repaired += part.repaired
+            staging.copy(part)
+            ctx.attributes_sql = staging.attributes_sql
+            job.staged_upto = part.records.stop - 1
+            _merge_early(job, part.records)
+            report.records_read = job.staged_upto
+            if job.progress:
+                job.progress(report.records_read, read_plan.count)
     report.records_read = read_plan.count
     if staging.extras is None:  # an empty file
         staging.create(pa.schema([]))
@@ -465,6 +546,52 @@ def _stage(job: Job) -> None:
         enc_mod.check_not_mojibake(
             read_plan.encoding, reading.text_samples, read_plan.source.sidecar(".dbf")
         )
+
+
+def _parts(job: Job, reading: Reading) -> Iterator[Part]:
+    """The file's chunks read, checked and made ready to copy: the worker thread's work. Each
+    part carries the problems found in it (the reader's, then the layer's)."""
+    seen, first = 0, 1
+    with closing(reader.read_chunks(job.read_plan, reading)) as chunks:
+        for chunk in chunks:
+            found, seen = reading.problems[seen:], len(reading.problems)
+            ctx = Context(job.options, job.read_plan.columns, found)
+            yield _part(job.layer, chunk, first, ctx)
+            first = chunk.read_upto + 1
+
+
+def _merge_early(job: Job, records: range) -> None:
+    """Merge the staged chunk now, where the result is the one a merge of the whole file would
+    give: the layer's records merge apart, no repair sets records aside later, and nothing is
+    wrong so far (else the load is refused, and what was merged undone). A chunk the database
+    does not take (a code twice in it, say) waits, with the rest, for the whole file's checks."""
+    if not job.merging or job.ctx.problems:
+        job.merging = False
+        return
+    assert job.layer.merge_part is not None
+    touched = dict(job.ctx.touched)
+    try:
+        with job.session.begin_nested():
+            merged = job.layer.merge_part(job.session, job.ctx, records)
+    except DBAPIError:
+        job.ctx.touched = touched
+        job.merging = False
+        return
+    job.merged.append(merged)
+    job.merged_upto = records.stop - 1
+
+
+def _merge(job: Job) -> Merged:
+    """The layer's merge of what was not merged chunk by chunk, added to what was."""
+    session, layer, ctx = job.session, job.layer, job.ctx
+    if not job.merged:
+        return layer.merge(session, ctx)
+    assert layer.merge_part is not None
+    done = list(job.merged)
+    if job.merged_upto < job.staged_upto:
+        done.append(layer.merge_part(session, ctx, range(job.merged_upto + 1, job.staged_upto + 1)))
+    created = tuple(i for m in done for i in m.created_ids)
+    return Merged(sum(m.inserted for m in done), sum(m.updated for m in done), created)
 
 
 def _refuse_what_is_wrong(job: Job) -> None:

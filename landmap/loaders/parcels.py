@@ -30,6 +30,7 @@ from landmap.loaders.core import (
     Layer,
     Merged,
     duplicate_codes,
+    records_sql,
     upsert,
 )
 from landmap.loaders.profiles import PARCELS
@@ -243,7 +244,9 @@ def checks(session: Session, ctx: Context) -> list[Problem]:
     return found
 
 
-def merge(session: Session, ctx: Context) -> Merged:
+def merge(session: Session, ctx: Context, records: range | None = None) -> Merged:
+    """Insert the new parcels, update those the file changes (of ``records`` alone, if given:
+    a parcel's outcome depends on its own record only)."""
     present = set(ctx.columns)
     if "land_use" in present or "land_use_name" in present:
         present |= {"land_use_code", "land_use_name"}
@@ -268,6 +271,7 @@ def merge(session: Session, ctx: Context) -> Merged:
             FROM {STAGING} s
             LEFT JOIN project p ON p.name = s.project
             LEFT JOIN acquisition_batch b ON b.project_id = p.id AND b.name = s.batch
+            WHERE {records_sql(records)}
         ) s
         LEFT JOIN LATERAL lm_zone_candidates(s.mgeom) z ON true
         ON CONFLICT (code) DO UPDATE SET
@@ -280,11 +284,11 @@ def merge(session: Session, ctx: Context) -> Merged:
     """,
         ctx.touched if ctx.options.preview else None,
     )
-    _merge_commercial(session)
+    _merge_commercial(session, records)
     return counts
 
 
-def _merge_commercial(session: Session) -> None:
+def _merge_commercial(session: Session, records: range | None) -> None:
     names = [n for n, _ in COMMERCIAL]
     new = ", ".join(f"s.{n}" for n in names).replace("s.planned_use", "coalesce(s.planned_use, '')")
     new = new.replace("s.transfer_status", "coalesce(s.transfer_status, 'planned')")
@@ -293,7 +297,7 @@ def _merge_commercial(session: Session) -> None:
         INSERT INTO commercial_plot AS c (parcel_id, {", ".join(names)})
         SELECT p.id, {new}
         FROM {STAGING} s JOIN parcel p ON p.code = s.code
-        WHERE num_nonnulls({", ".join(f"s.{n}" for n in names)}) > 0
+        WHERE num_nonnulls({", ".join(f"s.{n}" for n in names)}) > 0 AND {records_sql(records)}
         ON CONFLICT (parcel_id) DO UPDATE SET {", ".join(f"{n} = EXCLUDED.{n}" for n in names)}
         WHERE ({", ".join(f"c.{n}" for n in names)})
             IS DISTINCT FROM ({", ".join(f"EXCLUDED.{n}" for n in names)})
@@ -344,4 +348,16 @@ def preview(session: Session, ctx: Context) -> dict:
     }
 
 
-LAYER = Layer("parcels", PARCELS, STAGING_COLUMNS, rows, checks, merge, summary, preview)
+# projects a file creates are made from all of its parcels (their zone, the batches' mu)
+LAYER = Layer(
+    "parcels",
+    PARCELS,
+    STAGING_COLUMNS,
+    rows,
+    checks,
+    merge,
+    summary,
+    preview,
+    merge_part=merge,
+    apart=lambda options: not options.create_projects,
+)

@@ -13,7 +13,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from landmap import landuse
-from landmap.loaders.core import BAD_CODE, STAGING, Context, Layer, Merged, duplicate_codes
+from landmap.loaders.core import (
+    BAD_CODE,
+    STAGING,
+    Context,
+    Layer,
+    Merged,
+    duplicate_codes,
+    records_sql,
+)
 from landmap.loaders.profiles import FARMLAND, LANDUSE, Profile
 from landmap.loaders.reader import Chunk, Problem, map_unique
 from landmap.messages import msg
@@ -82,8 +90,9 @@ def _checks(session: Session, ctx: Context) -> list[Problem]:
     return duplicate_codes(session)
 
 
-def _merge(kind: Patches, session: Session, ctx: Context) -> Merged:
-    """Insert new patches; replace a patch's fields, attributes and shape where they differ."""
+def _merge(kind: Patches, session: Session, ctx: Context, records: range | None = None) -> Merged:
+    """Insert new patches; replace a patch's fields, attributes and shape where they differ
+    (of ``records`` alone, if given)."""
     types = dict(kind.columns)
     present = [c for c in types if c in ctx.columns or c == "land_use_name"]
     cols = ", ".join(present)
@@ -95,6 +104,7 @@ def _merge(kind: Patches, session: Session, ctx: Context) -> Merged:
         text(f"""
         INSERT INTO {kind.table} AS t (code, {cols}, attributes, geom)
         SELECT code, {values}, {ctx.attributes_sql}, ST_Multi(geom) FROM {STAGING} s
+        WHERE {records_sql(records)}
         ON CONFLICT (code) DO UPDATE SET {sets},
             attributes = t.attributes || EXCLUDED.attributes, updated_at = now()
         WHERE ({old}, t.attributes @> EXCLUDED.attributes, lm_same_shape(t.geom, EXCLUDED.geom))
@@ -136,6 +146,7 @@ def _layer(name: str, profile: Profile, kind: Patches) -> Layer:
         _checks,
         partial(_merge, kind),
         partial(_summary, kind),
+        merge_part=partial(_merge, kind),
     )
 
 

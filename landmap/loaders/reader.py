@@ -38,7 +38,7 @@ from landmap.messages import Message, msg, term
 
 log = logging.getLogger("landmap")
 
-CHUNK = 50_000
+CHUNK = 10_000  # records per chunk: read while the previous one is merged
 # what a profile's layer is called inside messages
 _LAYER_NAMES = {
     "parcels": term("parcel layer"),
