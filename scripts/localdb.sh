@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The project-local PostGIS cluster: scripts/localdb.sh start|stop|status|url
+# The project-local PostGIS cluster: scripts/localdb.sh start|stop|status|url|allow-replication
 # The cluster lives in .pgdata/ (or $LANDMAP_PGDATA), listens on 127.0.0.1:$LANDMAP_PGPORT
 # (default 54329) and runs as a non-root OS user: PostgreSQL refuses to run as root, so as root
 # it runs as "postgres" (created by Debian's postgresql-common). Superuser "landmap" with a
@@ -92,8 +92,20 @@ app_role() {
   fi
 }
 
+# streaming replicas (pg_basebackup -R; tests/db/test_replicas.py makes one) connect from
+# 127.0.0.1 with a password, as a role with REPLICATION: initdb writes this line, a cluster
+# without it gets it added (and reloaded when running)
+allow_replication() {
+  local hba=$cluster/pg_hba.conf
+  grep -Eq '^host[[:space:]]+replication[[:space:]]+all[[:space:]]+127\.0\.0\.1/32' "$hba" && return
+  printf 'host    replication     all             127.0.0.1/32            scram-sha-256\n' >> "$hba"
+  if running; then pgctl reload >/dev/null; fi
+  say "replication connections from 127.0.0.1 allowed ($hba)"
+}
+
 start() {
   [ -f "$cluster/PG_VERSION" ] || init_cluster
+  allow_replication
   [ -f "$urlfile" ] || die "$urlfile is missing; remove $pgdir to start afresh"
   if ! running; then
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -120,7 +132,8 @@ case "${1:-status}" in
   start) start ;;
   stop) running && pgctl -m fast stop >/dev/null; say "stopped" ;;
   status) if running; then say "running on 127.0.0.1:$port"; else say "not running"; exit 3; fi ;;
+  allow-replication) allow_replication ;;
   url) cat "$urlfile" ;;
   app-url) cat "$appurlfile" ;;
-  *) die "usage: scripts/localdb.sh start|stop|status|url|app-url" ;;
+  *) die "usage: scripts/localdb.sh start|stop|status|url|app-url|allow-replication" ;;
 esac

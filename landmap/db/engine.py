@@ -23,12 +23,13 @@ def _sqlalchemy_url(url: str) -> str:
     return url
 
 
-def make_engine(settings: Settings, read_only: bool = False) -> Engine:
+def make_engine(settings: Settings, read_only: bool = False, replica: bool = False) -> Engine:
     """An engine whose connections see landmap's schema first, then public (PostGIS).
 
     ``read_only``: for requests that only read. Its connections run each statement on its own
     (no BEGIN and ROLLBACK round trips: a cached tile costs one query, not three) and the
-    database refuses any write made through them."""
+    database refuses any write made through them. ``replica``: on a hot standby, which may
+    go away: see make_replica_engine."""
     if not settings.database_url:
         raise ConfigError(
             "no database URL for the owner of landmap's tables: set DATABASE_URL, or run this "
@@ -48,13 +49,19 @@ def make_engine(settings: Settings, read_only: bool = False) -> Engine:
         options += f" -crole={settings.db_role}"
     if read_only:
         options += " -cdefault_transaction_read_only=on"
-    # no pre-ping: it costs a round trip on every checkout (a third of a cached tile's time);
-    # connections are recycled instead, and a dropped one fails one request, not the next
+    connect_args = {"options": options, "application_name": "landmap"}
+    if replica:
+        connect_args["connect_timeout"] = REPLICA_CONNECT_TIMEOUT_S
+    # no pre-ping on the primary: it costs a round trip on every checkout (a third of a cached
+    # tile's time); connections are recycled instead, and a dropped one fails one request, not
+    # the next. A replica's are pinged: one gone is found at checkout, and its reads go to the
+    # primary instead of failing (landmap.web.db)
     return create_engine(
         _sqlalchemy_url(settings.database_url),
         pool_recycle=1800,
+        pool_pre_ping=replica,
         isolation_level="AUTOCOMMIT" if read_only else "READ COMMITTED",
-        connect_args={"options": options, "application_name": "landmap"},
+        connect_args=connect_args,
     )
 
 
@@ -64,6 +71,21 @@ def make_app_engine(settings: Settings, read_only: bool = False) -> Engine:
     if settings.app_database_url:
         settings = settings.with_(database_url=settings.app_database_url, db_role="")
     return make_engine(settings, read_only=read_only)
+
+
+# seconds to wait for a replica to answer a connection before reading from the primary
+REPLICA_CONNECT_TIMEOUT_S = 2
+
+
+def make_replica_engine(settings: Settings, url: str) -> Engine:
+    """A read-only engine on the hot standby at ``url`` (one of DATABASE_READ_URL), logged in
+    there as the web app is on the primary: the app's own role when there is an
+    app_database_url, else the owner's login with db_role. A standby refuses every write."""
+    if settings.app_database_url:
+        settings = settings.with_(database_url=url, app_database_url="", db_role="")
+    else:
+        settings = settings.with_(database_url=url)
+    return make_engine(settings, read_only=True, replica=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
