@@ -187,16 +187,15 @@ def db_restore(ctx: Ctx, path: str, into_url: str | None) -> None:
             revision=done["revision"] or "",
         ).render(locale)
     )
-    for check in done["checks"]:
-        click.echo(f"  {'✓' if check['ok'] else '✗'} {check['name']}: {check['found']}")
-        if not check["ok"]:
-            expected = msg(
-                "restore_check_expected",
-                "expected %(expected)s, found %(found)s",
-                expected=str(check["expected"]),
-                found=str(check["found"]),
-            )
-            click.echo("    " + expected.render(locale))
+    _print_checks(done["checks"], locale)
+    if done["recorded_in_configured"]:
+        click.echo(
+            msg(
+                "restore_recorded_in_source",
+                "the verification is recorded in the configured database too, which made "
+                "this backup",
+            ).render(locale)
+        )
     failed = sum(not c["ok"] for c in done["checks"])
     if failed:
         raise click.ClickException(
@@ -206,6 +205,47 @@ def db_restore(ctx: Ctx, path: str, into_url: str | None) -> None:
                 n=str(failed),
             ).render(locale)
         )
+
+
+@db.command("verify")
+@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def db_verify(ctx: Ctx, path: str) -> None:
+    """Check a backup without restoring it: its manifest and dump as written, its revision
+    known, its dump's contents readable (pg_restore --list); recorded for the backups page."""
+    from landmap.db import backup
+
+    done = backup.verify_file(ctx.settings, path)
+    locale = cli_locale()
+    _print_checks(done["checks"], locale)
+    failed = sum(not c["ok"] for c in done["checks"])
+    if failed:
+        raise click.ClickException(
+            msg("verify_check_failed", "%(n)s checks of the backup failed", n=str(failed)).render(
+                locale
+            )
+        )
+    click.echo(
+        msg(
+            "backup_verified",
+            "the backup made %(made_at)s (revision %(revision)s) is intact and its dump readable",
+            made_at=done["made_at"],
+            revision=done["revision"] or "",
+        ).render(locale)
+    )
+
+
+def _print_checks(checks: list[dict], locale: str) -> None:
+    for check in checks:
+        click.echo(f"  {'✓' if check['ok'] else '✗'} {check['name']}: {check['found']}")
+        if not check["ok"]:
+            expected = msg(
+                "restore_check_expected",
+                "expected %(expected)s, found %(found)s",
+                expected=str(check["expected"]),
+                found=str(check["found"]),
+            )
+            click.echo("    " + expected.render(locale))
 
 
 @main.command()
@@ -255,14 +295,22 @@ def info(ctx: Ctx) -> None:
 @click.option("--threads", default=8, show_default=True, type=int)
 @pass_ctx
 def serve(ctx: Ctx, host: str, port: int, threads: int) -> None:
-    """Serve the web app (waitress)."""
+    """Serve the web app (waitress). An idle keep-alive connection stays open for
+    LANDMAP_KEEPALIVE seconds (landmap.config.keepalive_seconds), as under gunicorn."""
     from waitress import serve as waitress_serve
 
     from landmap import create_app
+    from landmap.config import keepalive_seconds
 
     app = create_app(ctx.settings)
+    try:
+        idle = keepalive_seconds()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"landmap at http://{host}:{port}/")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="landmap")
+    waitress_serve(
+        app, host=host, port=port, threads=threads, ident="landmap", channel_timeout=idle
+    )
 
 
 def _print_report(report) -> None:

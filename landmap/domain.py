@@ -269,6 +269,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "import": frozenset({Role.ADMIN}),
     "users": frozenset({Role.ADMIN}),
     "audit": frozenset({Role.ADMIN}),
+    "backups": frozenset({Role.ADMIN}),  # the backups page
     "supply": frozenset({Role.OFFICER, Role.ADMIN}),  # supply, construction, buildings
     "statistics": frozenset({Role.OFFICER, Role.ADMIN}),  # enterprises' monthly figures
     "classes": frozenset({Role.ADMIN}),  # the 亩均效益 class thresholds

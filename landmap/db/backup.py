@@ -6,18 +6,30 @@ custom format, compressed itself): landmap's schema and the GIS views' schema, n
 the database. The manifest records landmap's version, the migration revision, counts per
 table, md5 checksums of the parcels (code, stage, geometry WKB by code), of the stage history
 and of the audit chain (rows by id), the dump's sha256 and a digest of the manifest itself.
+The manifest and the dump are read in one snapshot (pg_dump --snapshot): a write while the
+backup runs is in both or in neither.
+
+Each run is recorded in ``backup_run`` (migration 0023) for the administrators' page: a backup
+(or its failure) in the database backed up; a restore, with what it checked, in the database
+restored into, after the checks (which it does not count: backup_run is the record of backing
+up itself), together with the backup it came from as the manifest describes it; a restore into
+another database also in the configured one when that recorded making the backup; `db verify`
+(the file read and its dump listed, nothing restored) in the configured database.
 
 The owner's password goes to pg_dump and pg_restore in PGPASSWORD, never on a command line."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import getpass
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tarfile
 import tempfile
@@ -27,12 +39,13 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from landmap.config import PROJECT_ROOT, Settings
 from landmap.db import migrate
 from landmap.db.engine import make_engine
 from landmap.domain import Refused
-from landmap.messages import msg
+from landmap.messages import Message, msg
 
 MANIFEST = "manifest.json"
 DUMP = "landmap.dump"
@@ -47,32 +60,56 @@ CHECKSUMS = {
     "audit_chain": "SELECT md5(coalesce(string_agg(a::text, E'\\n' ORDER BY a.id), '')) "
     "FROM audit_log a",
 }
+RUNS = "backup_run"  # the record of backups: not counted (backing up and restoring change it)
 
 
 def backup(settings: Settings, path: str | Path) -> dict[str, Any]:
-    """Dump landmap's schemas to ``path`` (a tar of dump and manifest); returns the manifest."""
+    """Dump landmap's schemas to ``path`` (a tar of dump and manifest); returns the manifest.
+    The backup, or its refusal, is recorded in the database backed up."""
     owner = settings.with_(db_role="")
+    path = Path(path)
+    started = _now()
+    try:
+        manifest = _backup(owner, path, started)
+    except Refused as exc:
+        run = {"kind": "backup", "started_at": started, "file_name": path.name}
+        _record_quietly(owner, {**run, "problems": [exc.message]})
+        raise
+    _record(owner, _backup_run(manifest, path, started))
+    return manifest
+
+
+def _backup(owner: Settings, path: Path, started: dt.datetime) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as work:
         dump = Path(work) / DUMP
         with _connect(owner) as conn:
-            schemas = _schemas(conn, settings.db_schema)
-            manifest = _state(conn, schemas)
+            schemas = _schemas(conn, owner.db_schema)
             extensions = _extensions(conn)
-            args = [f"--schema={s}" for s in schemas]
-            _run("pg_dump", owner.database_url, "--format=custom", *args, f"--file={dump}")
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            conn.commit()
+            with conn.execution_options(isolation_level="REPEATABLE READ").begin():
+                snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar()
+                made_at = conn.execute(text("SELECT now()")).scalar()
+                state = _read_state(conn, schemas)
+                args = [f"--schema={s}" for s in schemas]
+                _run("pg_dump", owner.database_url, "--format=custom", f"--snapshot={snapshot}",
+                     *args, f"--file={dump}")  # fmt: skip
         manifest = {
             "format": FORMAT,
             "landmap_version": landmap_version(),
-            "revision": migrate.current(owner),
-            "made_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "schema": settings.db_schema,
+            "revision": revision,
+            "made_at": made_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
+            "started_at": started.isoformat(timespec="seconds"),
+            "made_by": _who(),
+            "host": socket.gethostname(),
+            "schema": owner.db_schema,
             "schemas": schemas,
             "extensions": extensions,
-            **manifest,
+            **state,
             "dump_sha256": _sha256(dump),
         }
         manifest["manifest_md5"] = _digest(manifest)
-        _write(Path(path), manifest, dump)
+        _write(path, manifest, dump)
     return manifest
 
 
@@ -81,6 +118,7 @@ def restore(settings: Settings, path: str | Path, into_url: str | None = None) -
     which must not hold landmap's schema yet), then check it against the manifest. Returns
     the manifest and ``checks``: each {"name", "expected", "found", "ok"}."""
     target = settings.with_(db_role="", database_url=into_url or settings.database_url)
+    started = _now()
     with tempfile.TemporaryDirectory() as work:
         manifest, dump = _read(Path(path), Path(work))
         _check_revision(settings, manifest)
@@ -93,7 +131,40 @@ def restore(settings: Settings, path: str | Path, into_url: str | None = None) -
              "--single-transaction", f"--use-list={listing}", str(dump))  # fmt: skip
     migrate.grant_app_role(target.with_(db_role=settings.db_role))
     migrate.grant_gis_role(target)
-    return {**manifest, "checks": verify(target, manifest)}
+    checks = verify(target, manifest)
+    run = _checked_run("restore", manifest, started, Path(path), checks)
+    _record(target, _backup_run(manifest, Path(path)))
+    _record(target, run)
+    source = settings.with_(db_role="")
+    same = (make_url(target.database_url), target.db_schema) == (
+        make_url(source.database_url),
+        source.db_schema,
+    )
+    recorded = not same and _record_if_made_there(source, run)
+    return {**manifest, "checks": checks, "recorded_in_configured": recorded}
+
+
+def verify_file(settings: Settings, path: str | Path) -> dict[str, Any]:
+    """Check the backup at ``path`` without restoring it: a landmap backup, its manifest and
+    dump as written, of a revision this landmap knows, its dump's table of contents readable
+    (pg_restore --list) with the data of every table the manifest counts. Recorded in the
+    configured database. Returns the manifest (empty when unreadable) and ``checks``."""
+    path = Path(path)
+    started = _now()
+    manifest: dict[str, Any] = {}
+    checks: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as work:
+        try:
+            manifest, dump = _read(path, Path(work))
+            checks.append(_check("file", True, True))
+            checks += _integrity_checks(manifest, dump)
+            checks.append(_check("revision", True, _known_revision(settings, manifest)))
+            checks.append(_contents_check(manifest, dump))
+        except (Refused, KeyError, TypeError, AttributeError, ValueError):
+            checks = [_check("file", True, False)]
+    run = _checked_run("verify", manifest, started, path, checks)
+    _record(settings.with_(db_role=""), run)
+    return {**manifest, "checks": checks}
 
 
 def verify(settings: Settings, manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,6 +178,162 @@ def verify(settings: Settings, manifest: dict[str, Any]) -> list[dict[str, Any]]
     for table, expected in manifest["counts"].items():
         checks.append({"name": table, "expected": expected, "found": found["counts"].get(table)})
     return [{**c, "ok": c["expected"] == c["found"]} for c in checks]
+
+
+def _check(name: str, expected: Any, found: Any) -> dict[str, Any]:
+    return {"name": name, "expected": expected, "found": found, "ok": expected == found}
+
+
+def _integrity_checks(manifest: dict[str, Any], dump: Path) -> list[dict[str, Any]]:
+    return [
+        _check("manifest_md5", manifest.get("manifest_md5"), _digest(manifest)),
+        _check("dump_sha256", manifest.get("dump_sha256"), _sha256(dump)),
+    ]
+
+
+def _contents_check(manifest: dict[str, Any], dump: Path) -> dict[str, Any]:
+    """How many of the tables the manifest counts have their data in the dump's contents."""
+    try:
+        listed = set(re.findall(r" TABLE DATA (\S+) (\S+) ", _listing(dump)))
+    except Refused:
+        listed = set()
+    tables = [tuple(name.split(".", 1)) for name in manifest["counts"]]
+    return _check("contents", len(tables), sum(t in listed for t in tables))
+
+
+def _checked_run(
+    kind: str, manifest: dict[str, Any], started: dt.datetime, path: Path, checks: list
+) -> dict[str, Any]:
+    """The record of a restore or verification of the backup ``manifest`` describes."""
+    failed = sum(not c["ok"] for c in checks)
+    problems = []
+    if failed:
+        problems.append(
+            msg(
+                "restore_check_failed",
+                "%(n)s checks of the restored register do not match its backup",
+                n=str(failed),
+            )
+            if kind == "restore"
+            else msg("verify_check_failed", "%(n)s checks of the backup failed", n=str(failed))
+        )
+    return {
+        **_described(manifest, path),
+        "kind": kind,
+        "started_at": started,
+        "checks": checks,
+        "problems": problems,
+    }
+
+
+def _backup_run(manifest: dict[str, Any], path: Path, started: dt.datetime | None = None):
+    """The record of the backup ``manifest`` describes: made just now (``started`` given), or,
+    in a register restored from it, as its manifest tells (ended at its snapshot)."""
+    made_at = _made_at(manifest, "made_at")
+    return {
+        **_described(manifest, path),
+        "kind": "backup",
+        "started_at": started or _made_at(manifest, "started_at") or made_at,
+        "finished_at": _now() if started else made_at,
+        "run_by": str(manifest.get("made_by") or "")[:200],
+        "host": str(manifest.get("host") or "")[:200],
+        "problems": [],
+    }
+
+
+def _described(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
+    """What a run records of the backup at ``path`` and its manifest (read from a file:
+    only what has the shape it should)."""
+    sha = manifest.get("dump_sha256")
+    counts, sums = manifest.get("counts"), manifest.get("checksums")
+    return {
+        "file_name": path.name,
+        "size_bytes": path.stat().st_size if path.is_file() else None,
+        "dump_sha256": sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha) else None,
+        "revision": str(manifest["revision"])[:64] if manifest.get("revision") else None,
+        "landmap_version": str(manifest.get("landmap_version") or "")[:64] or None,
+        "made_at": _made_at(manifest, "made_at"),
+        "counts": counts if isinstance(counts, dict) else {},
+        "checksums": sums if isinstance(sums, dict) else {},
+    }
+
+
+def _made_at(manifest: dict[str, Any], key: str) -> dt.datetime | None:
+    try:
+        at = dt.datetime.fromisoformat(str(manifest.get(key)))
+    except ValueError:
+        return None
+    return at if at.tzinfo else None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _who() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _record(settings: Settings, run: dict[str, Any]) -> bool:
+    """Add ``run`` to backup_run of the database at ``settings`` (as its owner); False when
+    the register there has no backup_run (it is of a revision before 0023)."""
+    row = {
+        "finished_at": _now(),
+        "run_by": _who(),
+        "host": socket.gethostname(),
+        "size_bytes": None,
+        "dump_sha256": None,
+        "revision": None,
+        "landmap_version": None,
+        "made_at": None,
+        "counts": {},
+        "checksums": {},
+        "checks": [],
+        **run,
+    }
+    row["finished_at"] = max(row["finished_at"], row["started_at"])
+    row["ok"] = not row["problems"]
+    problems: list[Message] = run["problems"]
+    row["problems"] = [{"code": m.code, "text": m.text, "params": m.params} for m in problems]
+    for key in ("counts", "checksums", "checks", "problems"):
+        row[key] = json.dumps(row[key], ensure_ascii=False, default=str)
+    columns = ", ".join(row)
+    values = ", ".join(
+        f"CAST(:{k} AS jsonb)" if k in ("counts", "checksums", "checks", "problems") else f":{k}"
+        for k in row
+    )
+    with _connect(settings) as conn:
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": RUNS}).scalar() is None:
+            return False
+        conn.execute(text(f"INSERT INTO {RUNS} ({columns}) VALUES ({values})"), row)
+        conn.commit()
+    return True
+
+
+def _record_quietly(settings: Settings, run: dict[str, Any]) -> None:
+    """Record a failed run where that can be done: a database without the register (or
+    unreachable) keeps no record, and the failure itself is what the caller reports."""
+    with contextlib.suppress(SQLAlchemyError):
+        _record(settings, run)
+
+
+def _record_if_made_there(settings: Settings, run: dict[str, Any]) -> bool:
+    """Record ``run`` (a restore into another database) in the database at ``settings`` too
+    if that one recorded making the backup; whether it was recorded. Not reaching it (the
+    machine a backup is restored for is often gone) is no failure of the restore."""
+    if run["dump_sha256"] is None:
+        return False
+    try:
+        with _connect(settings) as conn:
+            if conn.execute(text("SELECT to_regclass(:t)"), {"t": RUNS}).scalar() is None:
+                return False
+            made = conn.execute(
+                text(f"SELECT 1 FROM {RUNS} WHERE kind = 'backup' AND ok AND dump_sha256 = :d"),
+                {"d": run["dump_sha256"]},
+            ).first()
+        return made is not None and _record(settings, run)
+    except SQLAlchemyError:
+        return False
 
 
 def landmap_version() -> str:
@@ -145,18 +372,24 @@ def _state(conn: Connection, schemas: list[str]) -> dict[str, Any]:
     """Counts of every table of ``schemas`` and the checksums, read in one snapshot."""
     conn.commit()
     with conn.execution_options(isolation_level="REPEATABLE READ").begin():
-        tables = conn.execute(
-            text(
-                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(:s) "
-                "ORDER BY 1, 2"
-            ),
-            {"s": schemas},
-        ).all()
-        counts = {
-            f"{s}.{t}": conn.execute(text(f'SELECT count(*) FROM "{s}"."{t}"')).scalar()
-            for s, t in tables
-        }
-        sums = {name: conn.execute(text(sql)).scalar() for name, sql in CHECKSUMS.items()}
+        return _read_state(conn, schemas)
+
+
+def _read_state(conn: Connection, schemas: list[str]) -> dict[str, Any]:
+    """Counts of every table of ``schemas`` but backup_run, and the checksums, read in the
+    transaction ``conn`` is in."""
+    tables = conn.execute(
+        text(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(:s) "
+            "AND tablename <> :runs ORDER BY 1, 2"
+        ),
+        {"s": schemas, "runs": RUNS},
+    ).all()
+    counts = {
+        f"{s}.{t}": conn.execute(text(f'SELECT count(*) FROM "{s}"."{t}"')).scalar()
+        for s, t in tables
+    }
+    sums = {name: conn.execute(text(sql)).scalar() for name, sql in CHECKSUMS.items()}
     return {"counts": counts, "checksums": sums}
 
 
@@ -211,14 +444,22 @@ def _read(path: Path, work: Path) -> tuple[dict[str, Any], Path]:
     return manifest, work / DUMP
 
 
-def _check_revision(settings: Settings, manifest: dict[str, Any]) -> None:
-    """A dump of a revision this landmap does not know (a newer landmap's) is refused."""
+def _scripts(settings: Settings):
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory.from_config(migrate.alembic_config(settings))
+    return ScriptDirectory.from_config(migrate.alembic_config(settings))
+
+
+def _known_revision(settings: Settings, manifest: dict[str, Any]) -> bool:
     revision = str(manifest.get("revision"))
-    known = {s.revision for s in scripts.walk_revisions()}
-    if revision not in known:
+    return revision in {s.revision for s in _scripts(settings).walk_revisions()}
+
+
+def _check_revision(settings: Settings, manifest: dict[str, Any]) -> None:
+    """A dump of a revision this landmap does not know (a newer landmap's) is refused."""
+    if not _known_revision(settings, manifest):
+        scripts = _scripts(settings)
+        revision = str(manifest.get("revision"))
         raise Refused(
             msg(
                 "backup_newer_revision",
@@ -232,8 +473,7 @@ def _check_revision(settings: Settings, manifest: dict[str, Any]) -> None:
 
 
 def _check_integrity(manifest: dict[str, Any], dump: Path) -> None:
-    intact = manifest.get("manifest_md5") == _digest(manifest)
-    if not intact or manifest.get("dump_sha256") != _sha256(dump):
+    if not all(c["ok"] for c in _integrity_checks(manifest, dump)):
         raise Refused(
             msg(
                 "backup_damaged",
@@ -321,14 +561,19 @@ def _restore_list(dump: Path, work: Path) -> Path:
     """pg_restore's table of contents of ``dump`` without ``CREATE SCHEMA public``: a dump of
     the public schema (the default deployment) holds it, and every database has that schema
     already (PostGIS lives there)."""
+    kept = [ln for ln in _listing(dump).splitlines() if not re.search(r" SCHEMA - public ", ln)]
+    listing = work / "restore.list"
+    listing.write_text("\n".join(kept) + "\n")
+    return listing
+
+
+def _listing(dump: Path) -> str:
+    """pg_restore --list of ``dump``: its table of contents (read from the file alone)."""
     done = subprocess.run([_tool("pg_restore"), "--list", str(dump)], capture_output=True,
                           text=True)  # fmt: skip
     if done.returncode != 0:
         raise Refused(msg("backup_unreadable", "%(file)s is not a landmap backup", file=DUMP))
-    kept = [ln for ln in done.stdout.splitlines() if not re.search(r" SCHEMA - public ", ln)]
-    listing = work / "restore.list"
-    listing.write_text("\n".join(kept) + "\n")
-    return listing
+    return done.stdout
 
 
 def _quoted(value: str) -> str:
