@@ -48,5 +48,12 @@ def create_app(
     app.extensions["landmap.read_sessions"] = session_factory or make_sessionmaker(
         make_app_engine(settings, read_only=True)
     )
-    web.init_app(app)
+    # told by the database what changed (on the primary), unless a test's factory holds every
+    # request in one transaction that is never committed (then nothing would ever be told)
+    push = None
+    if session_factory is None and settings.listen:
+        from landmap.db.notify import listener_for
+
+        push = listener_for(settings.app_database_url or settings.database_url, settings.db_schema)
+    web.init_app(app, push)
     return app

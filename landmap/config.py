@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +35,38 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+_OFF = ("0", "false", "no", "off")
+
+
+def _stale_seconds(env: dict[str, str]) -> int:
+    seconds = _int(env, "LANDMAP_TILE_STALE_SECONDS", 5)
+    if seconds > 60:
+        raise ConfigError("LANDMAP_TILE_STALE_SECONDS must be 0 to 60 (a bounded few seconds)")
+    return seconds
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise ConfigError(f"{name} must be seconds between 0 and 3600, e.g. 5; got {raw!r}")
+    return value
+
+
+def _read_urls(env: dict[str, str]) -> tuple[str, ...]:
+    """DATABASE_READ_URL: the replicas' URLs, separated by commas or spaces."""
+    urls = tuple(u for u in re.split(r"[\s,]+", env.get("DATABASE_READ_URL", "")) if u)
+    for url in urls:
+        if not url.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
+            raise ConfigError("DATABASE_READ_URL must be postgresql:// URLs, comma-separated")
+    if len(urls) > 16:
+        raise ConfigError("DATABASE_READ_URL names more than 16 replicas")
+    return urls
+
+
 RATELIMIT_STORAGES = ("landmap+postgresql://", "memory://")
 
 
@@ -42,6 +75,24 @@ def _ratelimit_storage(env: dict[str, str]) -> str:
     if raw not in RATELIMIT_STORAGES:
         raise ConfigError(f"LANDMAP_RATELIMIT_STORAGE must be one of {RATELIMIT_STORAGES}")
     return raw
+
+
+# Seconds a server keeps an idle keep-alive connection open (gunicorn's `keepalive`, default
+# 2; waitress's `channel_timeout`). Behind a load balancer it must outlast the balancer's own
+# idle timeout (nginx upstream keepalive_timeout and AWS ALB: 60 s), so that the balancer,
+# never landmap, closes an idle connection: a request it sends on one just as landmap closed
+# it would fail.
+KEEPALIVE_DEFAULT_S = 75
+KEEPALIVE_MAX_S = 3600
+
+
+def keepalive_seconds(env: dict[str, str] | None = None) -> int:
+    """LANDMAP_KEEPALIVE (whole seconds, 1 to KEEPALIVE_MAX_S), else KEEPALIVE_DEFAULT_S."""
+    env = os.environ if env is None else env
+    seconds = _int(env, "LANDMAP_KEEPALIVE", KEEPALIVE_DEFAULT_S)
+    if not 1 <= seconds <= KEEPALIVE_MAX_S:
+        raise ConfigError(f"LANDMAP_KEEPALIVE must be 1 to {KEEPALIVE_MAX_S} seconds")
+    return seconds
 
 
 NO_DATABASE = (
@@ -113,6 +164,12 @@ class Settings:
     # The web app's own login (a role that owns nothing); "" = database_url with db_role,
     # which is weaker: SQL run through the app could RESET ROLE to the owner.
     app_database_url: str = field(default="", repr=False)
+    # hot-standby replicas that serve the requests which only read, each as the web app logs
+    # in there (landmap.db.replicas); () = every read from the primary
+    read_database_urls: tuple[str, ...] = field(default=(), repr=False)
+    # a replica further behind the primary than this is not read from; after a write, that
+    # user's reads go to the primary until a replica has replayed it, for at most this long
+    replica_max_lag_seconds: float = 5.0
     # a signed-in session not used for this long ends
     session_idle_minutes: int = 480
     # Served over HTTPS (directly or behind a proxy): cookies are marked Secure.
@@ -131,7 +188,8 @@ class Settings:
     secret_key: str = field(default="", repr=False)
     default_locale: str = "zh_CN"
     var_dir: Path = PROJECT_ROOT / "var"
-    # agreement scans and photos that back acquisition changes
+    # where agreement scans and photos were kept as files before they moved into the database:
+    # read by migration 0022, written back by its downgrade
     documents_dir: Path = PROJECT_ROOT / "var" / "documents"
     max_upload_mb: int = 50
     # zone drafts: parts narrower than this (metres) are reported as slivers
@@ -140,6 +198,14 @@ class Settings:
     tile_cache_mb: int = 128
     # vector tiles on disk (var/tiles), shared by the processes; least recently used go first
     tile_disk_mb: int = 512
+    # a tile at zoom 14 or lower may be served in its previous version this many seconds after
+    # a write under it, while it is drawn again (0: never)
+    tile_stale_seconds: float = 5.0
+    # each server process listens for the database's notifications and keeps caches by them
+    # (off: every cached tile, token and session is checked with the database each time)
+    listen: bool = True
+    # the backups page warns when the last backup is older than this (hours)
+    backup_warn_hours: int = 24
     # where the login rate limit counts attempts: in the database, shared by every server
     # process ("landmap+postgresql://"), or "memory://" (each process its own)
     ratelimit_storage: str = "landmap+postgresql://"
@@ -167,6 +233,8 @@ class Settings:
         return cls(
             database_url=url,
             app_database_url=app_url,
+            read_database_urls=_read_urls(env),
+            replica_max_lag_seconds=_seconds(env, "LANDMAP_REPLICA_MAX_LAG_SECONDS", 5.0),
             session_idle_minutes=_int(env, "LANDMAP_SESSION_IDLE_MINUTES", 480),
             gk_central_meridian=int(cm) if cm else None,
             db_schema=env.get("LANDMAP_DB_SCHEMA", "public"),
@@ -185,6 +253,9 @@ class Settings:
             sliver_width_m=float(_int(env, "LANDMAP_SLIVER_WIDTH_M", 5)),
             tile_cache_mb=_int(env, "LANDMAP_TILE_CACHE_MB", 128),
             tile_disk_mb=_int(env, "LANDMAP_TILE_DISK_MB", 512),
+            tile_stale_seconds=float(_stale_seconds(env)),
+            listen=env.get("LANDMAP_LISTEN", "1").strip().lower() not in _OFF,
+            backup_warn_hours=_int(env, "LANDMAP_BACKUP_WARN_HOURS", 24),
             ratelimit_storage=_ratelimit_storage(env),
             maker=env.get("LANDMAP_MAKER", "").strip()[:200] or "landmap",
             pdf_font=Path(env["LANDMAP_PDF_FONT"]) if env.get("LANDMAP_PDF_FONT") else None,

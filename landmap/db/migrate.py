@@ -37,9 +37,10 @@ def upgrade(settings: Settings, revision: str = "head") -> None:
 
 def grant_app_role(settings: Settings) -> bool:
     """The web app's database role: it owns nothing and may do only what the app does. On
-    audit_log INSERT and SELECT; on quota_balance no amount (the ledger's trigger moves them,
-    as the owner); TRUNCATE nowhere. Created (NOLOGIN) when missing and the migrating role
-    may create roles; scripts/localdb.sh makes it a LOGIN role. Returns whether it exists."""
+    audit_log and document_content INSERT and SELECT; on quota_balance no amount (the
+    ledger's trigger moves them, as the owner); TRUNCATE nowhere. Created (NOLOGIN) when
+    missing and the migrating role may create roles; scripts/localdb.sh makes it a LOGIN
+    role. Returns whether it exists."""
     engine = make_engine(settings.with_(db_role=""))
     schema = settings.db_schema
     try:
@@ -49,6 +50,7 @@ def grant_app_role(settings: Settings) -> bool:
             _grant_tables(conn, schema)
             _keep_audit_append_only(conn, schema)
             _keep_quota_amounts_to_the_ledger(conn, schema)
+            _keep_progress_to_its_triggers(conn, schema)
             if settings.db_role == APP_ROLE:
                 _let_owner_become_app_role(conn)
     finally:
@@ -170,9 +172,13 @@ def _grant_tables(conn: Connection, schema: str) -> None:
     )
 
 
+APPEND_ONLY = ("audit_log", "document_content")  # the app inserts and reads, nothing more
+
+
 def _keep_audit_append_only(conn: Connection, schema: str) -> None:
-    if conn.execute(text("SELECT to_regclass(:t)"), {"t": f'"{schema}".audit_log'}).scalar():
-        conn.execute(text(f'REVOKE UPDATE, DELETE ON "{schema}".audit_log FROM {APP_ROLE}'))
+    for table in APPEND_ONLY:
+        if conn.execute(text("SELECT to_regclass(:t)"), {"t": f'"{schema}".{table}'}).scalar():
+            conn.execute(text(f'REVOKE UPDATE, DELETE ON "{schema}".{table} FROM {APP_ROLE}'))
 
 
 def _keep_quota_amounts_to_the_ledger(conn: Connection, schema: str) -> None:
@@ -190,6 +196,14 @@ def _keep_quota_amounts_to_the_ledger(conn: Connection, schema: str) -> None:
             GRANT INSERT (year, source), UPDATE (year, source)
                 ON "{schema}".quota_balance TO {APP_ROLE};
         """)
+        )
+
+
+def _keep_progress_to_its_triggers(conn: Connection, schema: str) -> None:
+    """progress_delta (0021) is kept by the register's triggers, as the owner: the app reads it."""
+    if conn.execute(text("SELECT to_regclass(:t)"), {"t": f'"{schema}".progress_delta'}).scalar():
+        conn.execute(
+            text(f'REVOKE INSERT, UPDATE, DELETE ON "{schema}".progress_delta FROM {APP_ROLE}')
         )
 
 

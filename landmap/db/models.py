@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -360,7 +361,7 @@ class StageChange(Base):
 
 class StageDocument(Base):
     """An agreement scan or photo (PDF, JPEG, PNG) backing every entry of its change set,
-    append-only; the file is kept under LANDMAP_DOCUMENTS_DIR by its sha256."""
+    append-only; its bytes are its DocumentContent (0022; one recorded before may lack it)."""
 
     __tablename__ = "stage_document"
 
@@ -369,8 +370,21 @@ class StageDocument(Base):
     file_name: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(Text)
     size_bytes: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(Sha256)
+    sha256: Mapped[str] = mapped_column(Sha256, ForeignKey("document_content.sha256"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+
+
+class DocumentContent(Base):
+    """The bytes of one distinct document, keyed by their sha256 (checked by the database),
+    append-only; read a slice at a time (landmap.services.documents)."""
+
+    __tablename__ = "document_content"
+
+    sha256: Mapped[str] = mapped_column(Sha256, primary_key=True)
+    content_type: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    stored_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
 
 
 # --- parcel edits (0015): append-only ------------------------------------------------------
@@ -539,6 +553,44 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+# --- acquisition progress kept by the database (0021) ------------------------------------
+
+
+class ProgressDelta(Base):
+    """What the history adds to a project's (batch_id None) or a batch's progress, for the
+    parcels of one (created_on, retired_on), on a day or in a month (``period``; ``starts``:
+    the day or the month's first day, -infinity where the parcels started), at a ``measure``
+    (a stage, or 'disputed'): parcels, exact mu and history entries. Kept by triggers only
+    (the app reads it); the sum of the rows up to a day is the figure as of that day."""
+
+    __tablename__ = "progress_delta"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id",
+            "batch_id",
+            "period",
+            "starts",
+            "created_on",
+            "retired_on",
+            "measure",
+            name="progress_delta_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    project_id: Mapped[int] = mapped_column(Integer)
+    batch_id: Mapped[int | None] = mapped_column(Integer)
+    created_on: Mapped[dt.date | None] = mapped_column(Date)
+    retired_on: Mapped[dt.date | None] = mapped_column(Date)
+    period: Mapped[str] = mapped_column(String(5))
+    starts: Mapped[dt.date] = mapped_column(Date)
+    measure: Mapped[str] = mapped_column(String(24))
+    parcels: Mapped[int] = mapped_column(Integer)
+    mu: Mapped[Decimal] = mapped_column(Numeric)
+    events: Mapped[int] = mapped_column(Integer)
+
+
 # --- map tiles (0007) --------------------------------------------------------------------
 
 
@@ -662,3 +714,32 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[dt.datetime] = mapped_column(Timestamptz, index=True)
+
+
+# --- backups and their verification (0023) -----------------------------------------------
+
+
+class BackupRun(Base):
+    """A `db backup`, `db restore` or `db verify` that ran: recorded by the owner (the command
+    line) only, append-only. ``file_name`` is the file's name without its directory;
+    ``problems`` are messages ({code, text, params}); ``ok`` when there are none."""
+
+    __tablename__ = "backup_run"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(Timestamptz)
+    finished_at: Mapped[dt.datetime] = mapped_column(Timestamptz)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    file_name: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    dump_sha256: Mapped[str | None] = mapped_column(Sha256, index=True)
+    revision: Mapped[str | None] = mapped_column(Text)
+    landmap_version: Mapped[str | None] = mapped_column(Text)
+    made_at: Mapped[dt.datetime | None] = mapped_column(Timestamptz)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    checksums: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    checks: Mapped[list[Any]] = mapped_column(JSONB)
+    problems: Mapped[list[Any]] = mapped_column(JSONB)
+    run_by: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(Text)

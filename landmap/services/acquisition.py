@@ -13,7 +13,8 @@ import json
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
@@ -26,7 +27,14 @@ from landmap.geo.units import mu2
 from landmap.messages import Message, msg, term
 from landmap.services import Refused, Result
 from landmap.services.documents import StoredDocument
-from landmap.services.parcels import ParcelFilter, by_stage, filter_sql, lonlat_polygon
+from landmap.services.parcels import (
+    ParcelFilter,
+    StageFigure,
+    by_stage,
+    filter_sql,
+    in_force_sql,
+    lonlat_polygon,
+)
 
 PACE_WINDOW_DAYS = 90
 NO_GAIN_MU = 0.005  # less than this cleared in the window (rounding noise) counts as none
@@ -177,15 +185,24 @@ def _lock(session: Session, codes: Sequence[str]) -> list[Any]:
 
 
 def _insert(session: Session, change_set: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+    """The entries ``rows`` of one change set, in their order, in one statement (the
+    history's triggers, the audit's and progress_delta's, then run once for all of them)."""
+    entries = [{**r, "day": r["day"].isoformat()} for r in rows]
     try:
         with session.begin_nested():
             session.execute(
                 text("""
                 INSERT INTO stage_change (parcel_id, change_set, kind, from_stage, to_stage,
                     happened_on, recorded_by, note, correction, reason)
-                VALUES (:parcel_id, :change_set, :kind, :from_stage, :to_stage, :day, :user,
-                    :note, :correction, :reason)"""),
-                [{"change_set": change_set, **r} for r in rows],
+                SELECT r.parcel_id, :change_set, r.kind, r.from_stage, r.to_stage, r.day,
+                       r.user, r.note, r.correction, r.reason
+                FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (
+                    parcel_id integer, kind text, from_stage text, to_stage text, day date,
+                    "user" text, note text, correction boolean, reason text))
+                    WITH ORDINALITY AS r (parcel_id, kind, from_stage, to_stage, day, "user",
+                                          note, correction, reason, n)
+                ORDER BY r.n"""),
+                {"change_set": change_set, "rows": json.dumps(entries, ensure_ascii=False)},
             )
     except DBAPIError as exc:
         why = pg_message(exc)
@@ -396,7 +413,7 @@ class _Target:
     project: str
     batch_id: int | None
     batch: str | None
-    target_mu: float
+    target_mu: float | None  # None: a project without batches (its parcels' mu, see progress)
     due: dt.date | None
 
 
@@ -425,17 +442,134 @@ def _month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
     return days
 
 
-def _series(session, where, params, start: dt.date, end: dt.date) -> list[ClearedOn]:
-    """Exact cleared mu at each of _month_ends(start, end)."""
+@dataclass(frozen=True)
+class _Figures:
+    """A scope's exact figures as of a day, before pace and rounding: parcels and mu at each
+    stage (every stage, in order), the series (cleared mu at each of _month_ends; its last
+    point, as_of, is the cleared mu), the first change and the first clearing up to the day,
+    and the disputed parcels and their mu."""
+
+    stages: dict[str, StageFigure]
+    series: list[ClearedOn]
+    first_event: dt.date | None
+    first_cleared: dt.date | None
+    disputes: tuple[int, float]
+
+
+def _kept_scope(batch_id: int | None) -> str:
+    """The rows of progress_delta (migration 0021) of a project or one of its batches, of the
+    parcels in force on :as_of."""
+    batch = "d.batch_id = :batch_id" if batch_id is not None else "d.batch_id IS NULL"
+    return f"d.project_id = :project_id AND {batch} AND {in_force_sql('d')}"
+
+
+def _kept_rows(batch_id: int | None, *parts: str) -> str:
+    """The scope's rows of each of ``parts`` (conditions on progress_delta ``d``)."""
+    return " UNION ALL ".join(
+        f"(SELECT d.* FROM progress_delta d WHERE {_kept_scope(batch_id)} AND {part})"
+        for part in parts
+    )
+
+
+# what the totals as of :as_of read: the months before its own, and its month's days up to it
+_UP_TO_THE_DAY = (
+    "d.period = 'month' AND d.starts < :month",
+    "d.period = 'day' AND d.starts >= :month AND d.starts <= :as_of",
+)
+_CLEARED_BY_MONTH = "d.period = 'month' AND d.starts < :month AND d.measure = 'cleared'"
+# the first entry (of a measure) up to :as_of, by the partial indexes of 0021 (ordered by
+# batch_id too, which is one value: so the index's order serves a project's NULL as well)
+_FIRST = """(SELECT d.starts FROM progress_delta d
+    WHERE {scope} AND d.period = 'day' AND d.events > 0 AND {measure} d.starts <= :as_of
+    ORDER BY d.batch_id, d.starts LIMIT 1)"""
+
+
+def _kept_sql(batch_id: int | None) -> str:
+    """One statement for the figures: ('total', measure, parcels, mu) as of :as_of, ('month',
+    first day (NULL: where the parcels started), mu cleared in it) before :as_of's month,
+    and ('first', 'any' | 'cleared', the first entry's day)."""
+    scope = _kept_scope(batch_id)
+    firsts = [_FIRST.format(scope=scope, measure=m) for m in ("", "d.measure = 'cleared' AND")]
+    return f"""
+        SELECT 'total' AS part, r.measure, NULL::date AS day, sum(r.parcels) AS parcels,
+               sum(r.mu) AS mu
+        FROM ({_kept_rows(batch_id, *_UP_TO_THE_DAY)}) r GROUP BY r.measure
+        UNION ALL
+        SELECT 'month', NULL, nullif(r.starts, '-infinity'), NULL, sum(r.mu)
+        FROM ({_kept_rows(batch_id, _CLEARED_BY_MONTH)}) r GROUP BY r.starts
+        UNION ALL SELECT 'first', 'any', {firsts[0]}, NULL, NULL
+        UNION ALL SELECT 'first', 'cleared', {firsts[1]}, NULL, NULL
+        ORDER BY 1, 3 NULLS FIRST"""
+
+
+def _kept(session: Session, project_id: int, batch_id: int | None, as_of: dt.date) -> _Figures:
+    """The figures from progress_delta: the months before as_of's month and its days up to
+    as_of, of the parcels in force that day."""
+    params = {"project_id": project_id, "batch_id": batch_id, "as_of": as_of}
+    rows = session.execute(text(_kept_sql(batch_id)), {**params, "month": as_of.replace(day=1)})
+    totals, months, firsts = {}, [], {}
+    for row in rows:
+        if row.part == "total":
+            totals[row.measure] = StageFigure(row.parcels, float(row.mu))
+        elif row.part == "month":
+            months.append(row)
+        else:
+            firsts[row.measure] = row.day
+    stages = {s.value: totals.get(s.value, StageFigure(0, 0.0)) for s in Stage}
+    series: list[ClearedOn] = []
+    if sum(figure.parcels for figure in stages.values()):
+        series = _cumulated(months, _month_ends(firsts["any"] or as_of, as_of))
+        series[-1] = ClearedOn(as_of, stages[Stage.CLEARED.value].mu)
+    disputed = totals.get("disputed", StageFigure(0, 0.0))
+    return _Figures(
+        stages, series, firsts["any"], firsts["cleared"], (disputed.parcels, disputed.mu)
+    )
+
+
+def _cumulated(months: Sequence[Any], days: list[dt.date]) -> list[ClearedOn]:
+    """Cleared mu at each of ``days`` from the cleared mu gained in each month (``months``:
+    rows of its first ``day`` and ``mu``, in order; the first day may be None: where the
+    parcels started): a day's is the exact sum of the months up to its own."""
+    points, total, at = [], Decimal(0), 0
+    for day in days:
+        while at < len(months) and (months[at].day is None or months[at].day <= day):
+            total += months[at].mu
+            at += 1
+        points.append(ClearedOn(day, float(total)))
+    return points
+
+
+def _rescanned(session: Session, project_id: int, batch_id: int | None, as_of: dt.date) -> _Figures:
+    """The figures by rescanning every parcel's history (lm_stage_as_of, lm_dispute_as_of),
+    at each month end of the series: the definition progress_delta keeps to."""
+    selection = ParcelFilter(project_id=project_id, batch_id=batch_id, as_of=as_of)
+    stages = by_stage(session, selection)
+    clauses, params = filter_sql(selection)
+    where = " AND ".join(clauses)
+    first_event, first_cleared = session.execute(
+        text(f"""SELECT min(c.happened_on), min(c.happened_on) FILTER (
+                     WHERE c.to_stage = 'cleared')
+                 FROM stage_change c JOIN parcel p ON p.id = c.parcel_id
+                 WHERE {where} AND c.happened_on <= :as_of"""),
+        params,
+    ).one()
     rows = session.execute(
         text(f"""
         SELECT d::date AS day, coalesce(sum(p.area_mu) FILTER (
                    WHERE lm_stage_as_of(p.id, p.stage, d::date) = 'cleared'), 0) AS mu
         FROM unnest(CAST(:days AS date[])) AS d CROSS JOIN parcel p
         WHERE {where} GROUP BY d ORDER BY d"""),
-        {**params, "days": _month_ends(start, end)},
+        {**params, "days": _month_ends(first_event or as_of, as_of)},
     )
-    return [ClearedOn(row.day, row.mu) for row in rows]
+    series = [ClearedOn(row.day, row.mu) for row in rows]
+    if series:  # its last day is as_of: the same sum as the stage's, to the last bit
+        series[-1] = ClearedOn(as_of, stages[Stage.CLEARED.value].mu)
+    disputes = session.execute(
+        text(f"""SELECT count(*), coalesce(sum(p.area_mu), 0) FROM parcel p
+                 WHERE {where} AND lm_dispute_as_of(p.id, p.dispute, :as_of)"""),
+        params,
+    ).one()
+    return _Figures(stages, series, first_event, first_cleared, tuple(disputes))
 
 
 def _pace(
@@ -478,46 +612,65 @@ def progress(
     the date at which that pace reaches the target; on_track says whether it is by the due date.
     Mu are computed exactly and each figure returned is rounded once (geo.units.mu2); a total
     is the rounded exact sum.
+
+    The figures come from progress_delta (kept by the database's triggers, migration 0021),
+    a few thousand rows whatever the length of the history (scripts/bench_progress.py);
+    progress_rescanned computes the same from the history itself.
     """
     as_of = as_of or last_day_with_data(session)
     head = _target(session, project_id, batch_id)
     if head is None:
         return None
-    selection = ParcelFilter(project_id=project_id, batch_id=batch_id, as_of=as_of)
-    stages = by_stage(session, selection)
+    if head.target_mu is None:  # a project without batches: its parcels' mu now
+        mu = session.execute(
+            text(f"""SELECT sum(d.mu) FROM progress_delta d
+                     WHERE d.project_id = :p AND d.batch_id IS NULL AND d.period = 'month'
+                       AND d.measure <> 'disputed' AND {in_force_sql("d", "now")}"""),
+            {"p": project_id, "now": None},
+        ).scalar()
+        head = replace(head, target_mu=float(mu or 0))
+    return _progress(head, as_of, _kept(session, project_id, batch_id, as_of))
+
+
+def progress_rescanned(
+    session: Session, project_id: int, batch_id: int | None = None, as_of: dt.date | None = None
+) -> Progress | None:
+    """progress() by rescanning every parcel's history on each call: the definition the kept
+    figures are checked against (tests, scripts/bench_progress.py). Slow: its cost grows with
+    parcels times month ends (at 100,000 parcels with ten years of history, a minute or more;
+    ~400 ms with a history of a few months)."""
+    as_of = as_of or last_day_with_data(session)
+    head = _target(session, project_id, batch_id)
+    if head is None:
+        return None
+    if head.target_mu is None:
+        mu = session.execute(
+            text("SELECT sum(area_mu) FROM parcel WHERE project_id = :p AND retired_on IS NULL"),
+            {"p": project_id},
+        ).scalar()
+        head = replace(head, target_mu=float(mu or 0))
+    return _progress(head, as_of, _rescanned(session, project_id, batch_id, as_of))
+
+
+def _progress(head: _Target, as_of: dt.date, figures: _Figures) -> Progress:
+    stages, series = figures.stages, figures.series
     cleared = stages[Stage.CLEARED.value].mu
-    clauses, params = filter_sql(selection)
-    where = " AND ".join(clauses)
-    first_event, first_cleared = session.execute(
-        text(f"""SELECT min(c.happened_on), min(c.happened_on) FILTER (
-                     WHERE c.to_stage = 'cleared')
-                 FROM stage_change c JOIN parcel p ON p.id = c.parcel_id
-                 WHERE {where} AND c.happened_on <= :as_of"""),
-        params,
-    ).one()
-    start = first_event or as_of
-    series = _series(session, where, params, start, as_of)
-    if series:  # its last day is as_of: the same sum as the stage's, to the last bit
-        series[-1] = ClearedOn(as_of, cleared)
-    pace = _pace(series, cleared, first_cleared, as_of) if first_event else 0.0
-    projected = _projection(head.target_mu, cleared, pace, as_of)
-    disputes = session.execute(
-        text(f"""SELECT count(*), coalesce(sum(p.area_mu), 0) FROM parcel p
-                 WHERE {where} AND lm_dispute_as_of(p.id, p.dispute, :as_of)"""),
-        params,
-    ).one()
+    start = figures.first_event or as_of
+    pace = _pace(series, cleared, figures.first_cleared, as_of) if figures.first_event else 0.0
+    target = head.target_mu or 0.0
+    projected = _projection(target, cleared, pace, as_of)
     return Progress(
         project_id=head.project_id,
         project=head.project,
         batch_id=head.batch_id,
         batch=head.batch,
-        target_mu=mu2(head.target_mu),
+        target_mu=mu2(target),
         due=head.due,
         as_of=as_of,
         area_mu=mu2(sum(figure.mu for figure in stages.values())),
         cleared_mu=mu2(cleared),
         mu_by_stage={stage: mu2(figure.mu) for stage, figure in stages.items()},
-        disputes=Disputes(disputes[0], mu2(disputes[1])),
+        disputes=Disputes(figures.disputes[0], mu2(figures.disputes[1])),
         pace_mu_per_day=round(pace, 3),
         projected_completion=projected,
         on_track=bool(projected and head.due and projected <= head.due),
@@ -527,6 +680,8 @@ def progress(
 
 
 def _target(session: Session, project_id: int, batch_id: int | None) -> _Target | None:
+    """A batch's target and due date; a project's, the sum of its batches' targets and the
+    last due date (target None: it has no batches)."""
     if batch_id is not None:
         row = session.execute(
             text("""SELECT b.id, b.name, b.target_mu, b.due, p.id AS project_id,
@@ -539,16 +694,14 @@ def _target(session: Session, project_id: int, batch_id: int | None) -> _Target 
             return None
         return _Target(row.project_id, row.project, row.id, row.name, float(row.target_mu), row.due)
     row = session.execute(
-        text("""SELECT p.id, p.name, sum(b.target_mu) AS target, max(b.due) AS due,
-                   (SELECT sum(area_mu) FROM parcel
-                    WHERE project_id = p.id AND retired_on IS NULL) AS mu
+        text("""SELECT p.id, p.name, sum(b.target_mu) AS target, max(b.due) AS due
             FROM project p LEFT JOIN acquisition_batch b ON b.project_id = p.id
             WHERE p.id = :p GROUP BY p.id"""),
         {"p": project_id},
     ).first()
     if row is None:
         return None
-    target = float(row.target) if row.target is not None else float(row.mu or 0)
+    target = float(row.target) if row.target is not None else None
     return _Target(row.id, row.name, None, None, target, row.due)
 
 
@@ -621,15 +774,3 @@ def parcels_named(session: Session, codes: Sequence[str]) -> dict[str, Any]:
         "mu": mu2(sum(r.area_mu for r in rows)),
         "unknown": [c for c in wanted if c not in found],
     }
-
-
-def document(session: Session, doc_id: int) -> dict[str, Any] | None:
-    row = (
-        session.execute(
-            text("SELECT file_name, content_type, sha256 FROM stage_document WHERE id = :i"),
-            {"i": doc_id},
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None

@@ -1,12 +1,22 @@
 """Mapbox Vector Tiles from PostGIS, one SQL query per tile, and a cache that never serves a
-tile whose data has changed.
+tile whose data has changed (but for low zooms, a bounded few seconds, by choice).
 
 Each tile query selects rows with the spatial index in the storage SRID (the tile envelope is
 transformed, not the rows), simplifies by the zoom's pixel size before transforming to
-EPSG:3857, and carries only the attributes the map styles and labels need. A cached tile is
-served only while the change log (tile_change, written by triggers) holds the same number of
-entries, up to the same id, over the tile's area: a stage change, an import or an approved
-boundary makes the tiles under it stale at once.
+EPSG:3857, and carries only the attributes the map styles and labels need.
+
+Freshness. Every change to a tiled layer is logged in tile_change (by triggers) and announced
+to every server process (pg_notify, landmap.db.notify). While a process listens, a tile it
+keeps in memory is served with no database round trip until it is told that something under
+the tile changed. Without a live listener (starting, connection lost), and for tiles read from
+the shared disk cache, a kept tile is served only while the change log holds the same number of
+entries, up to the same id, over the tile's area (its freshness token).
+
+Low zooms after a write. A tile at zoom <= STALE_MAX_ZOOM (one tile there covers most of the
+zone, and every write anywhere stales it) may be served in its previous version for
+``stale_seconds`` after it went stale, while it is drawn again in the background, once however
+many writes land meanwhile (``coalesce_seconds`` after the first). Tiles at higher zooms, and any
+tile for a user who has just written, are exact at once.
 """
 
 from __future__ import annotations
@@ -15,11 +25,14 @@ import contextlib
 import gzip
 import hashlib
 import logging
+import math
 import os
 import queue
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +40,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from landmap.db.notify import Listener, Subscriber
 from landmap.geo.units import m2_to_mu
 from landmap.messages import msg
 from landmap.services import Refused
@@ -258,9 +272,27 @@ def render_with_token(
     return tuple(token), bytes(data or b"")
 
 
-class TileCache:
+FRESH = "fresh"  # told of no change since it was drawn or checked: served as it is
+
+
+@dataclass
+class _Drawing:
+    """A tile being drawn: others asking for it wait for this one (if nothing was heard since
+    it began), rather than drawing it too."""
+
+    generation: int
+    done: threading.Event
+    result: tuple[tuple[int, ...], bytes] | None = None
+
+
+class TileCache(Subscriber):
     """Tiles kept in process (an LRU bounded in bytes) and, when a folder is given, on disk,
     where every worker process finds them; each under its freshness token.
+
+    With ``push`` (the process's listener), a tile kept in memory is trusted (FRESH) until a
+    notification over its area makes it stale; stale since when is kept, for the low zooms'
+    grace (see the module's docstring). Without a live listener nothing is trusted: each use
+    is checked against the token.
 
     A disk file holds one tile: its token on the first line, then the gzipped tile. Files are
     written by a background thread, after the response has gone: until one lands, another
@@ -269,17 +301,91 @@ class TileCache:
     disk has its file's time moved on (at most once a minute), so the tiles in use stay.
     """
 
+    kinds = ("tiles",)
+
     def __init__(
-        self, max_bytes: int, folder: Path | None = None, disk_bytes: int | None = None
+        self,
+        max_bytes: int,
+        folder: Path | None = None,
+        disk_bytes: int | None = None,
+        push: Listener | None = None,
+        stale_seconds: float = 5.0,
+        coalesce_seconds: float = 1.0,
     ) -> None:
         self.max_bytes = max_bytes
         self.folder = folder
         self.disk_bytes = disk_bytes
         self.size = 0
+        self.push = push
+        self.stale_seconds = stale_seconds
+        self.coalesce_seconds = min(coalesce_seconds, stale_seconds)
         self._items: OrderedDict[tuple, tuple[tuple[int, ...], bytes]] = OrderedDict()
+        # key -> FRESH, or the monotonic time it went stale; absent: check the token
+        self._trust: dict[tuple, str | float] = {}
+        # (layer, z) -> (x, y) -> keys kept there (several filters of one tile)
+        self._where: dict[tuple[str, int], dict[tuple[int, int], set[tuple]]] = {}
+        # what was heard lately: (generation, layer, box, when); and since when it is complete
+        # (generation, layer, box, monotonic time, wall time) of each tile notification
+        self._news: deque[tuple[int, str, tuple[float, ...], float, float]] = deque(maxlen=4096)
+        self._forgotten = (0, 0.0)  # news up to this generation and wall time is not in _news
+        self._reset_at = (0, 0.0)  # the generation and wall time of the last reset
+        self._drawing: dict[tuple, _Drawing] = {}
         self._lock = threading.Lock()
         self._writes: queue.SimpleQueue | None = None
         self._writer_pid = 0
+        self._redraws: ThreadPoolExecutor | None = None
+        self._redraws_pid = 0
+        if push is not None:
+            push.subscribe(self)
+            # heard nothing before now: a tile file drawn earlier is checked, not trusted
+            self._reset_at = (push.generation, time.time())
+
+    # --- what push says ---------------------------------------------------------------------
+
+    def live(self) -> bool:
+        return self.push is not None and self.push.live
+
+    def generation(self) -> int:
+        return self.push.generation if self.push is not None else 0
+
+    def notified(self, kind: str, payload: dict) -> None:
+        layer, box = str(payload.get("l")), tuple(float(v) for v in payload["b"])
+        if len(box) != 4:
+            raise ValueError("a tile notification's box has four numbers")
+        now = time.monotonic()
+        with self._lock:
+            if len(self._news) == self._news.maxlen:
+                self._forgotten = (self._news[0][0], self._news[0][4])
+            self._news.append((self.push.generation, layer, box, now, time.time()))
+            for (kept_layer, z), cells in self._where.items():
+                if kept_layer != layer:
+                    continue
+                for key in _keys_under(cells, z, box):
+                    if self._trust.get(key) is FRESH or key not in self._trust:
+                        self._trust[key] = now
+
+    def reset(self) -> None:
+        """Told nothing for a while, or about to be told again: trust nothing kept."""
+        with self._lock:
+            self._reset_at = (self.generation(), time.time())
+            self._trust.clear()
+
+    def _trust_after(self, key: tuple, since: int) -> str | float | None:
+        """How far a tile drawn (or checked) from a snapshot taken at generation ``since``
+        may be trusted, by what was heard since: FRESH, stale since a time, or not at all.
+        Called holding the lock."""
+        if not self.live() or self._reset_at[0] > since or self._forgotten[0] > since:
+            return None
+        where = _tile_of(key)
+        stale = None
+        for generation, layer, box, when, _ in reversed(self._news):
+            if generation <= since:
+                break
+            if where is not None and layer == where[0] and _box_meets_tile(box, *where[1:]):
+                stale = when
+        return FRESH if stale is None else stale
+
+    # --- kept tiles -------------------------------------------------------------------------
 
     def _path(self, key: tuple) -> Path | None:
         if self.folder is None:
@@ -287,17 +393,47 @@ class TileCache:
         name = hashlib.sha1(repr(key).encode()).hexdigest()
         return self.folder / name[:2] / f"{name}{TILE_SUFFIX}"
 
-    @staticmethod
-    def _header(token: tuple[int, ...]) -> bytes:
-        return ("-".join(map(str, token)) + "\n").encode()
+    def _trust_file(self, key: tuple, drawn: float) -> str | float | None:
+        """How far a tile another process drew from a snapshot taken after wall time
+        ``drawn`` may be trusted: as one of this process's own, if it has listened without a
+        break since before then and remembers all it heard since. Called holding the lock."""
+        drawn -= CLOCK_SLACK
+        if not self.live() or self._reset_at[1] >= drawn or self._forgotten[1] >= drawn:
+            return None
+        where = _tile_of(key)
+        stale = None
+        for _, layer, box, when, wall in reversed(self._news):
+            if wall < drawn:
+                break
+            if where is not None and layer == where[0] and _box_meets_tile(box, *where[1:]):
+                stale = when
+        return FRESH if stale is None else stale
 
-    def peek(self, key: tuple) -> tuple[tuple[int, ...], bytes] | None:
-        """The tile last kept under `key` and its token, from memory or else from disk."""
+    @staticmethod
+    def _header(token: tuple[int, ...], drawn: float | None = None) -> bytes:
+        line = "-".join(map(str, token))
+        if drawn is not None:
+            line += f" {drawn:.6f}"
+        return (line + "\n").encode()
+
+    def lookup(self, key: tuple) -> tuple[tuple[tuple[int, ...], bytes] | None, str | float | None]:
+        """The tile kept under `key` with its token, and how far it is trusted (FRESH, stale
+        since, None: check its token). A tile read from disk is trusted as far as what this
+        process heard since it was drawn allows (see _trust_file)."""
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
-                return found
+                return found, self._trust.get(key)
+        found = self._from_disk(key)
+        with self._lock:
+            return found, self._trust.get(key) if found is not None else None
+
+    def peek(self, key: tuple) -> tuple[tuple[int, ...], bytes] | None:
+        """The tile last kept under `key` and its token, from memory or else from disk."""
+        return self.lookup(key)[0]
+
+    def _from_disk(self, key: tuple) -> tuple[tuple[int, ...], bytes] | None:
         path = self._path(key)
         if path is None:
             return None
@@ -305,15 +441,40 @@ class TileCache:
         if stored is None:
             return None
         header, _, data = stored.partition(b"\n")
+        token_part, _, drawn_part = header.partition(b" ")
         try:
-            token = tuple(int(part) for part in header.split(b"-"))
+            token = tuple(int(part) for part in token_part.split(b"-"))
+            drawn = float(drawn_part) if drawn_part else None
         except ValueError:
             return None  # not a file this cache wrote
-        self._remember(key, token, data)
+        self._remember(key, token, data, None, drawn)
         return token, data
 
-    def put(self, key: tuple, token: tuple[int, ...], data: bytes) -> None:
-        self._remember(key, token, data)
+    def confirm(self, key: tuple, since: int) -> None:
+        """The kept tile's token was found current in a snapshot taken at generation
+        ``since``: trusted from now on, unless something was heard over it meanwhile."""
+        with self._lock:
+            if key in self._items:
+                self._set_trust(key, self._trust_after(key, since))
+
+    def _set_trust(self, key: tuple, trust: str | float | None) -> None:
+        if trust is None:
+            self._trust.pop(key, None)
+        else:
+            self._trust[key] = trust
+
+    def put(
+        self,
+        key: tuple,
+        token: tuple[int, ...],
+        data: bytes,
+        since: int | None = None,
+        drawn: float | None = None,
+    ) -> None:
+        """Keep a tile drawn with `token`; ``since``: the generation at which its snapshot was
+        taken (then it may be trusted, see _trust_after); ``drawn``: the wall time just before
+        (kept on disk, for other processes: _trust_file)."""
+        self._remember(key, token, data, since)
         path = self._path(key)
         if path is None:
             return
@@ -326,7 +487,7 @@ class TileCache:
             threading.Thread(
                 target=self._write_loop, args=(self._writes, budget), daemon=True
             ).start()
-        self._writes.put((path, self._header(token) + data))
+        self._writes.put((path, self._header(token, drawn) + data))
 
     def flush(self) -> None:
         """Wait until every queued disk write has landed."""
@@ -360,7 +521,14 @@ class TileCache:
                 made.discard(path.parent)
                 log.exception("tile cache: could not write %s", path)
 
-    def _remember(self, key: tuple, token: tuple[int, ...], data: bytes) -> None:
+    def _remember(
+        self,
+        key: tuple,
+        token: tuple[int, ...],
+        data: bytes,
+        since: int | None,
+        drawn: float | None = None,
+    ) -> None:
         if len(data) > self.max_bytes:
             return
         with self._lock:
@@ -369,9 +537,144 @@ class TileCache:
                 self.size -= len(old[1])
             self._items[key] = (token, data)
             self.size += len(data)
+            if since is not None:
+                self._set_trust(key, self._trust_after(key, since))
+            else:
+                self._set_trust(key, None if drawn is None else self._trust_file(key, drawn))
+            where = _tile_of(key)
+            if where is not None:
+                cells = self._where.setdefault((where[0], where[1]), {})
+                cells.setdefault((where[2], where[3]), set()).add(key)
             while self.size > self.max_bytes:
-                _, (_, dropped) = self._items.popitem(last=False)
+                dropped_key, (_, dropped) = self._items.popitem(last=False)
                 self.size -= len(dropped)
+                self._forget(dropped_key)
+
+    def _forget(self, key: tuple) -> None:
+        self._trust.pop(key, None)
+        where = _tile_of(key)
+        if where is None:
+            return
+        cells = self._where.get((where[0], where[1]))
+        if cells is None:
+            return
+        kept = cells.get((where[2], where[3]))
+        if kept is not None:
+            kept.discard(key)
+            if not kept:
+                del cells[(where[2], where[3])]
+
+    # --- drawing ------------------------------------------------------------------------------
+
+    def draw(
+        self, key: tuple, render: Callable[[], tuple[tuple[int, ...], bytes]]
+    ) -> tuple[tuple[int, ...], bytes]:
+        """The tile drawn now by ``render`` (token, raw MVT), gzipped and kept: once for all
+        who ask at the same time, when nothing was heard since the drawing began (else each
+        draws its own: the one under way may not hold what they were told of)."""
+        live = self.live()
+        with self._lock:
+            drawing = self._drawing.get(key)
+            if drawing is not None and live and drawing.generation == self.generation():
+                mine = None
+            else:
+                mine = drawing = _Drawing(self.generation(), threading.Event())
+                if live:
+                    self._drawing[key] = drawing
+        if mine is None:
+            drawing.done.wait(60)
+            if drawing.result is not None:
+                return drawing.result
+            return self.draw(key, render) if drawing.done.is_set() else self._draw(key, render)
+        try:
+            result = self._draw(key, render, drawing.generation)
+            drawing.result = result
+            return result
+        finally:
+            with self._lock:
+                if self._drawing.get(key) is drawing:
+                    del self._drawing[key]
+            drawing.done.set()
+
+    def _draw(self, key: tuple, render, since: int | None = None):
+        since = self.generation() if since is None else since
+        drawn = time.time()
+        token, raw = render()
+        # fastest level: MVT still shrinks ~4x; a cached tile then costs nothing to send
+        data = gzip.compress(raw, 1, mtime=0) if raw else b""
+        self.put(key, token, data, since if self.live() else None, drawn)
+        return token, data
+
+    def redraw_later(self, key: tuple, render: Callable[[], tuple[tuple[int, ...], bytes]]) -> None:
+        """Draw the tile again in the background (one thread per process), unless it is being
+        drawn already."""
+        with self._lock:
+            if key in self._drawing:
+                return
+            if self._redraws_pid != os.getpid():
+                self._redraws = ThreadPoolExecutor(1, thread_name_prefix="landmap-redraw")
+                self._redraws_pid = os.getpid()
+            self._drawing[key] = _Drawing(self.generation(), threading.Event())
+            drawing = self._drawing[key]
+
+        def run() -> None:
+            try:
+                drawing.result = self._draw(key, render, drawing.generation)
+            except Exception:  # noqa: BLE001 - the next request draws it itself
+                log.exception("tile cache: could not draw %s again", key[:4])
+            finally:
+                with self._lock:
+                    if self._drawing.get(key) is drawing:
+                        del self._drawing[key]
+                drawing.done.set()
+
+        self._redraws.submit(run)
+
+
+CLOCK_SLACK = 0.05  # seconds: a tile file's time of drawing is taken as this much earlier
+STALE_MAX_ZOOM = 14  # tiles up to this zoom may be served stale for a bounded few seconds
+
+
+def _tile_of(key: tuple) -> tuple[str, int, int, int] | None:
+    if len(key) >= 4 and isinstance(key[1], int) and isinstance(key[2], int):
+        return key[0], key[1], key[2], key[3]
+    return None
+
+
+def _tile_box(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """The tile's box in EPSG:3857 with its buffer and a little more (the change log's boxes
+    are the storage CRS's, transformed)."""
+    size = WORLD / 2**z
+    margin = size * (BUFFER / EXTENT + 0.01)
+    x0 = -WORLD / 2 + x * size
+    y1 = WORLD / 2 - y * size
+    return x0 - margin, y1 - size - margin, x0 + size + margin, y1 + margin
+
+
+def _box_meets_tile(box: tuple[float, ...], z: int, x: int, y: int) -> bool:
+    tx0, ty0, tx1, ty1 = _tile_box(z, x, y)
+    return box[0] <= tx1 and box[2] >= tx0 and box[1] <= ty1 and box[3] >= ty0
+
+
+def _keys_under(cells: dict[tuple[int, int], set[tuple]], z: int, box: tuple[float, ...]):
+    """The kept keys at zoom ``z`` whose tiles meet the box."""
+    size = WORLD / 2**z
+    margin = size * (BUFFER / EXTENT + 0.01)
+    last = 2**z - 1
+
+    def cell(value: float) -> int:
+        return min(max(math.floor(value / size), 0), last)
+
+    xa, xb = cell(box[0] - margin + WORLD / 2), cell(box[2] + margin + WORLD / 2)
+    ya, yb = cell(WORLD / 2 - box[3] - margin), cell(WORLD / 2 - box[1] + margin)
+    if (xb - xa + 1) * (yb - ya + 1) <= len(cells):
+        for x in range(xa, xb + 1):
+            for y in range(ya, yb + 1):
+                yield from cells.get((x, y), ())
+    else:
+        for (x, y), keys in cells.items():
+            if xa <= x <= xb and ya <= y <= yb:
+                yield from keys
 
 
 TILE_SUFFIX = ".mvt.gz"
@@ -461,6 +764,7 @@ class Tile:
     gzipped: bytes  # the tile gzip-compressed, as kept and as most clients take it; b"" if empty
     etag: str
     cached: bool
+    stale: bool = False  # the previous version, while the new one is drawn (low zooms only)
 
     @property
     def data(self) -> bytes:
@@ -468,21 +772,40 @@ class Tile:
 
 
 def get_tile(
-    session: Session, cache: TileCache, layer: str, z: int, x: int, y: int, selection: TileFilter
+    session: Session,
+    cache: TileCache,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    selection: TileFilter,
+    exact: bool = False,
+    redraw: Callable[[], tuple[tuple[int, ...], bytes]] | None = None,
 ) -> Tile:
+    """The tile, from the cache when it may be served. ``exact``: never a stale version (the
+    user has just written); ``redraw``: draws the tile with a session of its own, for drawing
+    a stale low-zoom tile again in the background."""
     check_layer(layer)
     check_address(z, x, y)
     key = (layer, z, x, y, selection.key())
-    kept = cache.peek(key)
+    kept, trust = cache.lookup(key)
+    live = cache.live()
+    if kept is not None and live and trust is FRESH:
+        return Tile(kept[1], _etag(key, kept[0]), True)
+    if kept is not None and live and isinstance(trust, float):
+        age = time.monotonic() - trust
+        if not exact and z <= STALE_MAX_ZOOM and age < cache.stale_seconds:
+            if redraw is not None and age >= cache.coalesce_seconds:
+                cache.redraw_later(key, redraw)
+            return Tile(kept[1], _etag(key, kept[0]), True, stale=True)
+        kept = None  # told it changed: no need to ask the database whether it did
     if kept is not None:
-        token = freshness(session, layer, z, x, y)
-        if kept[0] == token:
-            return Tile(kept[1], _etag(key, token), True)
-    # not kept, or stale: the tile and its token in one query, compressed once, when made
-    # (fastest level: MVT still shrinks ~4x); a cached tile then costs nothing more to send
-    token, raw = render_with_token(session, layer, z, x, y, selection)
-    data = gzip.compress(raw, 1, mtime=0) if raw else b""
-    cache.put(key, token, data)
+        since = cache.generation()
+        if kept[0] == freshness(session, layer, z, x, y):
+            cache.confirm(key, since)
+            return Tile(kept[1], _etag(key, kept[0]), True)
+    # not kept, or stale: the tile and its token in one query, compressed once
+    token, data = cache.draw(key, lambda: render_with_token(session, layer, z, x, y, selection))
     return Tile(data, _etag(key, token), False)
 
 

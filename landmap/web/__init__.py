@@ -11,6 +11,7 @@ from landmap.web import (
     api,
     audit,
     auth,
+    backups,
     briefing,
     db,
     errors,
@@ -23,6 +24,7 @@ from landmap.web import (
     pages,
     parcel_edits,
     projects,
+    push,
     quota,
     register,
     security,
@@ -32,8 +34,9 @@ from landmap.web import (
 )
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, listener=None) -> None:
     db.init_app(app)
+    push.init_app(app, listener)
     i18n.init_app(app)
     errors.init_app(app)
     api.init_app(app)  # the checks of every request, before anyone is asked who they are
@@ -46,6 +49,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(projects.bp)
     app.register_blueprint(quota.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(backups.bp)
     app.register_blueprint(adjustment.bp)
     app.register_blueprint(parcel_edits.bp)
     app.register_blueprint(register.bp)

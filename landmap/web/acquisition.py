@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request, send_file
+import datetime as dt
+import unicodedata
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from landmap.domain import Stage, today
 from landmap.messages import msg, term
 from landmap.services import acquisition, documents, projects, reports, supply, zones
 from landmap.services.acquisition import Move
-from landmap.web import charts
+from landmap.web import charts, push
 from landmap.web.api import parse_as_of, parse_day, parse_id
 from landmap.web.auth import current_user_name, requires
-from landmap.web.db import get_session, settings
+from landmap.web.db import get_session
 from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError, or_404
 from landmap.web.i18n import locale
@@ -64,12 +68,12 @@ def _uploads() -> list[tuple[str, bytes]]:
 
 
 def _apply(codes: list[str], data: dict):
-    """The move, with its documents: they stay on disk only if the move commits."""
+    """The move, with its documents: they are kept only if the move commits."""
     move = _move(data)
     session = get_session()
-    with documents.stored_with(settings().documents_dir, _uploads()) as docs:
-        result = acquisition.move(session, codes, move, current_user_name(), docs)
-        session.commit()
+    docs = documents.store(session, _uploads())
+    result = acquisition.move(session, codes, move, current_user_name(), docs)
+    session.commit()
     return jsonify(result), 201
 
 
@@ -157,22 +161,28 @@ def history(code: str):
 @bp.get("/api/projects/<int:project_id>/progress")
 @requires("view")
 def progress(project_id: int):
-    """Without ``as_of``: as of the register's last day with data, which ``as_of`` says."""
+    """Without ``as_of``: as of the register's last day with data, which ``as_of`` says.
+    Kept until the register changes (push notifications), and to the day."""
     batch = parse_id(request.args.get("batch"), "batch")
     as_of = parse_as_of(request.args.get("as_of"))
-    session = get_session()
+    key = ("progress", project_id, batch, as_of, dt.date.today())
+    return jsonify(push.cache("register").get(key, lambda: _progress(project_id, batch, as_of)))
+
+
+def _progress(project_id: int, batch: int | None, as_of: dt.date | None) -> dict:
+    session = get_session(primary=True)  # kept until told: never a replica's older figures
     if as_of is None:
         as_of = acquisition.last_day_with_data(session)
     found = acquisition.progress(session, project_id, batch, as_of)
     or_404(found, _no_progress(project_id, batch))
     if batch is not None:
-        return jsonify(found.as_dict())
+        return found.as_dict()
     project = projects.get_project(session, project_id) or {}
     batches = [
         acquisition.progress(session, project_id, each["id"], as_of)
         for each in project.get("batches", [])
     ]
-    return jsonify({**found.as_dict(), "batches": [each.as_dict() for each in batches]})
+    return {**found.as_dict(), "batches": [each.as_dict() for each in batches]}
 
 
 def _no_progress(project_id: int, batch: int | None):
@@ -186,15 +196,32 @@ def _no_progress(project_id: int, batch: int | None):
 @bp.get("/documents/<int:doc_id>")
 @requires("view")
 def document(doc_id: int):
-    found = acquisition.document(get_session(), doc_id)
+    """The document's bytes, streamed from the database a slice at a time: by a read-only
+    session of the stream's own on the primary (which has every kept content), closed when
+    the stream ends or the client goes."""
+    found = documents.find(get_session(), doc_id)
     if found is None:
         abort(404)
-    path = documents.path_of(settings().documents_dir, found["sha256"], found["content_type"])
-    if not path.exists():
-        abort(404)
-    return send_file(
-        path, mimetype=found["content_type"], as_attachment=True, download_name=found["file_name"]
-    )
+    sessions = current_app.extensions["landmap.read_sessions"]
+
+    def stream():
+        with sessions() as session:
+            yield from documents.chunks(session, found.sha256, found.size)
+
+    response = Response(stream(), mimetype=found.content_type, direct_passthrough=True)
+    response.content_length = found.size
+    response.headers.set("Content-Disposition", "attachment", **_download_name(found.file_name))
+    return response
+
+
+def _download_name(name: str) -> dict[str, str]:
+    """Content-Disposition's file name, as werkzeug's send_file gives it (RFC 6266)."""
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+        return {"filename": simple, "filename*": "UTF-8''" + quote(name, safe="!#$&+-.^_`|~")}
+    return {"filename": name}
 
 
 @bp.get("/projects/<int:project_id>/ledger.xlsx")

@@ -28,6 +28,7 @@ from landmap.db.engine import database_answers
 from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.messages import field, msg
 from landmap.services import parcels, projects, supply, zones
+from landmap.web import push
 from landmap.web.auth import PUBLIC, requires
 from landmap.web.db import READS, get_session
 from landmap.web.errors import ApiError, or_404
@@ -252,7 +253,7 @@ def parse_bbox(value: str) -> tuple[float, float, float, float]:
 def parse_zone(value: str | None) -> str | None:
     if not value:
         return None
-    known = zones.zone_codes(get_session())
+    known = push.cache("zones").get("codes", lambda: zones.zone_codes(get_session(primary=True)))
     code = value.upper()
     if code not in known:
         raise ApiError(

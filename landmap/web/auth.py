@@ -5,6 +5,7 @@ by a token, a rate limit on logins."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -32,7 +33,7 @@ from wtforms.validators import DataRequired, Length
 from landmap.db.engine import session_scope
 from landmap.messages import Message, msg
 from landmap.services import users
-from landmap.web import ratelimit  # noqa: F401  (registers the database storage)
+from landmap.web import push, ratelimit  # noqa: F401  (ratelimit: the database storage)
 from landmap.web.db import get_session, set_actor, settings
 from landmap.web.errors import http_message, wants_json
 from landmap.web.i18n import locale
@@ -98,7 +99,14 @@ def can(permission: str) -> bool:
 
 
 def _load_user(session_id: str) -> Account | None:
-    signed_in = users.session_user(get_session(), session_id, settings().session_idle_minutes)
+    # kept (by its hash) until told of a change; never while it is due to be touched
+    signed_in = push.cache("auth").get(
+        ("session", _digest(session_id)),
+        lambda: users.session_user(
+            get_session(primary=True), session_id, settings().session_idle_minutes
+        ),
+        keep=lambda found: found is not None and not found.stale,
+    )
     if signed_in is None:
         return None
     if signed_in.stale:  # seldom: reads go through connections that cannot write
@@ -125,16 +133,30 @@ def _basic_token(req) -> tuple[str, str] | None:
     return auth.username, auth.password
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _user_for_token(token: str) -> users.User | None:
+    """The token's user; kept (by the token's hash) until told that a token or user changed.
+    An unknown token is not kept: guessing fills nothing."""
+    return push.cache("auth").get(
+        ("token", _digest(token)),
+        lambda: users.user_for_token(get_session(primary=True), token),
+        keep=lambda found: found is not None,
+    )
+
+
 def _load_from_request(req) -> Account | None:
     header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        user = users.user_for_token(get_session(), header[len("Bearer ") :].strip())
+        user = _user_for_token(header[len("Bearer ") :].strip())
         return Account(user) if user else None
     basic = _basic_token(req) if for_gis(req.path) else None
     if basic is None:
         return None
     name, token = basic  # the password is a token: never the account's password
-    user = users.user_for_token(get_session(), token)
+    user = _user_for_token(token)
     return Account(user) if user and user.name == name else None
 
 

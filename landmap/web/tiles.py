@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from landmap.services import tilejson, tiles
 from landmap.services.quota import FIRST_YEAR, last_year
 from landmap.services.tiles import TileFilter
+from landmap.web import push
 from landmap.web.api import (
     parse_as_of,
     parse_batch,
@@ -16,7 +17,7 @@ from landmap.web.api import (
     parse_whole,
     parse_zone,
 )
-from landmap.web.auth import requires
+from landmap.web.auth import current_user_name, requires
 from landmap.web.db import get_session
 from landmap.web.i18n import locale
 
@@ -44,8 +45,25 @@ def _filter() -> TileFilter:
 @bp.get("/tiles/<layer>/<int:z>/<int:x>/<int:y>.pbf")
 @requires("view")
 def tile(layer: str, z: int, x: int, y: int):
+    selection = _filter()
+    factory = current_app.extensions["landmap.read_sessions"]
+
+    def redraw() -> tuple[tuple[int, ...], bytes]:  # in the background, its own session
+        with factory() as session:
+            return tiles.render_with_token(session, layer, z, x, y, selection)
+
+    # tiles the cache trusts until told otherwise are drawn on the primary: a replica's
+    # snapshot may predate a change this process has already been told of
     found = tiles.get_tile(
-        get_session(), current_app.extensions["landmap.tile_cache"], layer, z, x, y, _filter()
+        get_session(primary=push.listener() is not None),
+        current_app.extensions["landmap.tile_cache"],
+        layer,
+        z,
+        x,
+        y,
+        selection,
+        exact=push.wrote_lately(current_user_name()),
+        redraw=redraw,
     )
     gzipped = request.accept_encodings.quality("gzip") > 0
     etag = found.etag + ("-gz" if gzipped else "")  # one tag per representation
@@ -53,7 +71,7 @@ def tile(layer: str, z: int, x: int, y: int):
         "ETag": f'"{etag}"',
         "Cache-Control": "private, no-cache",
         "Vary": "Accept-Encoding",
-        "X-Tile-Cache": "hit" if found.cached else "miss",
+        "X-Tile-Cache": "stale" if found.stale else "hit" if found.cached else "miss",
     }
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=headers)
@@ -94,5 +112,7 @@ def init_app(app: Flask) -> None:
         settings.tile_cache_mb * 1024 * 1024,
         settings.var_dir / "tiles",
         settings.tile_disk_mb * 1024 * 1024,
+        push=app.extensions.get("landmap.push"),
+        stale_seconds=settings.tile_stale_seconds,
     )
     app.register_blueprint(bp)

@@ -19,7 +19,7 @@ from landmap.db import backup, make_engine
 from landmap.db.engine import make_app_engine
 from landmap.demo import load_demo
 from landmap.domain import Refused, Stage
-from landmap.services import acquisition
+from landmap.services import acquisition, documents
 from landmap.services.acquisition import Move
 
 
@@ -71,10 +71,35 @@ def _move_one(settings) -> str:
     return code
 
 
+def _document(settings) -> bytes:
+    """A move backed by a scan, committed; the scan's bytes."""
+    scan = b"%PDF-1.4\n" + secrets.token_bytes(3000)
+    engine = make_app_engine(settings)
+    with Session(engine) as session:
+        (code,) = free_parcels(session)
+        docs = documents.store(session, [("协议.pdf", scan)])
+        acquisition.move(session, [code], Move(Stage.SURVEYED, date(2012, 2, 1)), "u", docs)
+        session.commit()
+    engine.dispose()
+    return scan
+
+
+def _documents(settings) -> list:
+    engine = make_engine(settings.with_(db_role=""))
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("""SELECT d.file_name, c.content FROM stage_document d
+                    JOIN document_content c ON c.sha256 = d.sha256 ORDER BY d.id""")
+        ).all()
+    engine.dispose()
+    return [(name, bytes(content)) for name, content in found]
+
+
 def test_backup_then_a_move_then_restore_into_a_new_database_gives_the_backed_up_register(
     register, new_database, tmp_path, runner, monkeypatch
 ):
     monkeypatch.setenv("LANDMAP_LANG", "zh_CN")
+    scan = _document(register)
     at_backup = _snapshot(register)
     path = tmp_path / "register.backup"
     made = invoke(runner, register, "db", "backup", str(path))
@@ -94,6 +119,7 @@ def test_backup_then_a_move_then_restore_into_a_new_database_gives_the_backed_up
     restored = register.with_(database_url=new_database)
     assert _snapshot(restored) == at_backup
     assert dict(_snapshot(restored)["stages"])[moved] == "not_started"
+    assert _documents(restored) == [("协议.pdf", scan)]  # the documents are in the backup
     checks = backup.verify(restored, manifest)
     assert {c["name"] for c in checks} >= {"parcels", "audit_chain", "stage_history", "revision"}
     assert all(c["ok"] for c in checks)

@@ -53,6 +53,9 @@ CREATES = {
         "efficiency_class",
     },
     "0019": {"rate_limit"},
+    "0021": {"progress_delta"},
+    "0022": {"document_content"},
+    "0023": {"backup_run"},
 }
 
 # what stays the same through 0008 -> head -> 0008: each a fingerprint of the rows

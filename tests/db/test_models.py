@@ -17,6 +17,7 @@ from sqlalchemy import (
     Double,
     Float,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -72,6 +73,8 @@ def type_shape(t: TypeEngine) -> tuple[Any, ...]:
             return ("date",)
         case Boolean():
             return ("boolean",)
+        case LargeBinary():
+            return ("bytea",)
     return ("unknown", repr(t))  # never equal to a known shape: extend the match above
 
 
@@ -191,6 +194,7 @@ def test_type_shapes_tell_types_apart():
         (DateTime(timezone=True), DateTime()),
         (Geometry("MULTIPOLYGON"), Geometry("POLYGON")),
         (JSONB(), JSON()),
+        (LargeBinary(), Text()),
     ]
     for a, b in pairs:
         assert type_shape(a) != type_shape(b), (a, b)

@@ -94,3 +94,117 @@ def test_a_recent_read_does_not_write_the_file_time_again(tmp_path):
     os.utime(path, (recent, recent))
     assert TileCache(1 << 20, tmp_path).peek(KEY) is not None
     assert path.stat().st_mtime == recent
+
+
+# --- trusted by what push tells (landmap.db.notify) ----------------------------------------
+
+
+class FakeListener:
+    """Stands in for the process's listener: live, and told what the test says."""
+
+    def __init__(self) -> None:
+        self.live = True
+        self.generation = 0
+        self.subscribers = []
+
+    def subscribe(self, subscriber) -> None:
+        self.subscribers.append(subscriber)
+
+    def tell(self, layer: str, box) -> None:
+        self.generation += 1
+        for subscriber in self.subscribers:
+            subscriber.notified("tiles", {"k": "tiles", "l": layer, "b": list(box)})
+
+    def reset(self) -> None:
+        self.generation += 1
+        for subscriber in self.subscribers:
+            subscriber.reset()
+
+
+def _box_of(z, x, y, inset=0.4):
+    from landmap.services.tiles import _tile_box
+
+    x0, y0, x1, y1 = _tile_box(z, x, y)
+    w, h = x1 - x0, y1 - y0
+    return (x0 + w * inset, y0 + h * inset, x1 - w * inset, y1 - h * inset)
+
+
+def test_a_tile_kept_is_trusted_until_told_of_a_change_over_it():
+    from landmap.services.tiles import FRESH
+
+    push = FakeListener()
+    cache = TileCache(1 << 20, push=push)
+    cache.put(KEY, (1, 0, 0), b"tile", since=push.generation)
+    assert cache.lookup(KEY)[1] is FRESH
+    push.tell("parcels", _box_of(16, 52890 + 3, 27222))  # another tile: still trusted
+    push.tell("zones", _box_of(16, 52890, 27222))  # another layer: still trusted
+    assert cache.lookup(KEY)[1] is FRESH
+    push.tell("parcels", _box_of(16, 52890, 27222, inset=0.49))  # a small box inside it
+    stale = cache.lookup(KEY)[1]
+    assert isinstance(stale, float) and stale <= time.monotonic()
+    push.tell("parcels", _box_of(16, 52890, 27222))
+    assert cache.lookup(KEY)[1] == stale  # stale since the first news, not the last
+    push.reset()
+    assert cache.lookup(KEY)[1] is None  # nothing is trusted after a reset
+
+
+def test_news_heard_while_a_tile_was_drawn_leave_it_stale_and_a_live_listener_is_needed():
+    from landmap.services.tiles import FRESH
+
+    push = FakeListener()
+    cache = TileCache(1 << 20, push=push)
+    since = push.generation  # the drawing's snapshot is taken now ...
+    push.tell("parcels", _box_of(16, 52890, 27222))  # ... and a change lands meanwhile
+    cache.put(KEY, (1, 0, 0), b"tile", since=since)
+    assert isinstance(cache.lookup(KEY)[1], float)
+    cache.put(KEY, (1, 0, 1), b"tile", since=push.generation)
+    assert cache.lookup(KEY)[1] is FRESH
+    push.live = False
+    cache.put(KEY, (1, 0, 2), b"tile", since=push.generation)
+    assert cache.lookup(KEY)[1] is None
+
+
+def test_a_tile_another_process_drew_is_trusted_only_if_listened_to_since(tmp_path):
+    from landmap.services.tiles import FRESH
+
+    push = FakeListener()
+    reader = TileCache(1 << 20, tmp_path, push=push)
+    reader.reset()  # started listening
+    time.sleep(0.1)
+    writer = TileCache(1 << 20, tmp_path)
+    writer.put(KEY, (1, 0, 0), b"tile", drawn=time.time())
+    writer.flush()
+    assert reader.lookup(KEY) == (((1, 0, 0), b"tile"), FRESH)
+    # drawn before this process listened: checked with its token
+    other = ("parcels", 16, 1, 1, KEY[-1])
+    writer.put(other, (1, 0, 0), b"tile", drawn=time.time() - 5)
+    writer.flush()
+    assert reader.lookup(other)[1] is None
+    # drawn, then a change over it was heard: stale
+    third = ("parcels", 16, 52890, 27223, KEY[-1])
+    writer.put(third, (1, 0, 0), b"tile", drawn=time.time())
+    writer.flush()
+    push.tell("parcels", _box_of(16, 52890, 27223))
+    assert isinstance(reader.lookup(third)[1], float)
+
+
+def test_a_cache_made_while_the_listener_is_live_trusts_no_file_drawn_before_it(tmp_path):
+    """It heard nothing of what changed before it existed (the listener may have)."""
+    from landmap.services.tiles import FRESH
+
+    writer = TileCache(1 << 20, tmp_path)
+    writer.put(KEY, (1, 0, 0), b"tile", drawn=time.time())
+    writer.flush()
+    time.sleep(0.1)
+    push = FakeListener()
+    late = TileCache(1 << 20, tmp_path, push=push)
+    assert late.lookup(KEY)[1] is None
+    writer.put(KEY, (1, 0, 1), b"tile", drawn=time.time())
+    writer.flush()
+    assert TileCache(1 << 20, tmp_path, push=push).lookup(KEY)[1] is None  # made before it
+    time.sleep(0.1)
+    newest = TileCache(1 << 20, tmp_path, push=push)
+    time.sleep(0.1)
+    writer.put(KEY, (1, 0, 2), b"tile", drawn=time.time())
+    writer.flush()
+    assert newest.lookup(KEY)[1] is FRESH

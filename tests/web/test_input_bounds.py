@@ -228,7 +228,13 @@ def files(folder) -> set[str]:
     return {str(p) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
 
 
-def test_a_refused_move_leaves_no_document_on_disk(client, db, settings):
+def kept(db, content: bytes) -> int:
+    """How many times ``content`` is kept in the database."""
+    found = "SELECT count(*) FROM document_content WHERE content = :c"
+    return db.execute(text(found), {"c": content}).scalar_one()
+
+
+def test_a_refused_move_leaves_no_document_behind(client, db, settings):
     (code,) = free_parcels(db, 1)
     moved = client.post(f"/api/parcels/{code}/stage", json={"stage": "cleared",
                                                             "date": "2011-12-02"})  # fmt: skip
@@ -245,7 +251,7 @@ def test_a_refused_move_leaves_no_document_on_disk(client, db, settings):
         content_type="multipart/form-data",
     )
     assert resp.status_code == 409
-    assert files(settings.documents_dir) == before
+    assert files(settings.documents_dir) == before and kept(db, pdf) == 0
     resp = client.post(
         f"/api/parcels/{code}/stage",
         data={
@@ -258,4 +264,4 @@ def test_a_refused_move_leaves_no_document_on_disk(client, db, settings):
         content_type="multipart/form-data",
     )
     assert resp.status_code == 201
-    assert len(files(settings.documents_dir) - before) == 1
+    assert files(settings.documents_dir) == before and kept(db, pdf) == 1
