@@ -136,8 +136,10 @@ def test_repair_in_chunks_sets_aside_a_code_twice_in_two_chunks(
     monkeypatch.setattr(reader_mod, "CHUNK", 10)
     gdf = parcels(30)
     gdf.loc[25, "ZDDM"] = gdf.loc[4, "ZDDM"]
-    report = load(db, settings, write_shp(gdf, tmp_path / "zd.shp", epsg=4525), repair=True)
-    assert [p.record for p in report.rejected] == [5, 26]
+    path = write_shp(gdf, tmp_path / "zd.shp", epsg=4525)
+    rejects = tmp_path / "zd.rejects.csv"  # not the working directory's
+    report = load(db, settings, path, repair=True, rejects_path=rejects)
+    assert [p.record for p in report.rejected] == [5, 26] and rejects.exists()
     assert (report.inserted, in_register(db)) == (28, 28)
 
 
