@@ -52,6 +52,17 @@ class Refused(ValueError):
 # The earliest day anything in the register can have happened (the founding of the People's
 # Republic, 1949-10-01): events, as-of days and report periods lie from it to today.
 EARLIEST_DATE = dt.date(1949, 10, 1)
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_day(value: object) -> dt.date:
+    """A date written YYYY-MM-DD, as a string and nothing else; ValueError otherwise."""
+    if not isinstance(value, str) or not _ISO_DAY.fullmatch(value):
+        raise ValueError(value)
+    return dt.date.fromisoformat(value)
+
+
 # The most mu one figure in a request may hold (an amount, a target): far more than any zone.
 MAX_MU = 1_000_000
 

@@ -21,7 +21,6 @@ transfer in step with the supply, and audits every row.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -42,6 +41,7 @@ from landmap.domain import (
     Stage,
     SupplyMethod,
     TransferWay,
+    iso_day,
     today,
 )
 from landmap.geo.units import mu2
@@ -55,7 +55,6 @@ MAX_MONEY = Decimal("999999999999.99")  # numeric(14, 2): 万元, or m²
 MAX_ID = 2**31 - 1
 MAX_CONTRACT = 100
 MAX_NOTE = 2000
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # what may follow a parcel's last construction event (None: nothing recorded yet)
 NEXT: dict[ConstructionEvent | None, tuple[ConstructionEvent, ...]] = {
@@ -135,9 +134,7 @@ def _day(
             raise _required(name)
         return None
     try:
-        if not isinstance(value, str) or not _DAY.fullmatch(value):
-            raise ValueError(value)
-        day = dt.date.fromisoformat(value)
+        day = iso_day(value)
     except ValueError as exc:
         raise Refused(
             msg(

@@ -43,8 +43,9 @@ def _row(r) -> User:
     return User(r.id, r.name, Role(r.role), r.display_name, r.active)
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def token_hash(token: str) -> str:
+    """What is kept of a token or session id (and what caches key them by): its SHA-256."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # a session's last_seen_at is written at most this often (reads would otherwise all write)
@@ -158,7 +159,7 @@ def start_session(session: Session, user: User, address: str = "") -> str:
     session_id = secrets.token_urlsafe(32)
     session.execute(
         text("INSERT INTO user_session (id_hash, user_id, address) VALUES (:h, :u, :a)"),
-        {"h": _hash_token(session_id), "u": user.id, "a": address[:64]},
+        {"h": token_hash(session_id), "u": user.id, "a": address[:64]},
     )
     return session_id
 
@@ -177,7 +178,7 @@ def session_user(session: Session, session_id: str, idle_minutes: int) -> Signed
                 FROM user_session s JOIN app_user u ON u.id = s.user_id
                 WHERE s.id_hash = :h AND s.ended_at IS NULL AND u.active
                   AND s.last_seen_at > now() - make_interval(mins => :idle)"""),
-        {"h": _hash_token(session_id), "idle": idle_minutes, "touch": TOUCH_EVERY_MINUTES},
+        {"h": token_hash(session_id), "idle": idle_minutes, "touch": TOUCH_EVERY_MINUTES},
     ).first()
     return SignedIn(_row(row), row.stale) if row else None
 
@@ -185,14 +186,14 @@ def session_user(session: Session, session_id: str, idle_minutes: int) -> Signed
 def touch_session(session: Session, session_id: str) -> None:
     session.execute(
         text("UPDATE user_session SET last_seen_at = now() WHERE id_hash = :h"),
-        {"h": _hash_token(session_id)},
+        {"h": token_hash(session_id)},
     )
 
 
 def end_session(session: Session, session_id: str) -> None:
     session.execute(
         text("UPDATE user_session SET ended_at = now() WHERE id_hash = :h AND ended_at IS NULL"),
-        {"h": _hash_token(session_id)},
+        {"h": token_hash(session_id)},
     )
 
 
@@ -225,7 +226,7 @@ def new_token(session: Session, name: str, label: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.execute(
         text("INSERT INTO api_token (user_id, token_hash, label) VALUES (:u, :h, :l)"),
-        {"u": user.id, "h": _hash_token(token), "l": label},
+        {"u": user.id, "h": token_hash(token), "l": label},
     )
     return token
 
@@ -237,7 +238,7 @@ def revoke_token(session: Session, token: str) -> bool:
                 "UPDATE api_token SET revoked_at = now() WHERE token_hash = :h "
                 "AND revoked_at IS NULL"
             ),
-            {"h": _hash_token(token)},
+            {"h": token_hash(token)},
         ).rowcount
     )
 
@@ -246,6 +247,6 @@ def user_for_token(session: Session, token: str) -> User | None:
     row = session.execute(
         text("""SELECT u.* FROM api_token t JOIN app_user u ON u.id = t.user_id
                 WHERE t.token_hash = :h AND t.revoked_at IS NULL AND u.active"""),
-        {"h": _hash_token(token)},
+        {"h": token_hash(token)},
     ).first()
     return _row(row) if row else None

@@ -25,7 +25,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from landmap.db.engine import database_answers
-from landmap.domain import EARLIEST_DATE, Stage, today
+from landmap.domain import EARLIEST_DATE, Stage, iso_day, today
 from landmap.messages import field, msg
 from landmap.services import parcels, projects, supply, zones
 from landmap.web import push
@@ -43,7 +43,6 @@ MAX_NUMBER_CHARS = 40  # no number a person sends is longer
 _CONTROL = re.compile(r"[\x00-\x1f]")  # C0 control characters, NUL first
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # text keeps tab and newlines
 _WHOLE = re.compile(r"-?[0-9]{1,18}")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # --- input at the edge, for every route ---------------------------------------------------
@@ -309,9 +308,7 @@ def parse_day(value, name: str = "date", required: bool = False) -> dt.date | No
             )
         return None
     try:
-        if not isinstance(value, str) or not _DAY.fullmatch(value):
-            raise ValueError(value)
-        day = dt.date.fromisoformat(value)
+        day = iso_day(value)
     except ValueError as exc:
         raise ApiError(
             msg(

@@ -5,7 +5,6 @@ by a token, a rate limit on logins."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 
@@ -34,7 +33,7 @@ from landmap.db.engine import session_scope
 from landmap.messages import Message, msg
 from landmap.services import users
 from landmap.web import push, ratelimit  # noqa: F401  (ratelimit: the database storage)
-from landmap.web.db import get_session, set_actor, settings
+from landmap.web.db import READS, get_session, set_actor, settings
 from landmap.web.errors import http_message, wants_json
 from landmap.web.i18n import locale
 from landmap.web.security import safe_next
@@ -101,7 +100,7 @@ def can(permission: str) -> bool:
 def _load_user(session_id: str) -> Account | None:
     # kept (by its hash) until told of a change; never while it is due to be touched
     signed_in = push.cache("auth").get(
-        ("session", _digest(session_id)),
+        ("session", users.token_hash(session_id)),
         lambda: users.session_user(
             get_session(primary=True), session_id, settings().session_idle_minutes
         ),
@@ -133,15 +132,11 @@ def _basic_token(req) -> tuple[str, str] | None:
     return auth.username, auth.password
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 def _user_for_token(token: str) -> users.User | None:
     """The token's user; kept (by the token's hash) until told that a token or user changed.
     An unknown token is not kept: guessing fills nothing."""
     return push.cache("auth").get(
-        ("token", _digest(token)),
+        ("token", users.token_hash(token)),
         lambda: users.user_for_token(get_session(primary=True), token),
         keep=lambda found: found is not None,
     )
@@ -176,7 +171,7 @@ def _enforce():
     elif permission != PUBLIC:
         return _deny(401)
     by_token = current_user.is_authenticated and current_user.via_token
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not by_token:
+    if request.method not in READS and not by_token:
         csrf.protect()
     if permission != PUBLIC and not current_user.can(permission):
         return _deny(403)

@@ -17,7 +17,6 @@ write, for at most that same bound (replicas further behind are not read from).
 
 from __future__ import annotations
 
-import hashlib
 import time
 
 from flask import Flask, Response, current_app, g, has_request_context, request
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from landmap.config import Settings
 from landmap.db import engine
 from landmap.db.replicas import ReadRouter
+from landmap.services import users
 
 
 def _actor() -> tuple[str, str]:
@@ -98,7 +98,7 @@ def _token_key() -> str | None:
     header = request.headers.get("Authorization")
     if not header:
         return None
-    return hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest()
+    return users.token_hash(header)
 
 
 def _last_write(router: ReadRouter) -> int | None:

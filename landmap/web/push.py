@@ -17,6 +17,7 @@ import time
 from flask import Flask, Response, current_app, g, request
 
 from landmap.db.notify import Listener, PushCache
+from landmap.web.db import READS
 
 WROTE_COOKIE = "lm_wrote"
 _writers: dict[str, float] = {}  # user name -> when they last wrote (monotonic), this process
@@ -43,7 +44,7 @@ def wrote_lately(user: str | None) -> bool:
 
 
 def _after_write(response: Response) -> Response:
-    if request.method in ("GET", "HEAD", "OPTIONS") or response.status_code >= 400:
+    if request.method in READS or response.status_code >= 400:
         return response
     push = listener()
     if push is None:
