@@ -18,6 +18,7 @@ the tests that roll back.
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -243,6 +244,13 @@ def invoke(runner: CliRunner, settings: Settings, *args: str):
 
 
 # --- a live server and headless Chromium -------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @contextmanager

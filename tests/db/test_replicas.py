@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import client_for
+from conftest import client_for, free_port
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -53,12 +52,6 @@ def _run(command: list[str], **kw) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, **kw)
     if done.returncode:
         raise AssertionError(f"{' '.join(command)}: exit {done.returncode}\n{done.stderr}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _on_port(url: str, port: int) -> str:
@@ -135,7 +128,7 @@ def standby(live_settings) -> Iterator[Standby]:
              "-U", role],
             env={**os.environ, "PGPASSWORD": password},
         )  # fmt: skip
-        port = _free_port()
+        port = free_port()
         owner = make_engine(
             live_settings.with_(database_url=_on_port(owner_url, port), db_role="")
         ).execution_options(isolation_level="AUTOCOMMIT")
@@ -309,7 +302,7 @@ def test_a_stopped_standby_sends_reads_to_the_primary_and_back_when_it_returns(
 @needs_standby
 def test_reads_take_turns_among_the_replicas_that_answer(live_settings, live_accounts, standby):
     read = _read_url(live_settings, standby.port)
-    gone = _on_port(read, _free_port())  # nothing listens there
+    gone = _on_port(read, free_port())  # nothing listens there
     app = create_app(
         live_settings.with_(read_database_urls=(read, gone, read), replica_max_lag_seconds=LAG)
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from landmap.config import KEEPALIVE_DEFAULT_S, ConfigError, keepalive_seconds
 
@@ -23,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 IDLE_S = 3  # longer than gunicorn's default keepalive of 2 s
 CLOSED = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _environment(settings, var_dir: Path) -> dict[str, str]:
@@ -67,7 +61,7 @@ def servers(live_settings, live_accounts, tmp_path_factory) -> Iterator[dict[str
     started: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
         for name, conf in (("landmap", ["-c", "landmap/gunicorn_conf.py"]), ("default", [])):
-            port = _free_port()
+            port = free_port()
             env = _environment(live_settings, tmp_path_factory.mktemp(f"keepalive-{name}"))
             cmd = [str(GUNICORN), *conf, "-w", "1", "-k", "gthread", "--threads", "2",
                    "--no-control-socket", "-b", f"127.0.0.1:{port}",

@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import mapbox_vector_tile
 import pytest
-from conftest import free_parcels
+from conftest import free_parcels, free_port
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 from test_tiles import where
@@ -246,12 +245,6 @@ def test_a_lost_listen_connection_drops_every_cache_and_asks_the_database(
         owner.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env(settings, var_dir: Path) -> dict[str, str]:
     env = {
         **os.environ,
@@ -284,7 +277,7 @@ def test_a_token_revoked_with_the_cli_is_refused_by_two_server_processes_within_
 ):
     fresh = _new_token(live_engine, "two servers")
     env = _env(live_settings, tmp_path)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     servers = [
         subprocess.Popen(
             [sys.executable, "-m", "landmap", "serve", "--port", str(port)],
