@@ -124,8 +124,8 @@ def local_app_database_url() -> str:
     return _read(LOCAL_DB_URL_FILE.with_name("app_database_url"))
 
 
-def _secret_key(var_dir: Path) -> str:
-    path = var_dir / "secret_key"
+def _secret_key(var_dir: Path, name: str = "secret_key") -> str:
+    path = var_dir / name
     if path.exists():
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +133,21 @@ def _secret_key(var_dir: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _personal_key(env: dict[str, str], var_dir: Path) -> str:
+    """LANDMAP_PERSONAL_KEY (64 hex digits), else var/personal_key, made on first use."""
+    key = env.get("LANDMAP_PERSONAL_KEY", "").strip().lower()
+    if key:
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise ConfigError("LANDMAP_PERSONAL_KEY must be 64 hexadecimal digits (32 bytes)")
+        return key
+    return _secret_key(var_dir, "personal_key")
+
+
+def personal_key(settings: Settings) -> str:
+    """The settings' personal key, or (settings made in code) var/personal_key's."""
+    return settings.personal_key or _secret_key(settings.var_dir, "personal_key")
 
 
 def _database_urls(env: dict[str, str]) -> tuple[str, str]:
@@ -186,6 +201,9 @@ class Settings:
     basemap_url: str = ""
     basemap_attribution: str = ""
     secret_key: str = field(default="", repr=False)
+    # seals households' ID numbers and phones (services.personal): 64 hex digits, the same on
+    # every server; kept apart from the database (a dump alone does not reveal them)
+    personal_key: str = field(default="", repr=False)
     default_locale: str = "zh_CN"
     var_dir: Path = PROJECT_ROOT / "var"
     # where agreement scans and photos were kept as files before they moved into the database:
@@ -247,6 +265,7 @@ class Settings:
             basemap_url=env.get("LANDMAP_BASEMAP_URL", ""),
             basemap_attribution=env.get("LANDMAP_BASEMAP_ATTRIBUTION", ""),
             secret_key=env.get("LANDMAP_SECRET_KEY") or _secret_key(var_dir),
+            personal_key=_personal_key(env, var_dir),
             var_dir=var_dir,
             documents_dir=Path(env.get("LANDMAP_DOCUMENTS_DIR", str(var_dir / "documents"))),
             max_upload_mb=_int(env, "LANDMAP_MAX_UPLOAD_MB", 50),

@@ -117,6 +117,12 @@ _NOUNS = {
     "SupplyMethod": term("supply method"),
     "TransferWay": term("transfer way"),
     "ConstructionEvent": term("construction event"),
+    "CompensationKind": term("compensation item kind"),
+    "LandClass": term("land class"),
+    "HouseStructure": term("house structure"),
+    "Resettlement": term("resettlement"),
+    "HouseholdStatus": term("payment status"),
+    "Unit": term("unit"),
 }
 
 
@@ -145,6 +151,14 @@ class Stage(LabelledEnum):
         """The acquisition stages in order, without STATE_OWNED."""
         return [s for s in cls if s is not cls.STATE_OWNED]
 
+
+# the stages that follow the money (services.compensation): from 协议签订 on, every household
+# of the parcel has an agreement; from 补偿兑付 on, each is paid in full. The database's guard
+# (lm_households_blocking, migration 0024) keeps the same lists; a test checks they agree.
+NEEDS_AGREEMENT = frozenset(
+    {Stage.AGREEMENT_SIGNED, Stage.COMPENSATED, Stage.DEMOLISHED, Stage.CLEARED}
+)
+NEEDS_PAYMENT = frozenset({Stage.COMPENSATED, Stage.DEMOLISHED, Stage.CLEARED})
 
 # land that meets supply conditions (具备供地条件): acquired and 整理到位, or state land in hand.
 # The one rule: supply (services.supply), the evaluation and the demo.
@@ -284,6 +298,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "supply": frozenset({Role.OFFICER, Role.ADMIN}),  # supply, construction, buildings
     "statistics": frozenset({Role.OFFICER, Role.ADMIN}),  # enterprises' monthly figures
     "classes": frozenset({Role.ADMIN}),  # the 亩均效益 class thresholds
+    # households, agreements, payments, and reading ID and phone numbers unmasked
+    "compensation": frozenset({Role.OFFICER, Role.ADMIN}),
+    "standards": frozenset({Role.ADMIN}),  # issuing compensation standards
 }
 
 
@@ -376,3 +393,153 @@ _QUOTA_KIND_LABELS = {
     QuotaKind.RELEASE: ("释放", "Release"),
     QuotaKind.CORRECT: ("冲正", "Correction"),
 }
+
+
+# --- compensation and resettlement (补偿安置) ------------------------------------------------
+
+
+class CompensationKind(LabelledEnum):
+    """What a rate of a compensation standard is for, each with its one unit (UNIT)."""
+
+    LAND = "land"  # 土地补偿 (元/亩, by land class)
+    CROPS = "crops"  # 青苗补偿 (元/亩, by land class)
+    SOCIAL_SECURITY = "social_security"  # 被征地农民社会保障 (元/亩 of agricultural land)
+    HOUSE = "house"  # 房屋补偿 (元/m², by structure)
+    ATTACHMENT = "attachment"  # 附着物 (元 per item: trees, wells, graves)
+    RELOCATION = "relocation"  # 搬迁补助 (元/户)
+    TRANSITION = "transition"  # 过渡安置费 (元/人·月, for a stated number of months)
+    EARLY_AWARD = "early_award"  # 提前签约奖励 (元/户, signing by a day)
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _COMPENSATION_KIND_LABELS
+
+    @property
+    def unit(self) -> str:
+        return _UNITS[self]
+
+
+_COMPENSATION_KIND_LABELS = {
+    CompensationKind.LAND: ("土地补偿", "Land"),
+    CompensationKind.CROPS: ("青苗补偿", "Young crops"),
+    CompensationKind.SOCIAL_SECURITY: ("被征地农民社会保障", "Social security"),
+    CompensationKind.HOUSE: ("房屋补偿", "House"),
+    CompensationKind.ATTACHMENT: ("附着物补偿", "Attachment"),
+    CompensationKind.RELOCATION: ("搬迁补助", "Relocation subsidy"),
+    CompensationKind.TRANSITION: ("过渡安置费", "Transitional resettlement"),
+    CompensationKind.EARLY_AWARD: ("提前签约奖励", "Early signing award"),
+}
+_UNITS = {
+    CompensationKind.LAND: "mu",
+    CompensationKind.CROPS: "mu",
+    CompensationKind.SOCIAL_SECURITY: "mu",
+    CompensationKind.HOUSE: "m2",
+    CompensationKind.ATTACHMENT: "item",
+    CompensationKind.RELOCATION: "household",
+    CompensationKind.TRANSITION: "person_month",
+    CompensationKind.EARLY_AWARD: "household",
+}
+
+
+class Unit(LabelledEnum):
+    """What a rate is per, written as after a rate: 元/亩 ..."""
+
+    MU = "mu"
+    M2 = "m2"
+    ITEM = "item"
+    HOUSEHOLD = "household"
+    PERSON_MONTH = "person_month"
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.MU: ("元/亩", "yuan/mu"),
+            cls.M2: ("元/m²", "yuan/m²"),
+            cls.ITEM: ("元/个", "yuan/item"),
+            cls.HOUSEHOLD: ("元/户", "yuan/household"),
+            cls.PERSON_MONTH: ("元/人·月", "yuan/person-month"),
+        }
+
+
+class LandClass(LabelledEnum):
+    """The land classes of a compensation standard (GB/T 21010 codes: landuse.land_class)."""
+
+    CULTIVATED = "cultivated"  # 耕地
+    GARDEN = "garden"  # 园地
+    FOREST = "forest"  # 林地
+    OTHER_AGRICULTURAL = "other_agricultural"  # 其他农用地 (草地, 坑塘, 农村道路 ...)
+    CONSTRUCTION = "construction"  # 建设用地
+    UNUSED = "unused"  # 未利用地
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return _LAND_CLASS_LABELS
+
+    @property
+    def agricultural(self) -> bool:
+        return self not in (LandClass.CONSTRUCTION, LandClass.UNUSED)
+
+
+_LAND_CLASS_LABELS = {
+    LandClass.CULTIVATED: ("耕地", "Cultivated land"),
+    LandClass.GARDEN: ("园地", "Garden land"),
+    LandClass.FOREST: ("林地", "Forest land"),
+    LandClass.OTHER_AGRICULTURAL: ("其他农用地", "Other agricultural land"),
+    LandClass.CONSTRUCTION: ("建设用地", "Construction land"),
+    LandClass.UNUSED: ("未利用地", "Unused land"),
+}
+
+
+class HouseStructure(LabelledEnum):
+    FRAME = "frame"  # 框架
+    BRICK_CONCRETE = "brick_concrete"  # 砖混
+    BRICK_WOOD = "brick_wood"  # 砖木
+    EARTH_WOOD = "earth_wood"  # 土木
+    SIMPLE = "simple"  # 简易
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.FRAME: ("框架", "Frame"),
+            cls.BRICK_CONCRETE: ("砖混", "Brick and concrete"),
+            cls.BRICK_WOOD: ("砖木", "Brick and wood"),
+            cls.EARTH_WOOD: ("土木", "Earth and wood"),
+            cls.SIMPLE: ("简易", "Simple"),
+        }
+
+
+class Resettlement(LabelledEnum):
+    MONEY = "money"  # 货币安置
+    FLAT = "flat"  # 产权调换
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {cls.MONEY: ("货币安置", "Money"), cls.FLAT: ("产权调换", "Flat exchange")}
+
+
+class HouseholdStatus(LabelledEnum):
+    """Where a household stands with its money (the database's household_status view)."""
+
+    UNSIGNED = "unsigned"  # 未签约
+    SIGNED = "signed"  # 已签约
+    PART_PAID = "part_paid"  # 部分兑付
+    PAID = "paid"  # 已兑付
+
+    @classmethod
+    def _labels(cls) -> dict:
+        return {
+            cls.UNSIGNED: ("未签约", "Not signed"),
+            cls.SIGNED: ("已签约", "Signed"),
+            cls.PART_PAID: ("部分兑付", "Part paid"),
+            cls.PAID: ("已兑付", "Paid"),
+        }
+
+    @property
+    def colour(self) -> str:
+        """The 补偿 map theme's colour (the one place; the browser is told)."""
+        return {
+            HouseholdStatus.UNSIGNED: "#d73027",
+            HouseholdStatus.SIGNED: "#fc8d59",
+            HouseholdStatus.PART_PAID: "#fee08b",
+            HouseholdStatus.PAID: "#1a9850",
+        }[self]

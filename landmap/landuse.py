@@ -170,3 +170,23 @@ CATEGORY_LABELS: dict[str, Message] = {
 def category_label(category_id: str) -> Message:
     """A category (see category) as people read it: 农用地, 建设用地, 未利用地 in Chinese."""
     return CATEGORY_LABELS[category_id]
+
+
+def land_class(code: str) -> str:
+    """The compensation standard's land class of a GB/T 21010 code (domain.LandClass):
+    耕地 01, 园地 02, 林地 03, other agricultural land (草地 04, rural roads, ponds, ditches,
+    facility farmland, ridges), construction land, and the rest (unused, or a code the
+    standard does not have)."""
+    if is_known(code) or len(code) == 2:
+        head = code[:2]
+        if head == "01":
+            return "cultivated"
+        if head == "02":
+            return "garden"
+        if head == "03":
+            return "forest"
+    if is_agricultural(code):
+        return "other_agricultural"
+    if is_construction(code):
+        return "construction"
+    return "unused"

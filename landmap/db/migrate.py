@@ -51,6 +51,7 @@ def grant_app_role(settings: Settings) -> bool:
             _keep_audit_append_only(conn, schema)
             _keep_quota_amounts_to_the_ledger(conn, schema)
             _keep_progress_to_its_triggers(conn, schema)
+            _keep_compensation_balances_to_the_ledger(conn, schema)
             if settings.db_role == APP_ROLE:
                 _let_owner_become_app_role(conn)
     finally:
@@ -204,6 +205,20 @@ def _keep_progress_to_its_triggers(conn: Connection, schema: str) -> None:
     if conn.execute(text("SELECT to_regclass(:t)"), {"t": f'"{schema}".progress_delta'}).scalar():
         conn.execute(
             text(f'REVOKE INSERT, UPDATE, DELETE ON "{schema}".progress_delta FROM {APP_ROLE}')
+        )
+
+
+def _keep_compensation_balances_to_the_ledger(conn: Connection, schema: str) -> None:
+    """household_balance (0024) is moved by the agreements' and payments' triggers, as the
+    owner; the app reads it and locks it (FOR UPDATE needs UPDATE on a column: the key)."""
+    if conn.execute(
+        text("SELECT to_regclass(:t)"), {"t": f'"{schema}".household_balance'}
+    ).scalar():
+        conn.execute(
+            text(f"""
+            REVOKE INSERT, UPDATE, DELETE ON "{schema}".household_balance FROM {APP_ROLE};
+            GRANT UPDATE (household_id) ON "{schema}".household_balance TO {APP_ROLE};
+        """)
         )
 
 

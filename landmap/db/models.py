@@ -25,6 +25,7 @@ from sqlalchemy import (
     Double,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
@@ -186,6 +187,9 @@ class AcquisitionBatch(Base):
     target_mu: Mapped[Decimal] = mapped_column(Mu)
     due: Mapped[dt.date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
+    # the batch's compensation budget (元) and resettlement flats planned for it (0024)
+    budget_yuan: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    flats_planned: Mapped[int | None] = mapped_column(Integer)
 
     project: Mapped[Project] = relationship(back_populates="batches")
 
@@ -743,3 +747,150 @@ class BackupRun(Base):
     problems: Mapped[list[Any]] = mapped_column(JSONB)
     run_by: Mapped[str] = mapped_column(Text)
     host: Mapped[str] = mapped_column(Text)
+
+
+# --- compensation and resettlement (0024) ------------------------------------------------
+
+Yuan = Numeric(14, 2)
+
+
+class CompensationStandard(Base):
+    """A compensation standard of a year, in force from a day, for the whole zone (area "")
+    or one zone (its code): never edited; a new one is issued."""
+
+    __tablename__ = "compensation_standard"
+    __table_args__ = (UniqueConstraint("area", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    area: Mapped[str] = mapped_column(Text, server_default="")
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text)
+
+
+class CompensationRate(Base):
+    """One rate of a standard: kind (land, crops, social_security, house, attachment,
+    relocation, transition, early_award), class, unit and 元 per unit."""
+
+    __tablename__ = "compensation_rate"
+    __table_args__ = (UniqueConstraint("standard_id", "kind", "class"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("compensation_standard.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    class_: Mapped[str] = mapped_column("class", Text, server_default="")
+    unit: Mapped[str] = mapped_column(String(16))
+    rate_yuan: Mapped[Decimal] = mapped_column(Yuan)
+    months: Mapped[int | None] = mapped_column(Integer)
+    until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Household(Base):
+    """A household (户) to be compensated and resettled; its ID number and phone sealed by
+    the application (services.personal), id_digest keeping one household per person."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    head: Mapped[str] = mapped_column(Text)
+    id_sealed: Mapped[str] = mapped_column(Text)
+    id_digest: Mapped[str] = mapped_column(Sha256, unique=True)
+    phone_sealed: Mapped[str | None] = mapped_column(Text)
+    members: Mapped[int] = mapped_column(Integer)
+    resettlement: Mapped[str] = mapped_column(String(8))
+    flat_area_m2: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text)
+
+
+class HouseholdParcel(Base):
+    __tablename__ = "household_parcel"
+
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), primary_key=True
+    )
+    parcel_id: Mapped[int] = mapped_column(
+        ForeignKey("parcel.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+
+
+class HouseholdHouse(Base):
+    __tablename__ = "household_house"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), index=True
+    )
+    structure: Mapped[str] = mapped_column(String(16))
+    area_m2: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    storeys: Mapped[int] = mapped_column(Integer, server_default="1")
+    legal: Mapped[bool] = mapped_column(Boolean, server_default="true")
+
+
+class HouseholdAttachment(Base):
+    __tablename__ = "household_attachment"
+    __table_args__ = (UniqueConstraint("household_id", "item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"))
+    item: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+
+class HouseholdBalance(Base):
+    """What a household is agreed and has been paid: moved by the database's triggers only."""
+
+    __tablename__ = "household_balance"
+
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), primary_key=True
+    )
+    agreed_yuan: Mapped[Decimal] = mapped_column(Yuan, server_default="0")
+    paid_yuan: Mapped[Decimal] = mapped_column(Yuan, server_default="0")
+
+
+class CompensationAgreement(Base):
+    """A household's agreement (协议), append-only; a correction is a new version naming the
+    one it supersedes."""
+
+    __tablename__ = "compensation_agreement"
+    __table_args__ = (UniqueConstraint("household_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    supersedes: Mapped[int | None] = mapped_column(
+        ForeignKey("compensation_agreement.id"), unique=True
+    )
+    number: Mapped[str] = mapped_column(Text, index=True)
+    signed_on: Mapped[dt.date] = mapped_column(Date)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("compensation_standard.id"))
+    computed_yuan: Mapped[Decimal] = mapped_column(Yuan)
+    adjustments: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    amount_yuan: Mapped[Decimal] = mapped_column(Yuan)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text)
+
+
+class CompensationPayment(Base):
+    """A payment (兑付) to a household, append-only; a correction reverses one exactly."""
+
+    __tablename__ = "compensation_payment"
+    __table_args__ = (Index("compensation_payment_household", "household_id", "paid_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("compensation_agreement.id"))
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    amount_yuan: Mapped[Decimal] = mapped_column(Yuan)
+    voucher: Mapped[str] = mapped_column(Text, unique=True)
+    reverses: Mapped[int | None] = mapped_column(
+        ForeignKey("compensation_payment.id"), unique=True
+    )
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
+    recorded_by: Mapped[str] = mapped_column(Text)

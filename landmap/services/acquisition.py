@@ -25,7 +25,7 @@ from landmap.db.errors import pg_message
 from landmap.domain import EARLIEST_DATE, Stage, today
 from landmap.geo.units import mu2
 from landmap.messages import Message, msg, term
-from landmap.services import Refused, Result
+from landmap.services import Refused, Result, compensation
 from landmap.services.documents import StoredDocument
 from landmap.services.parcels import (
     ParcelFilter,
@@ -237,7 +237,7 @@ def move(
     """Move every parcel in ``codes`` to ``move.stage``, all or none; returns the change set."""
     _check_day(move.day)
     parcels = _lock(session, codes)
-    _refuse_problems(parcels, move)
+    _refuse_problems(session, parcels, move)
     change_set = uuid.uuid4()
     changes = [
         {
@@ -263,10 +263,12 @@ def move(
     }
 
 
-def _refuse_problems(parcels: list[Any], move: Move) -> None:
-    """MoveRefused (409) naming each parcel that cannot make ``move``. A request of one parcel
-    is answered with its own problem (its code, e.g. move_backwards_needs_reason); one of
-    several with how many cannot move, each named in ``problems``."""
+def _refuse_problems(session: Session, parcels: list[Any], move: Move) -> None:
+    """MoveRefused (409) naming each parcel that cannot make ``move``: the workflow, the day,
+    and the households that have no agreement or are not paid in full for it (the stages
+    follow the money: services.compensation). A request of one parcel is answered with its
+    own problem (its code, e.g. move_backwards_needs_reason); one of several with how many
+    cannot move, each named in ``problems``."""
     whys = {}
     for parcel in parcels:
         why = check_move(Stage(parcel.stage), move)
@@ -274,6 +276,9 @@ def _refuse_problems(parcels: list[Any], move: Move) -> None:
             why = before_last_change(move.day, parcel.last)
         if why:
             whys[parcel.code] = why
+    rest = [(p.id, p.code) for p in parcels if p.code not in whys]
+    whys.update(compensation.stage_blockers(session, rest, move.stage.value, move.day))
+    whys = {p.code: whys[p.code] for p in parcels if p.code in whys}
     if not whys:
         return
     problems = [parcel_problem(code, why) for code, why in whys.items()]

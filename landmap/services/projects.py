@@ -15,7 +15,7 @@ from landmap.db.models import AcquisitionBatch, Project, ProjectTarget, Zone
 from landmap.domain import EARLIEST_DATE, MAX_MU, ProjectKind, ProjectStage, today
 from landmap.geo.units import mu2
 from landmap.messages import Message, msg, term
-from landmap.services import Refused, Result, acquisition, enterprises
+from landmap.services import Refused, Result, acquisition, compensation, enterprises
 
 
 class CatalogError(Refused):
@@ -277,6 +277,7 @@ def project_list(session: Session, as_of: dt.date | None = None) -> list[Project
 
 MAX_NAME = 200
 MAX_TEXT = 2000
+MAX_BUDGET = Decimal("99999999999999.99")  # numeric(16, 2): a batch's compensation budget, 元
 LAST_DUE = dt.date(2100, 12, 31)  # a due date lies from EARLIEST_DATE to this day
 FINANCING = ("", "BT", "BOT")  # 建设-移交, 建设-经营-移交
 FIELD_NAMES = {
@@ -322,6 +323,8 @@ class BatchRecord(Result):
     target_mu: float
     due: dt.date
     note: str
+    budget_yuan: float | None = None  # the batch's compensation budget (元)
+    flats_planned: int | None = None  # resettlement flats planned for it
 
 
 @dataclass(frozen=True)
@@ -564,6 +567,8 @@ def _batch_record(row: AcquisitionBatch) -> BatchRecord:
         target_mu=mu2(row.target_mu),
         due=row.due,
         note=row.note,
+        budget_yuan=float(row.budget_yuan) if row.budget_yuan is not None else None,
+        flats_planned=row.flats_planned,
     )
 
 
@@ -580,6 +585,11 @@ def _batch_values(data: Mapping[str, Any], partial: bool) -> dict[str, Any]:
         out["due"] = due_value(data.get("due"))
     if given("note"):
         out["note"] = _text(data, "note", MAX_TEXT)
+    money = compensation.Reader(data)
+    if "budget_yuan" in data:  # never required
+        out["budget_yuan"] = money.number("budget_yuan", required=False, most=MAX_BUDGET)
+    if "flats_planned" in data:
+        out["flats_planned"] = money.whole("flats_planned", 0, 100000, required=False)
     return out
 
 

@@ -13,6 +13,7 @@ from landmap.web import (
     auth,
     backups,
     briefing,
+    compensation,
     db,
     errors,
     evaluation,
@@ -61,6 +62,7 @@ def init_app(app: Flask, listener=None) -> None:
     app.register_blueprint(idle.bp)
     app.register_blueprint(supply.bp)
     app.register_blueprint(statistics.bp)
+    app.register_blueprint(compensation.bp)
     tiles.init_app(app)
     # scripts, styles and JSON go compressed (Leaflet + Bootstrap shrink from 450 KB to ~100 KB);
     # HTML pages do not: they carry the CSRF token, and compressing secrets invites BREACH.

@@ -56,6 +56,17 @@ CREATES = {
     "0021": {"progress_delta"},
     "0022": {"document_content"},
     "0023": {"backup_run"},
+    "0024": {
+        "compensation_standard",
+        "compensation_rate",
+        "household",
+        "household_parcel",
+        "household_house",
+        "household_attachment",
+        "household_balance",
+        "compensation_agreement",
+        "compensation_payment",
+    },
 }
 
 # what stays the same through 0008 -> head -> 0008: each a fingerprint of the rows
