@@ -19,13 +19,17 @@ from sqlalchemy.orm import Session
 
 from landmap.domain import (
     CHINA,
+    CompensationKind,
+    HouseStructure,
     ProjectKind,
     ProjectStage,
     QuotaKind,
     QuotaSource,
+    Resettlement,
     Role,
     Stage,
     TransferStatus,
+    Unit,
 )
 from landmap.geo.units import mu2
 from landmap.messages import DEFAULT_LOCALE, Message, Term, msg, shown, term
@@ -55,6 +59,7 @@ ACTIONS: dict[str, Message] = {
     "stage": msg("audit_action_stage", "stage moved"),
     "dispute": msg("audit_action_dispute", "dispute flagged"),
     "resolve": msg("audit_action_resolve", "dispute resolved"),
+    "view_personal": msg("audit_action_view_personal", "ID and phone numbers read"),
 }
 
 ENTITIES: dict[str, Term] = {
@@ -72,6 +77,14 @@ ENTITIES: dict[str, Term] = {
     "target": term("project target"),
     "parcel_lineage": term("split or merge"),
     "parcel_correction": term("parcel correction"),
+    "compensation_standard": term("compensation standard"),
+    "compensation_rate": term("compensation rate"),
+    "household": term("household"),
+    "household_parcel": term("household's parcel"),
+    "household_house": term("household's house"),
+    "household_attachment": term("household's attachment"),
+    "agreement": term("compensation agreement"),
+    "payment": term("compensation payment"),
 }
 
 # column -> label, for the columns of every audited table (0005's AUDITED) and of the
@@ -171,6 +184,36 @@ FIELDS: dict[str, Term] = {
     "before": term("before"),
     "after": term("after"),
     "happened_on": term("day of the change"),
+    # compensation and resettlement (0024)
+    "head": term("head of household"),
+    "members": term("members"),
+    "resettlement": term("resettlement"),
+    "flat_area_m2": term("flat area (m²)"),
+    "structure": term("house structure"),
+    "area_m2": term("floor area (m²)"),
+    "storeys": term("storeys"),
+    "legal": term("registered"),
+    "item": term("item"),
+    "quantity": term("quantity"),
+    "household_id": term("household"),
+    "number": term("agreement number"),
+    "signed_on": term("signed on"),
+    "version": term("version"),
+    "supersedes": term("agreement corrected"),
+    "standard_id": term("compensation standard"),
+    "computed_yuan": term("computed (yuan)"),
+    "adjustments": term("adjustments"),
+    "amount_yuan": term("amount (yuan)"),
+    "paid_on": term("paid on"),
+    "voucher": term("voucher number"),
+    "agreement_id": term("compensation agreement"),
+    "class": term("class"),
+    "unit": term("unit"),
+    "rate_yuan": term("rate (yuan)"),
+    "months": term("months"),
+    "until": term("signed by"),
+    "effective_from": term("effective from"),
+    "area": term("area (区片)"),
 }
 ENTITY_FIELDS: dict[str, dict[str, Term]] = {
     "project": {
@@ -180,6 +223,8 @@ ENTITY_FIELDS: dict[str, dict[str, Term]] = {
     },
     "batch": {"name": term("batch name")},
     "quota_entry": {"kind": term("quota entry kind")},
+    "compensation_rate": {"kind": term("compensation item kind")},
+    "payment": {"reverses": term("payment reversed")},
 }
 # (entity, column) -> the enum its values are ids of: shown by their labels
 ENUMS: dict[tuple[str, str], type] = {
@@ -190,6 +235,10 @@ ENUMS: dict[tuple[str, str], type] = {
     ("quota_entry", "source"): QuotaSource,
     ("user", "role"): Role,
     ("commercial_plot", "transfer_status"): TransferStatus,
+    ("compensation_rate", "kind"): CompensationKind,
+    ("compensation_rate", "unit"): Unit,
+    ("household", "resettlement"): Resettlement,
+    ("household_house", "structure"): HouseStructure,
 }
 BOUNDARY_STATUS: dict[str, Term] = {
     "current": term("in force"),

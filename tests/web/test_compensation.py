@@ -186,6 +186,11 @@ def test_the_id_number_is_not_in_the_database(client, db, standard):
         {"n": f"%{number}%"},
     ).scalar()
     assert audit == 0
+    # nor the sealed numbers: the audit keeps them out as it does passwords
+    kept = db.execute(
+        text("SELECT after FROM audit_log WHERE entity = 'household' ORDER BY id DESC LIMIT 1")
+    ).scalar()
+    assert kept["head"] == "张三" and not {"id_sealed", "phone_sealed", "id_digest"} & set(kept)
 
 
 @pytest.mark.parametrize(

@@ -355,6 +355,17 @@ def upgrade() -> None:
         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
         EXECUTE FUNCTION lm_households_follow_lineage();
 
+    -- the audit trail keeps a household's sealed numbers out too (as it does passwords)
+    CREATE OR REPLACE FUNCTION lm_audit_columns(rel regclass) RETURNS text LANGUAGE sql STABLE
+    RETURN (SELECT string_agg(CASE WHEN a.attname = 'geom'
+                                   THEN 'md5(_r_.geom::text) AS geom_md5'
+                                   ELSE '_r_.' || quote_ident(a.attname) END, ', '
+                              ORDER BY a.attnum)
+            FROM pg_attribute a
+            WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+              AND a.attname NOT IN ('password_hash', 'token_hash', 'id_sealed', 'phone_sealed',
+                                    'id_digest'));
+
     ALTER TABLE acquisition_batch
         ADD COLUMN budget_yuan numeric(16, 2) CHECK (budget_yuan >= 0),
         ADD COLUMN flats_planned integer CHECK (flats_planned BETWEEN 0 AND 100000);
@@ -380,6 +391,14 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("""
+    CREATE OR REPLACE FUNCTION lm_audit_columns(rel regclass) RETURNS text LANGUAGE sql STABLE
+    RETURN (SELECT string_agg(CASE WHEN a.attname = 'geom'
+                                   THEN 'md5(_r_.geom::text) AS geom_md5'
+                                   ELSE '_r_.' || quote_ident(a.attname) END, ', '
+                              ORDER BY a.attnum)
+            FROM pg_attribute a
+            WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+              AND a.attname NOT IN ('password_hash', 'token_hash'));
     ALTER TABLE acquisition_batch DROP COLUMN budget_yuan, DROP COLUMN flats_planned;
     DROP TRIGGER parcel_lineage_households ON parcel_lineage;
     DROP FUNCTION lm_households_follow_lineage();
