@@ -178,10 +178,12 @@ def get_project(session: Session, project_id: int) -> dict[str, Any] | None:
             "due": r.due.isoformat(),
             "parcels": r.parcels,
             "note": r.note,
+            "budget_yuan": float(r.budget_yuan) if r.budget_yuan is not None else None,
+            "flats_planned": r.flats_planned,
         }
         for r in session.execute(
             text("""
-            SELECT b.id, b.name, b.target_mu, b.due, b.note,
+            SELECT b.id, b.name, b.target_mu, b.due, b.note, b.budget_yuan, b.flats_planned,
                    coalesce(sum(pa.area_mu), 0) AS area_mu,
                    count(pa.id) AS parcels
             FROM acquisition_batch b LEFT JOIN parcel pa ON pa.batch_id = b.id
@@ -589,6 +591,9 @@ def _batch_values(data: Mapping[str, Any], partial: bool) -> dict[str, Any]:
     if "budget_yuan" in data:  # never required
         out["budget_yuan"] = money.number("budget_yuan", required=False, most=MAX_BUDGET)
     if "flats_planned" in data:
+        flats = data["flats_planned"]
+        if isinstance(flats, str) and flats.strip().isdigit():  # a form's field
+            money = compensation.Reader({"flats_planned": int(flats)})
         out["flats_planned"] = money.whole("flats_planned", 0, 100000, required=False)
     return out
 

@@ -370,3 +370,33 @@ def test_the_database_and_the_domain_name_the_same_stages(client, db, standard):
             ).scalar()
             assert bool(blocked) == (stage in needs), (stage, code)
     assert unsigned["id"] != signed["id"]
+
+
+def test_a_batch_gets_its_budget_through_the_api_and_the_form(client, db):
+    batch, project = db.execute(
+        text("""SELECT b.id, b.project_id FROM acquisition_batch b JOIN project p
+                ON p.id = b.project_id WHERE p.closed_on IS NULL ORDER BY b.id LIMIT 1""")
+    ).one()
+    r = client.patch(f"/api/batches/{batch}", json={"budget_yuan": 12345678.9, "flats_planned": 40})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["budget_yuan"] == 12345678.9 and r.get_json()["flats_planned"] == 40
+    summary = client.get(f"/api/projects/{project}/compensation?batch={batch}").get_json()
+    assert summary["budget_yuan"] == 12345678.9 and summary["flats_planned"] == 40
+    bad = client.patch(f"/api/batches/{batch}", json={"budget_yuan": "很多"}, headers=ZH)
+    assert bad.status_code == 400 and "预算" in bad.get_json()["error"]
+    # the batch form (its fields as text) keeps and changes them
+    form = client.get(f"/batches/{batch}/edit").get_data(as_text=True)
+    assert 'name="budget_yuan"' in form and "12345678.90" in form
+    saved = client.post(
+        f"/batches/{batch}/edit",
+        data={"name": db.execute(text("SELECT name FROM acquisition_batch WHERE id = :b"),
+                                 {"b": batch}).scalar(),
+              "target_mu": "100", "due": "2030-12-31", "note": "", "budget_yuan": "500000",
+              "flats_planned": "12"},
+    )  # fmt: skip
+    assert saved.status_code in (302, 303), saved.get_data(as_text=True)[:500]
+    row = db.execute(
+        text("SELECT budget_yuan, flats_planned FROM acquisition_batch WHERE id = :b"),
+        {"b": batch},
+    ).one()
+    assert (float(row.budget_yuan), row.flats_planned) == (500000.0, 12)
