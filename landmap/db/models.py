@@ -888,9 +888,7 @@ class CompensationPayment(Base):
     paid_on: Mapped[dt.date] = mapped_column(Date)
     amount_yuan: Mapped[Decimal] = mapped_column(Yuan)
     voucher: Mapped[str] = mapped_column(Text, unique=True)
-    reverses: Mapped[int | None] = mapped_column(
-        ForeignKey("compensation_payment.id"), unique=True
-    )
+    reverses: Mapped[int | None] = mapped_column(ForeignKey("compensation_payment.id"), unique=True)
     note: Mapped[str] = mapped_column(Text, server_default="")
     recorded_at: Mapped[dt.datetime] = mapped_column(Timestamptz, server_default=func.now())
     recorded_by: Mapped[str] = mapped_column(Text)

@@ -115,6 +115,7 @@ FIELDS = {
     "reverses": term("payment reversed"),
     "note": term("note"),
     "budget_yuan": term("budget (yuan)"),
+    "as_of": term("as-of date"),
     "flats_planned": term("resettlement flats planned"),
 }
 
@@ -1315,10 +1316,14 @@ def summary(
     project_id: int,
     batch_id: int | None = None,
     as_of: dt.date | None = None,
+    rows: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A project's (or batch's) money: budget, computed, agreed, paid, outstanding, the
-    households by status, and the resettlement flats needed against those planned."""
-    rows = households_of(session, sealer, project_id, batch_id, as_of)
+    households by status, and the resettlement flats needed against those planned; the sums
+    of ``rows`` when given (households_of's of the same project, batch and day: a page that
+    lists them too computes them once)."""
+    if rows is None:
+        rows = households_of(session, sealer, project_id, batch_id, as_of)
     budget, flats_planned = session.execute(
         text("""SELECT sum(budget_yuan), sum(flats_planned), count(budget_yuan),
                        count(flats_planned) FROM acquisition_batch

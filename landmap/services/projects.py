@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -592,7 +593,7 @@ def _batch_values(data: Mapping[str, Any], partial: bool) -> dict[str, Any]:
         out["budget_yuan"] = money.number("budget_yuan", required=False, most=MAX_BUDGET)
     if "flats_planned" in data:
         flats = data["flats_planned"]
-        if isinstance(flats, str) and flats.strip().isdigit():  # a form's field
+        if isinstance(flats, str) and re.fullmatch(r"[0-9]{1,6}", flats.strip()):  # a form's
             money = compensation.Reader({"flats_planned": int(flats)})
         out["flats_planned"] = money.whole("flats_planned", 0, 100000, required=False)
     return out

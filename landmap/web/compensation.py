@@ -1,6 +1,6 @@
 """Compensation and resettlement (补偿安置) through the API: standards, households, their
-computed compensation, agreements and payments, a project's (or batch's) money, and the 补偿
-map theme. See landmap.services.compensation.
+computed compensation, agreements and payments, a project's (or batch's) money. See
+landmap.services.compensation; the 补偿 map theme is landmap.web.compensation_pages.
 
 ID and phone numbers are masked for every reader except the roles that handle agreements
 (permission "compensation"), and only in one household's own record
@@ -10,13 +10,14 @@ transaction of its own, before the numbers are sent."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from landmap.config import personal_key
 from landmap.db.engine import session_scope
-from landmap.domain import HouseholdStatus, LabelledEnum
+from landmap.domain import LabelledEnum
 from landmap.messages import Message, Term, gettext, msg
 from landmap.services import compensation, projects
 from landmap.services.personal import Sealer
@@ -73,7 +74,7 @@ def _id_arg(name: str) -> int | None:
     value = request.args.get(name)
     if not value:
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+    if not re.fullmatch(r"[0-9]{1,10}", value) or not 1 <= int(value) <= MAX_ID:
         raise ApiError(msg("not_an_id", "%(what)s must be an id (a whole number)", what=name))
     return int(value)
 
@@ -225,21 +226,3 @@ def project_households(project_id: int):
     batch, as_of = _project_scope(project_id)
     found = compensation.households_of(get_session(), sealer(), project_id, batch, as_of)
     return jsonify(for_people({"project": project_id, "batch": batch, "households": found}))
-
-
-@bp.get("/api/compensation/theme")
-@requires("view")
-def theme():
-    """The 补偿 map theme: each parcel with households by the least advanced status of them,
-    with the statuses' labels and colours (the browser keeps no copy)."""
-    statuses = compensation.parcel_status(get_session())
-    return jsonify(
-        for_people(
-            {
-                "parcels": statuses,
-                "legend": [
-                    {"status": s.value, "label": s, "colour": s.colour} for s in HouseholdStatus
-                ],
-            }
-        )
-    )

@@ -94,6 +94,7 @@ def good(db):
         "draft_id": draft,
         "batch_id": batch,
         "enterprise_id": 1,
+        "household_id": 1,
         "import_id": 1,
         "pending": "0" * 32,
         "doc_id": 1,

@@ -25,7 +25,7 @@ from landmap.web.security import safe_next
 SAMPLE = {"code": "2011-2", "project_id": 1, "year": 2011, "doc_id": 1, "lang": "en", "draft_id": 1,
           "layer": "parcels", "z": 10, "x": 826, "y": 431}  # fmt: skip
 SAMPLE |= {"import_id": 1, "pending": "0" * 32}  # an import, an upload waiting to be confirmed
-SAMPLE |= {"batch_id": 1, "enterprise_id": 1}  # a batch, an enterprise
+SAMPLE |= {"batch_id": 1, "enterprise_id": 1, "household_id": 1}  # a batch, ..., a household
 SAMPLE |= {"collection_id": "parcels", "item_id": "2011-2"}  # OGC API Features
 ROLES = [None, "viewer", "officer", "planner", "admin"]
 

@@ -357,8 +357,9 @@ def upgrade() -> None:
 
     -- the audit trail keeps a household's sealed numbers out too (as it does passwords)
     CREATE OR REPLACE FUNCTION lm_audit_columns(rel regclass) RETURNS text LANGUAGE sql STABLE
-    RETURN (SELECT string_agg(CASE WHEN a.attname = 'geom'
-                                   THEN 'md5(_r_.geom::text) AS geom_md5'
+    RETURN (SELECT string_agg(CASE WHEN a.atttypid = 'public.geometry'::regtype
+                                   THEN 'md5(_r_.' || quote_ident(a.attname) || '::text) AS '
+                                        || quote_ident(a.attname || '_md5')
                                    ELSE '_r_.' || quote_ident(a.attname) END, ', '
                               ORDER BY a.attnum)
             FROM pg_attribute a
@@ -392,8 +393,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("""
     CREATE OR REPLACE FUNCTION lm_audit_columns(rel regclass) RETURNS text LANGUAGE sql STABLE
-    RETURN (SELECT string_agg(CASE WHEN a.attname = 'geom'
-                                   THEN 'md5(_r_.geom::text) AS geom_md5'
+    RETURN (SELECT string_agg(CASE WHEN a.atttypid = 'public.geometry'::regtype
+                                   THEN 'md5(_r_.' || quote_ident(a.attname) || '::text) AS '
+                                        || quote_ident(a.attname || '_md5')
                                    ELSE '_r_.' || quote_ident(a.attname) END, ', '
                               ORDER BY a.attnum)
             FROM pg_attribute a
