@@ -1,8 +1,10 @@
 """The illustrative demo zone (data/demo/): zones, projects and parcels, loaded through the
-same loader as any surveyor's file; then the supplies, construction, buildings (supply.json)
-and the core enterprises' 2011 monthly statistics (statistics.csv), inserted through the
-models so that the database's triggers and constraints apply. Loading it twice changes
-nothing."""
+same loader as any surveyor's file, with the land-use survey; the compensation standard,
+households, agreements and payments (compensation.json) through services.compensation, before
+the acquisition history that needs them; then the supplies, construction, buildings
+(supply.json) and the core enterprises' 2011 monthly statistics (statistics.csv), inserted
+through the models so that the database's triggers and constraints apply. Loading it twice
+changes nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import csv
 import datetime as dt
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from landmap import loaders
-from landmap.config import PROJECT_ROOT, Settings
+from landmap.config import PROJECT_ROOT, Settings, personal_key
 from landmap.db.models import (
     ConstructionEvent,
     EnterpriseStatistic,
@@ -29,8 +31,9 @@ from landmap.db.models import (
 from landmap.domain import READY_FOR_SUPPLY, Stage
 from landmap.loaders import LoadOptions, LoadReport
 from landmap.messages import msg
-from landmap.services import Refused, acquisition, enterprises, projects, quota
+from landmap.services import Refused, acquisition, compensation, enterprises, projects, quota
 from landmap.services.acquisition import Move
+from landmap.services.personal import Sealer, normal_id_number
 from landmap.services.projects import CatalogError
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
@@ -44,6 +47,8 @@ class DemoResult:
     history_entries: int = 0
     # supplies, construction events, building facts and monthly statistics written
     works: int = 0
+    # compensation standards, batch budgets, households, agreements and payments written
+    compensation: int = 0
 
     @property
     def changed(self) -> bool:
@@ -54,6 +59,7 @@ class DemoResult:
             or self.parcels.updated
             or self.history_entries
             or self.works
+            or self.compensation
         )
 
 
@@ -86,15 +92,18 @@ def _load(session: Session, settings: Settings, folder: Path, meta: dict) -> Dem
     parcels = loaders.load(
         session, settings, "parcels", gpkg, LoadOptions(layer="parcels", run_by="demo")
     )
-    entries = _history(session, folder / "stage_history.csv")
+    # the land-use survey before the compensation (its land part) and the compensation before
+    # the history (协议签订 and later need the households' agreements and payments)
     for layer, name in (("landuse", "dltb"), ("farmland", "jbnt")):
         report = loaders.load(
             session, settings, layer, gpkg, LoadOptions(layer=name, run_by="demo")
         )
         changes += report.inserted + report.updated
+    money = _compensation(session, settings, folder)
+    entries = _history(session, folder / "stage_history.csv")
     changes += _quota(session, meta.get("quota", {}))
     works = _works(session, folder)
-    return DemoResult(changes, zones, parcels, entries, works)
+    return DemoResult(changes, zones, parcels, entries, works, money)
 
 
 def _enterprises(session: Session, rows: list[dict]) -> int:
@@ -155,6 +164,118 @@ def _quota(session: Session, book: dict) -> int:
             )
         count += 1
     return count
+
+
+def _compensation(session: Session, settings: Settings, folder: Path) -> int:
+    """The demo's compensation (compensation.json) through services.compensation: the
+    standards not issued yet, the batch budgets not set yet, the households whose ID number
+    is not registered yet, their agreements when they have none (the amount: the total
+    computed under the standard on the agreement's day plus the adjustments) and the payments
+    whose voucher is not recorded yet (a share of the agreed amount, or the rest of it); how
+    many were written."""
+    path = folder / "compensation.json"
+    if not path.exists():
+        return 0
+    book = json.loads(path.read_text(encoding="utf-8"))
+    written = 0
+    for s in book.get("standards", []):
+        issued = session.execute(
+            text("SELECT 1 FROM compensation_standard WHERE area = :a AND effective_from = :d"),
+            {"a": s.get("area", ""), "d": _day(s["effective_from"])},
+        ).first()
+        if issued is None:
+            compensation.issue_standard(session, s, "demo")
+            written += 1
+    for b in book.get("batches", []):
+        written += _batch_money(session, b)
+    sealer = Sealer(personal_key(settings))
+    # every household first: a parcel's land is shared among all its households, so each
+    # agreement is computed with the parcel's households all registered
+    households = []
+    for h in book.get("households", []):
+        household_id = _demo_household(session, sealer, h)
+        if household_id is None:
+            data = {k: v for k, v in h.items() if k not in ("parcel", "agreement", "payments")}
+            added = compensation.add_household(session, sealer, h["parcel"], data, "demo")
+            household_id = added["id"]
+            written += 1
+        households.append((household_id, h))
+    for household_id, h in households:
+        written += _agreement(session, household_id, h)
+    return written
+
+
+def _batch_money(session: Session, book: dict) -> int:
+    """A batch's budget and flats planned, when it has none yet (1 or 0)."""
+    batch_id, budget, flats = session.execute(
+        text("""SELECT b.id, b.budget_yuan, b.flats_planned FROM acquisition_batch b
+                JOIN project p ON p.id = b.project_id WHERE p.name = :p AND b.name = :b"""),
+        {"p": book["project"], "b": book["batch"]},
+    ).one()
+    data = {}
+    if budget is None and book.get("budget_yuan") is not None:
+        data["budget_yuan"] = book["budget_yuan"]
+    if flats is None and book.get("flats_planned") is not None:
+        data["flats_planned"] = book["flats_planned"]
+    if not data:
+        return 0
+    projects.update_batch(session, batch_id, data)
+    return 1
+
+
+def _agreement(session: Session, household_id: int, book: dict) -> int:
+    """A demo household's agreement and payments, those not there yet."""
+    written = 0
+    agreement = book.get("agreement")
+    if agreement is None:
+        return 0
+    signed = session.execute(
+        text("SELECT 1 FROM compensation_agreement WHERE household_id = :h"), {"h": household_id}
+    ).first()
+    if signed is None:
+        day = _day(agreement["date"])
+        computed = compensation.compute_many_at(session, [household_id], day)[household_id].total
+        adjusted = sum(
+            (_money(a["amount_yuan"]) for a in agreement.get("adjustments", [])), Decimal(0)
+        )
+        amount = computed + adjusted
+        compensation.agree(session, household_id, {**agreement, "amount_yuan": str(amount)}, "demo")
+        written += 1
+    for p in book.get("payments", []):
+        recorded = session.execute(
+            text("SELECT 1 FROM compensation_payment WHERE voucher = :v"), {"v": p["voucher"]}
+        ).first()
+        if recorded is not None:
+            continue
+        agreed, paid = session.execute(
+            text("SELECT agreed_yuan, paid_yuan FROM household_balance WHERE household_id = :h"),
+            {"h": household_id},
+        ).one()
+        if p.get("rest"):
+            amount = agreed - paid
+        else:
+            amount = (agreed * _money(p["share"])).quantize(compensation.FEN, ROUND_HALF_UP)
+        if amount <= 0:
+            continue
+        body = {"date": p["date"], "voucher": p["voucher"], "amount_yuan": str(amount)}
+        compensation.pay(session, household_id, body, "demo")
+        written += 1
+    return written
+
+
+def _demo_household(session: Session, sealer: Sealer, book: dict) -> int | None:
+    """The demo household registered already: by its ID number's digest, or (the digest of
+    another personal key) by its head on its parcel, as the demo recorded it."""
+    digest = sealer.digest(normal_id_number(book["id_number"]))
+    return session.execute(
+        text("""SELECT h.id FROM household h WHERE h.id_digest = :d
+                UNION ALL
+                SELECT h.id FROM household h JOIN household_parcel hp ON hp.household_id = h.id
+                JOIN parcel p ON p.id = hp.parcel_id
+                WHERE h.recorded_by = 'demo' AND h.head = :head AND p.code = :code
+                LIMIT 1"""),
+        {"d": digest, "head": book["head"], "code": book["parcel"]},
+    ).scalar()
 
 
 def _history(session: Session, path: Path) -> int:

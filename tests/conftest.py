@@ -352,3 +352,36 @@ def free_parcels(session, n: int = 1, offset: int = 0) -> list[str]:
             {"n": n, "o": offset},
         ).scalars()
     )
+
+
+def settle_households(session, codes: list[str], day) -> int:
+    """Sign (at the computed total) and pay in full, on ``day``, every household on these
+    parcels that is not yet: the demo's households keep their parcels from 协议签订 and later
+    until then. Through services.compensation; how many households it settled."""
+    from landmap.services import compensation
+
+    rows = session.execute(
+        text("""SELECT DISTINCT s.household_id, s.status FROM household_status s
+                JOIN household_parcel hp ON hp.household_id = s.household_id
+                JOIN parcel p ON p.id = hp.parcel_id
+                WHERE p.code = ANY(:c) AND s.status <> 'paid' ORDER BY 1"""),
+        {"c": list(codes)},
+    ).all()
+    for household_id, status in rows:
+        if status == "unsigned":
+            total = compensation.compute_many_at(session, [household_id], day)[household_id].total
+            body = {
+                "number": f"T-{household_id}",
+                "date": day.isoformat(),
+                "amount_yuan": str(total),
+            }
+            compensation.agree(session, household_id, body, "t")
+        agreed, paid = session.execute(
+            text("SELECT agreed_yuan, paid_yuan FROM household_balance WHERE household_id = :h"),
+            {"h": household_id},
+        ).one()
+        if agreed > paid:
+            body = {"date": day.isoformat(), "amount_yuan": str(agreed - paid),
+                    "voucher": f"T-{household_id}-{day.isoformat()}"}  # fmt: skip
+            compensation.pay(session, household_id, body, "t")
+    return len(rows)

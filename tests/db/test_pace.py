@@ -8,6 +8,7 @@ import datetime as dt
 import math
 
 import pytest
+from conftest import settle_households
 from sqlalchemy import text
 
 from landmap.domain import Stage
@@ -103,6 +104,7 @@ def test_a_batch_cleared_whole_is_complete_on_the_day(db, batch):
         .scalars()
         .all()
     )
+    settle_households(db, rows, D(2012, 5, 2))  # the demo's households, surveyed in 2011
     acquisition.move(db, rows, Move(Stage.CLEARED, D(2012, 5, 2)), "u")
     pr = acquisition.progress(db, batch["project"], bid, D(2012, 5, 2))
     assert pr.projected_completion == D(2012, 5, 2) and pr.on_track is True

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from conftest import client_for
+from conftest import client_for, settle_households
 from openpyxl import load_workbook
 from sqlalchemy import text
 
@@ -131,7 +131,7 @@ def test_a_monthly_report_is_of_its_last_day(client, db, december):
     wb = workbook(client, "/reports/monthly.xlsx?month=2011-11")
     assert wb.sheetnames == [
         *("说明", "用地指标", "指标变动", "征拆进度", "项目", "分区地类"),
-        *("企业统计", "亩均效益"),
+        *("企业统计", "亩均效益", "补偿安置"),
     ]
     assert "2011-11-01 至 2011-11-30" in wb.properties.title
     assert "截至" not in wb.properties.title  # the month has ended
@@ -338,6 +338,7 @@ def test_the_last_day_with_data_is_the_registers(client, db):
         text("""SELECT min(p.code) FROM parcel p JOIN project pr
                               ON pr.id = p.project_id WHERE pr.name = '居民安置区'""")
     ).scalar()
+    settle_households(db, [code], today())  # its households, signed in 2011, paid in full
     move = {"stage": "cleared", "date": today().isoformat()}
     resp = client.post(f"/api/parcels/{code}/stage", json=move)
     assert resp.status_code == 201, resp.get_json()
