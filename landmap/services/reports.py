@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from landmap.domain import CHINA, ProjectKind, QuotaSource, Stage, today
 from landmap.geo.units import mu2
-from landmap.services import acquisition, quota, statistics, xlsx, zones
+from landmap.services import acquisition, compensation_workbook, quota, statistics, xlsx, zones
 from landmap.services.adjustment import DraftCheck, ParcelAcross
+from landmap.services.personal import Sealer
 from landmap.services.xlsx import COUNT, MONEY, MU
 
 MU_NOTE = (
@@ -194,12 +195,15 @@ def _day(value: str | None) -> dt.date | None:
 # --- 月统计 / 季分析 ------------------------------------------------------------------------
 
 
-def period_workbook(session: Session, first: dt.date, last: dt.date, title: str) -> bytes:
+def period_workbook(
+    session: Session, first: dt.date, last: dt.date, title: str, sealer: Sealer
+) -> bytes:
     """月统计 / 季分析 of the period ``first``..``last``, every sheet as of the period's last
     day (today when the period has not ended — its last day counts as under way until it is
     over — and then the title says 截至 today): the quota
     books of its year and the entries dated in it, acquisition progress, projects by
-    acquisition stage, mu per zone and land-use class."""
+    acquisition stage, mu per zone and land-use class, and the compensation money of each
+    project with households (and of its batches; ``sealer`` opens the households' records)."""
     as_of = min(last, today())
     name = f"{title}（{first.isoformat()} 至 {last.isoformat()}）"
     if last >= today():
@@ -216,6 +220,12 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
         [None, None, None, COUNT, MU],
     )
     _enterprise_statistics(wb, session, first, as_of)
+    xlsx.write_table(
+        wb.create_sheet("补偿安置"),
+        compensation_workbook.PERIOD_HEADERS,
+        compensation_workbook.period_rows(session, sealer, as_of),
+        compensation_workbook.PERIOD_FORMATS,
+    )
     xlsx.describe(
         wb,
         name,
@@ -231,6 +241,11 @@ def period_workbook(session: Session, first: dt.date, last: dt.date, title: str)
             ("分区地类", "各区块宗地按地类（GB/T 21010 一级类）的宗地数与面积"),
             ("企业统计", "各企业本期（截至当日）月度统计合计，从业人员为期末人数"),
             ("亩均效益", "各企业当年与近 12 个月的亩均税收、亩均产值（万元/亩）、分类与排名"),
+            (
+                "补偿安置",
+                "有安置户的各项目（全部批次与各批次）截至当日的预算、测算补偿、协议金额、"
+                "已兑付、未兑付（元）与各状态户数",
+            ),
         ],
     )
     return xlsx.to_bytes(wb)

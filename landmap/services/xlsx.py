@@ -110,12 +110,14 @@ def write_table(
     for cell in ws[1]:
         cell.font, cell.fill, cell.alignment = _BOLD, _HEAD_FILL, _HEAD_ALIGN
     widths = [text_width(h) for h in headers]
+    last = [1]  # the row last written (ws.max_row scans every cell: asked per cell, quadratic)
 
     def put(row: Sequence[Any], bold: bool) -> None:
         ws.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        last[0] += 1
         for col, value in enumerate(row):
             fmt = formats[col] if col < len(formats) else None
-            cell = ws.cell(row=ws.max_row, column=col + 1)
+            cell = ws.cell(row=last[0], column=col + 1)
             if isinstance(value, dt.datetime):
                 cell.number_format = DATETIME
             elif isinstance(value, dt.date):

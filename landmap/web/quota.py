@@ -19,6 +19,7 @@ from landmap.services.quota import FIRST_YEAR, Entry, last_year
 from landmap.web import charts
 from landmap.web.api import check_day, parse_day, parse_id, parse_number, parse_whole
 from landmap.web.auth import current_user_name, requires
+from landmap.web.compensation import sealer
 from landmap.web.db import get_session, rollback
 from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError
@@ -300,7 +301,7 @@ def monthly_report():
         1,
         msg("report_bad_month", "the month must be given as YYYY-MM (month 01 to 12)"),
     )
-    data = reports.period_workbook(get_session(), first, last, _("Monthly statistics"))
+    data = reports.period_workbook(get_session(), first, last, _("Monthly statistics"), sealer())
     return workbook(data, f"monthly-{first:%Y-%m}.xlsx")
 
 
@@ -313,7 +314,7 @@ def quarterly_report():
         3,
         msg("report_bad_quarter", "the quarter must be given as YYYY-Qn, e.g. 2011-Q4"),
     )
-    data = reports.period_workbook(get_session(), first, last, _("Quarterly analysis"))
+    data = reports.period_workbook(get_session(), first, last, _("Quarterly analysis"), sealer())
     return workbook(data, f"quarterly-{first.year}-Q{(first.month + 2) // 3}.xlsx")
 
 

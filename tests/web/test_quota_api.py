@@ -118,7 +118,7 @@ def test_the_ledger_page_and_workbooks_match_the_api(client):
     wb = load_workbook(io.BytesIO(resp.data))
     assert wb.sheetnames == [
         *("说明", "用地指标", "指标变动", "征拆进度", "项目", "分区地类"),
-        *("企业统计", "亩均效益"),
+        *("企业统计", "亩均效益", "补偿安置"),
     ]
     movements = list(wb["指标变动"].iter_rows(min_row=2, values_only=True))
     assert sorted(r[4] for r in movements) == [7.5, 52.5]  # September: consumed, released
