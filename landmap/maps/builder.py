@@ -90,6 +90,9 @@ class MapSpec:
     # the popup's 供地/建设 section: texts, choices, whether the user may record
     # (landmap.web.supply.popup_options; its script is static/js/supply.js)
     supply: dict[str, Any] = field(default_factory=dict)
+    # the popup's 补偿安置 section: its texts and the URL of a parcel's households
+    # (landmap.web.compensation_pages.popup_options; its script is static/js/compensation.js)
+    compensation: dict[str, Any] = field(default_factory=dict)
 
 
 def farmland_overlay(name: str, tiles_url: str) -> dict[str, Any]:
@@ -171,6 +174,7 @@ def parcel_layer_options(spec: MapSpec, labels: dict[str, str]) -> dict[str, Any
         "hint": "lm-hint",
         "asOf": spec.as_of,
         "supply": spec.supply,
+        "compensation": spec.compensation,
         **spec.urls,
         "edit": {
             "enabled": spec.editable and not spec.as_of,

@@ -25,6 +25,7 @@ class ParcelLayer(JSCSSMixin, Layer):
         ("leaflet_vectorgrid", "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
         *_ASSETS_JS,
         ("landmap_supply_js", "js/supply.js"),  # the popup's 供地/建设 section
+        ("landmap_compensation_js", "js/compensation.js"),  # the popup's 补偿安置 section
     ]
 
     def __init__(self, name: str, options: dict[str, Any]) -> None:

@@ -123,3 +123,6 @@ EFFICIENCY_STYLES: dict[str, dict] = {
     },
     "default": {"color": "#424242", "weight": 1, "fillColor": "#bdbdbd", "fillOpacity": 0.7},
 }
+# the 补偿 theme (web.compensation_pages): a parcel's outline; its fill is the colour of the
+# least advanced status of its households (domain.HouseholdStatus.colour, the one place)
+COMPENSATION_OUTLINE: dict = {"color": "#424242", "weight": 1, "fillOpacity": 0.75}

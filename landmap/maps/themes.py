@@ -11,7 +11,7 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 
-from landmap.maps.styles import IDLE_STYLES
+from landmap.maps.styles import COMPENSATION_OUTLINE, IDLE_STYLES
 
 
 class ThemeOverlay(JSCSSMixin, Layer):
@@ -54,4 +54,31 @@ def idle_overlay(
         "styles": IDLE_STYLES,
         "labels": labels,
         "legend": {"title": legend["title"], "rows": rows, "keys": False},
+    }
+
+
+def compensation_overlay(
+    name: str,
+    url: str,
+    params: dict[str, Any],
+    legend: dict[str, Any],
+    labels: dict[str, Any],
+) -> dict[str, Any]:
+    """The 补偿 theme: ``url`` answers the GeoJSON of the parcels with households
+    (services.compensation_theme) for ``params`` (zone); each feature's ``status`` (the least
+    advanced of its households) picks its fill. ``legend``: a title and its rows (``key``, the
+    status; ``label``; ``color``, HouseholdStatus.colour), in the user's language, least
+    advanced first; ``labels``: the popup's texts."""
+    styles = {
+        row["key"]: {**COMPENSATION_OUTLINE, "fillColor": row["color"]} for row in legend["rows"]
+    }
+    return {
+        "name": name,
+        "layer": "compensation",
+        "url": url,
+        "params": {k: v for k, v in params.items() if v},
+        "styleBy": "status",
+        "styles": {**styles, "default": COMPENSATION_OUTLINE},
+        "labels": labels,
+        "legend": {"title": legend["title"], "rows": legend["rows"], "keys": False},
     }

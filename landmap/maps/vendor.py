@@ -15,6 +15,7 @@ ASSETS: dict[str, str] = {
     "landmap_js": "js/landmap.js",
     "landmap_print_js": "js/print.js",
     "landmap_supply_js": "js/supply.js",
+    "landmap_compensation_js": "js/compensation.js",
     "landmap_print_css": "css/print.css",
     "leaflet_draw_js": "vendor/leaflet-draw/leaflet.draw.js",
     "leaflet_draw_css": "vendor/leaflet-draw/leaflet.draw.css",

@@ -14,6 +14,8 @@ from landmap.web import (
     backups,
     briefing,
     compensation,
+    compensation_books,
+    compensation_pages,
     db,
     errors,
     evaluation,
@@ -63,6 +65,8 @@ def init_app(app: Flask, listener=None) -> None:
     app.register_blueprint(supply.bp)
     app.register_blueprint(statistics.bp)
     app.register_blueprint(compensation.bp)
+    app.register_blueprint(compensation_pages.bp)
+    app.register_blueprint(compensation_books.bp)
     tiles.init_app(app)
     # scripts, styles and JSON go compressed (Leaflet + Bootstrap shrink from 450 KB to ~100 KB);
     # HTML pages do not: they carry the CSRF token, and compressing secrets invites BREACH.

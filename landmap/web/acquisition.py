@@ -16,6 +16,7 @@ from landmap.services.acquisition import Move
 from landmap.web import charts, push
 from landmap.web.api import parse_as_of, parse_day, parse_id
 from landmap.web.auth import current_user_name, requires
+from landmap.web.compensation_pages import batch_money
 from landmap.web.db import get_session
 from landmap.web.downloads import workbook
 from landmap.web.errors import ApiError, or_404
@@ -277,4 +278,5 @@ def project_page(project_id: int):
         chart=charts.progress_chart(focus.as_dict(), chart_labels),
         plots=supply.project_plots(session, project_id, as_of),
         plots_day=as_of or today(),
+        compensation=batch_money(project, as_of),
     )

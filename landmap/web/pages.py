@@ -29,6 +29,8 @@ from landmap.services import adjustment, parcels, projects, zones
 from landmap.services.acquisition import allowed_moves
 from landmap.web.api import parse_as_of, parse_int
 from landmap.web.auth import PUBLIC, can, requires
+from landmap.web.compensation_pages import compensation_theme_overlay
+from landmap.web.compensation_pages import popup_options as compensation_popup
 from landmap.web.db import get_session, settings
 from landmap.web.i18n import SUPPORTED, locale, remember
 from landmap.web.idle import idle_theme
@@ -191,6 +193,7 @@ def map_spec(
         grid_srid=s.storage_srid,
         print_spec=print_spec(subject, active_zone, theme or _theme(extra), as_of),
         supply=popup_options(day),
+        compensation=compensation_popup(),
         urls={
             "projectUrl": project_url.removesuffix("/0") + "/__ID__",
             "manyUrl": url_for("acquisition.move_many"),
@@ -324,6 +327,11 @@ def _all_bounds(session) -> list[float] | None:
     ]
 
 
+def _money(as_of: dt.date | None, zone: str | None) -> list[dict]:
+    """The 补偿 theme, on maps of now (the payment statuses are those of today)."""
+    return [] if as_of else [compensation_theme_overlay(zone)]
+
+
 @bp.get("/")
 @requires("view")
 def index():
@@ -334,7 +342,7 @@ def index():
         {},
         None,
         as_of,
-        theme_overlays=[idle_theme(as_of, None), efficiency_theme(as_of)],
+        theme_overlays=[idle_theme(as_of, None), efficiency_theme(as_of), *_money(as_of, None)],
     )
     codes = zones.zone_codes(session)
     return render_template(
@@ -354,7 +362,7 @@ def zone_page(code: str):
     as_of = as_of_arg()
     figures = zones.zone_summary(session, zone["code"], as_of)
     by_stage = figures.as_dict()["mu_by_stage"]
-    themes = [idle_theme(as_of, zone["code"])]
+    themes = [idle_theme(as_of, zone["code"]), *_money(as_of, zone["code"])]
     parts = page_map(
         zone["bbox"], {"zone": zone["code"]}, zone["code"], as_of, theme_overlays=themes
     )

@@ -957,7 +957,8 @@
     title.href = L_.parcelUrl.replace("__CODE__", encodeURIComponent(p.code));
     box.appendChild(title);
     var table = el("table", "lm-facts");
-    [[L_.status, p.status_label], [L_.land_user, p.land_user], [L_.reason, p.reason],
+    [[L_.status, p.status_label], [L_.households, p.households], [L_.land_user, p.land_user],
+     [L_.reason, p.reason],
      [L_.days_overdue, p.days_overdue],
      [L_.fee_wan, p.fee_wan == null ? "" : Number(p.fee_wan).toFixed(2)]]
       .forEach(function (r) {
