@@ -5,7 +5,7 @@ fixed set of tiles at zooms 12-18 over them, and requests that set with several 
 clients from
 
   * landmap under gunicorn (cold: a fresh server, empty cache; then warm: the same set again),
-  * the raw tile query landmap runs on a cache miss, through psycopg2 (the floor),
+  * the statement landmap draws a tile by on a cache miss, through psycopg2 (the floor),
   * tipg (the PyPI tile server, FastAPI/asyncpg) pointed at the same table,
 
 printing tiles/s and p50/p95 latency for each; the raw query and landmap are measured in
@@ -171,10 +171,11 @@ def raw_connections(settings: Settings, clients: int) -> list:
 
 
 def raw(conns: list, cells) -> tuple[list[float], float]:
-    """The tile query itself, through psycopg2, one connection per client thread."""
+    """The statement landmap draws a tile by on a cache miss (the tile and its freshness
+    token), through psycopg2, one connection per client thread."""
     from sqlalchemy.dialects import postgresql
 
-    sql, params = tiles.tile_sql("parcels", tiles.TileFilter())
+    sql, params = tiles.draw_sql("parcels", tiles.TileFilter())
     pg_sql = str(text(sql).compile(dialect=postgresql.dialect()))
     idle: queue.SimpleQueue = queue.SimpleQueue()
     for conn in conns:
@@ -220,9 +221,11 @@ def start_landmap(settings: Settings, args, port: int, cache_dir: str) -> subpro
     env = {**os.environ, "DATABASE_URL": settings.database_url, "LANDMAP_DB_SCHEMA": SCHEMA,
            "LANDMAP_DB_ROLE": settings.db_role, "LANDMAP_VAR_DIR": cache_dir,
            "LANDMAP_SECRET_KEY": "bench"}  # fmt: skip
+    # as the README runs it (landmap/gunicorn_conf.py), with the workers and threads asked for
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "-w", str(args.workers), "-k", "gthread",
-         "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "landmap:create_app()"],
+        [str(ROOT / ".venv/bin/gunicorn"), "-c", "landmap/gunicorn_conf.py",
+         "-w", str(args.workers), "-k", "gthread", "--threads", str(args.threads),
+         "-b", f"127.0.0.1:{port}", "landmap:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     wait_up(port, "/healthz", {})

@@ -22,6 +22,7 @@ tile for a user who has just written, are exact at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import hashlib
 import logging
@@ -156,12 +157,6 @@ def _simple_sql(table: str, layer: str, columns: str) -> tuple[str, dict[str, An
     )
 
 
-def tile_sql(layer: str, selection: TileFilter) -> tuple[str, dict[str, Any]]:
-    """The tile query: one statement, parameters z, x, y and those of params_for()."""
-    body, params = _tile_body(layer, selection)
-    return _ENVELOPE + body, params
-
-
 def _tile_body(layer: str, selection: TileFilter) -> tuple[str, dict[str, Any]]:
     if layer == "parcels":
         return _parcels_sql(selection)
@@ -252,6 +247,31 @@ def prune_tile_changes(session: Session, older_than_days: int = 30) -> int:
     ).rowcount
 
 
+@functools.lru_cache(maxsize=256)
+def _driver_sql(sql: str, dialect) -> str:
+    """``sql`` (with :name parameters) in the driver's own parameter style, compiled once."""
+    return str(text(sql).compile(dialect=dialect))
+
+
+def _fetch_one(session: Session, sql: str, params: dict[str, Any]) -> tuple:
+    """The one row of ``sql``, sent through the DBAPI cursor of the session's connection (a
+    pooled one, or a test's in its transaction): a tile drawn pays for the query and little
+    else, where SQLAlchemy's work per statement (parse, compile lookup, execution context,
+    result) cost a cold tile about as much CPU as gzipping it. A connection the server
+    dropped is invalidated here, so the pool never hands it out again. (The engine's
+    statement events do not see it.)"""
+    connection = session.connection()
+    dbapi = connection.connection
+    try:
+        with dbapi.cursor() as cursor:
+            cursor.execute(_driver_sql(sql, connection.dialect), params)
+            return cursor.fetchone()
+    except connection.dialect.loaded_dbapi.Error:
+        if dbapi.closed:
+            connection.invalidate()
+        raise
+
+
 def freshness(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int, ...]:
     """The tile's freshness token: while it stays equal, so does the tile."""
     token = session.execute(
@@ -260,15 +280,19 @@ def freshness(session: Session, layer: str, z: int, x: int, y: int) -> tuple[int
     return tuple(token)
 
 
+def draw_sql(layer: str, selection: TileFilter) -> tuple[str, dict[str, Any]]:
+    """The statement a tile is drawn by: its freshness token and the tile, in one statement
+    (one round trip, one snapshot); parameters z, x, y and those of params_for()."""
+    body, params = _tile_body(layer, selection)
+    return f"{_ENVELOPE} SELECT ({_TOKEN}), ({body})", {**params, "layer": layer}
+
+
 def render_with_token(
     session: Session, layer: str, z: int, x: int, y: int, selection: TileFilter
 ) -> tuple[tuple[int, ...], bytes]:
-    """The tile and its freshness token, in one statement: one round trip, one snapshot."""
-    body, params = _tile_body(layer, selection)
-    token, data = session.execute(
-        text(f"{_ENVELOPE} SELECT ({_TOKEN}), ({body})"),
-        {**params, "layer": layer, **params_for(z, x, y)},
-    ).one()
+    """The tile and its freshness token (draw_sql)."""
+    sql, params = draw_sql(layer, selection)
+    token, data = _fetch_one(session, sql, {**params, **params_for(z, x, y)})
     return tuple(token), bytes(data or b"")
 
 
@@ -772,7 +796,7 @@ class Tile:
 
 
 def get_tile(
-    session: Session,
+    session: Session | Callable[[], Session],
     cache: TileCache,
     layer: str,
     z: int,
@@ -782,9 +806,11 @@ def get_tile(
     exact: bool = False,
     redraw: Callable[[], tuple[tuple[int, ...], bytes]] | None = None,
 ) -> Tile:
-    """The tile, from the cache when it may be served. ``exact``: never a stale version (the
-    user has just written); ``redraw``: draws the tile with a session of its own, for drawing
-    a stale low-zoom tile again in the background."""
+    """The tile, from the cache when it may be served. ``session``: a session, or what makes
+    one when the database must be asked (a tile kept and trusted asks nothing: no session is
+    made for it); ``exact``: never a stale version (the user has just written); ``redraw``:
+    draws the tile with a session of its own, for drawing a stale low-zoom tile again in the
+    background."""
     check_layer(layer)
     check_address(z, x, y)
     key = (layer, z, x, y, selection.key())
@@ -799,13 +825,14 @@ def get_tile(
                 cache.redraw_later(key, redraw)
             return Tile(kept[1], _etag(key, kept[0]), True, stale=True)
         kept = None  # told it changed: no need to ask the database whether it did
+    db = session if isinstance(session, Session) else session()  # the database is asked now
     if kept is not None:
         since = cache.generation()
-        if kept[0] == freshness(session, layer, z, x, y):
+        if kept[0] == freshness(db, layer, z, x, y):
             cache.confirm(key, since)
             return Tile(kept[1], _etag(key, kept[0]), True)
     # not kept, or stale: the tile and its token in one query, compressed once
-    token, data = cache.draw(key, lambda: render_with_token(session, layer, z, x, y, selection))
+    token, data = cache.draw(key, lambda: render_with_token(db, layer, z, x, y, selection))
     return Tile(data, _etag(key, token), False)
 
 

@@ -132,11 +132,16 @@ def _basic_token(req) -> tuple[str, str] | None:
     return auth.username, auth.password
 
 
+def token_key(token: str) -> tuple[str, str]:
+    """What the token's user is kept under in the "auth" cache."""
+    return "token", users.token_hash(token)
+
+
 def _user_for_token(token: str) -> users.User | None:
     """The token's user; kept (by the token's hash) until told that a token or user changed.
     An unknown token is not kept: guessing fills nothing."""
     return push.cache("auth").get(
-        ("token", users.token_hash(token)),
+        token_key(token),
         lambda: users.user_for_token(get_session(primary=True), token),
         keep=lambda found: found is not None,
     )

@@ -36,9 +36,13 @@ def wrote_lately(user: str | None) -> bool:
     """Whether this client wrote within the tiles' grace for stale low zooms."""
     if WROTE_COOKIE in request.cookies:
         return True
+    return wrote_here(user, current_app.extensions["landmap.settings"].tile_stale_seconds)
+
+
+def wrote_here(user: str | None, seconds: float) -> bool:
+    """Whether ``user`` wrote through this process within the grace (``seconds``) and one."""
     if not user:
         return False
-    seconds = current_app.extensions["landmap.settings"].tile_stale_seconds
     with _writers_lock:
         return time.monotonic() - _writers.get(user, -1e9) < seconds + 1
 

@@ -68,19 +68,36 @@ def _policy(basemap_origin: str) -> str:
     )
 
 
+def _fixed(https: bool) -> list[tuple[str, str]]:
+    """The headers every response gets, whatever it is."""
+    fixed = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "geolocation=(), camera=(), microphone=()"),
+    ]
+    if https:
+        fixed.append(("Strict-Transport-Security", "max-age=31536000"))
+    return fixed
+
+
 def _headers(response, policy: str, https: bool):
     # a nonce only where a page may carry inline scripts; a tile or JSON has none to allow
     inline = f" 'nonce-{nonce()}'" if response.mimetype == "text/html" else ""
     response.headers["Content-Security-Policy"] = policy.format(nonce=inline)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"
-    if https:
-        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    for name, value in _fixed(https):
+        response.headers[name] = value
     if _private():
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def data_headers(app: Flask) -> list[tuple[str, str]]:
+    """What _headers gives a response that is no page (no nonce) and keeps its own caching (a
+    tile): for what is answered before Flask dispatches (landmap.web.tiles)."""
+    settings = app.extensions["landmap.settings"]
+    policy = app.extensions["landmap.csp"]
+    return [("Content-Security-Policy", policy.format(nonce="")), *_fixed(settings.https)]
 
 
 def _private() -> bool:
@@ -97,6 +114,6 @@ def init_app(app: Flask) -> None:
     if settings.basemap_url:
         parts = urlsplit(settings.basemap_url.replace("{s}", "a"))
         origin = f"{parts.scheme}://{parts.netloc}".replace("://a.", "://*.")
-    policy = _policy(origin)
+    policy = app.extensions["landmap.csp"] = _policy(origin)
     app.after_request(lambda response: _headers(response, policy, settings.https))
     app.jinja_env.globals["csp_nonce"] = nonce
