@@ -24,17 +24,22 @@ import datetime as dt
 import json
 import math
 import random
+import sys
 from collections import defaultdict
 from pathlib import Path
 
 import pyogrio
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from landmap.domain import Stage  # noqa: E402
+from landmap.services.personal import check_character  # noqa: E402
+
 DEMO = ROOT / "data" / "demo"
 OUT = DEMO / "compensation.json"
 
-ORDER = ["not_started", "pre_announced", "surveyed", "plan_published", "agreement_signed",
-         "compensated", "demolished", "cleared"]  # fmt: skip
+ORDER = [s.value for s in Stage.workflow()]
 LAST_DAY = dt.date(2011, 12, 31)  # the demo's last day (supply.json)
 C_PROJECT = "C区1000亩土地开发项目"
 FIRST_BATCH = "第一批"
@@ -92,8 +97,6 @@ STRUCTURES = [
     ("frame", 10, (150, 300), (2, 4)),
     ("simple", 15, (10, 40), (1, 1)),
 ]
-_WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
-_CHECK = "10X98765432"
 
 
 def id_number(rng: random.Random, taken: set[str]) -> str:
@@ -104,7 +107,7 @@ def id_number(rng: random.Random, taken: set[str]) -> str:
         if born == dt.date(1980, 1, 1):
             continue
         base = f"430802{born:%Y%m%d}{rng.randrange(1, 1000):03d}"
-        number = base + _CHECK[sum(int(c) * w for c, w in zip(base, _WEIGHTS, strict=True)) % 11]
+        number = base + check_character(base)
         if number not in taken:
             taken.add(number)
             return number

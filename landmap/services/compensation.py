@@ -156,7 +156,7 @@ class Reader:
     """Reads one JSON object of a request, refusing (400) what is missing or malformed, by
     the field's name as people call it."""
 
-    def __init__(self, data: Any, what: str = ""):
+    def __init__(self, data: Any):
         if not isinstance(data, Mapping):
             raise CompensationRefused(msg("json_object_expected", "a JSON object is expected"))
         self.data = data
@@ -403,7 +403,7 @@ def _rate_class(kind: CompensationKind, item: Reader) -> str:
     return ""
 
 
-def _class_label(kind: str, klass: str, locale: str | None = None) -> Any:
+def _class_label(kind: str, klass: str) -> Any:
     if kind in ("land", "crops"):
         return LandClass(klass)
     if kind == "house":
@@ -614,6 +614,8 @@ def _status_rows(session: Session, where: str, params: dict[str, Any], as_of: dt
                h.flat_area_m2, h.note, a.id AS agreement_id, a.number, a.version, a.signed_on,
                a.amount_yuan AS agreed_yuan, coalesce(p.paid_yuan, 0) AS paid_yuan,
                p.last AS last_paid_on,
+               lm_household_status(a.id IS NOT NULL, a.amount_yuan, coalesce(p.paid_yuan, 0))
+                   AS status,
                (SELECT array_agg(pc.code ORDER BY pc.code) FROM household_parcel hp
                 JOIN parcel pc ON pc.id = hp.parcel_id
                 WHERE hp.household_id = h.id AND pc.retired_on IS NULL) AS parcels
@@ -627,23 +629,12 @@ def _status_rows(session: Session, where: str, params: dict[str, Any], as_of: dt
     )
 
 
-def status_of(agreement_id: int | None, agreed: Decimal | None, paid: Decimal) -> HouseholdStatus:
-    """The one rule of a household's status (the database's household_status view agrees)."""
-    if agreement_id is None:
-        return HouseholdStatus.UNSIGNED
-    if paid >= (agreed or 0):
-        return HouseholdStatus.PAID
-    if paid > 0:
-        return HouseholdStatus.PART_PAID
-    return HouseholdStatus.SIGNED
-
-
 def _household_dict(row: Mapping[str, Any], sealer: Sealer, unmasked: bool) -> dict[str, Any]:
     id_number = sealer.open(row["id_sealed"])
     phone = sealer.open(row["phone_sealed"])
     agreed = row["agreed_yuan"]
     paid = row["paid_yuan"]
-    status = status_of(row["agreement_id"], agreed, paid)
+    status = HouseholdStatus(row["status"])
     return {
         "id": row["id"],
         "head": row["head"],
@@ -783,7 +774,7 @@ class Computation:
     def total(self) -> Decimal:
         return sum((i.amount for i in self.items), Decimal(0))
 
-    def as_dict(self, session: Session | None = None) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "household": self.household_id,
             "date": self.day.isoformat(),
@@ -917,24 +908,20 @@ def _compute(session: Session, ids: list[int], days: dict[int, dt.date]) -> dict
             if mu <= 0:
                 continue
             rated("land", klass.value, mu)
-            if klass.agricultural:
-                rated("crops", klass.value, mu) if ("crops", klass.value) in book else None
+            if klass.agricultural and ("crops", klass.value) in book:
+                rated("crops", klass.value, mu)
         farm = _q(sum((v for k, v in by_class.items() if LandClass(k).agricultural), Decimal(0)))
         if farm > 0 and ("social_security", "") in book:
             rated("social_security", "", farm)
         for h in houses[i]:
-            if h["legal"]:
+            if h["legal"] or ("house", h["structure"]) not in book:
                 rated("house", h["structure"], _q(h["area_m2"]))
-            elif ("house", h["structure"]) in book:
-                rate = book[("house", h["structure"])]
+            else:  # unregistered: listed, at no rate
                 c.items.append(
                     Item("house", h["structure"], "m2", _q(h["area_m2"]), Decimal(0),
                          msg("house_unregistered", "unregistered: the standard pays nothing "
                              "for it (an adjustment of the agreement may award it)"))
                 )  # fmt: skip
-                del rate
-            else:
-                rated("house", h["structure"], _q(h["area_m2"]))
         for a in attachments[i]:
             rated("attachment", a["item"], _q(a["quantity"]))
         if ("relocation", "") in book:
@@ -963,7 +950,7 @@ def compute(session: Session, household_id: int, day: dt.date | None = None) -> 
     return compute_many(session, [household_id], day)[household_id]
 
 
-def _no_standard(day: dt.date) -> CompensationRefused:
+def no_standard(day: dt.date) -> CompensationRefused:
     return CompensationRefused(
         msg(
             "no_standard_in_force",
@@ -989,6 +976,16 @@ def _exists(session: Session, household_id: int) -> None:
 # --- agreements and payments ---------------------------------------------------------------
 
 
+def _in_force(session: Session, household_id: int) -> Any:
+    """The household's agreement in force (the one no later version supersedes), or None."""
+    return session.execute(
+        text("""SELECT id, number, signed_on FROM compensation_agreement a
+                WHERE household_id = :h AND NOT EXISTS (
+                    SELECT 1 FROM compensation_agreement b WHERE b.supersedes = a.id)"""),
+        {"h": household_id},
+    ).first()
+
+
 def agree(session: Session, household_id: int, data: Any, user: str) -> dict[str, Any]:
     """The household's agreement, or (naming the one in force: ``supersedes``) its
     correction; its amount must be the computed total plus the adjustments."""
@@ -1012,12 +1009,7 @@ def agree(session: Session, household_id: int, data: Any, user: str) -> dict[str
         text("SELECT 1 FROM household_balance WHERE household_id = :h FOR UPDATE"),
         {"h": household_id},
     )
-    current = session.execute(
-        text("""SELECT id, number, signed_on FROM compensation_agreement a
-                WHERE household_id = :h AND NOT EXISTS (
-                    SELECT 1 FROM compensation_agreement b WHERE b.supersedes = a.id)"""),
-        {"h": household_id},
-    ).first()
+    current = _in_force(session, household_id)
     if current is not None and supersedes != current.id:
         raise CompensationRefused(
             msg(
@@ -1051,7 +1043,7 @@ def agree(session: Session, household_id: int, data: Any, user: str) -> dict[str
     # under the standard in force on this agreement's day, not an earlier version's
     computation = compute_many_at(session, [household_id], day)[household_id]
     if computation.standard_id is None:
-        raise _no_standard(day)
+        raise no_standard(day)
     computed = computation.total
     expected = computed + sum((Decimal(str(a["amount_yuan"])) for a in adjustments), Decimal(0))
     if amount != expected:
@@ -1130,12 +1122,7 @@ def pay(session: Session, household_id: int, data: Any, user: str) -> dict[str, 
                 WHERE household_id = :h FOR UPDATE"""),
         {"h": household_id},
     ).one()
-    current = session.execute(
-        text("""SELECT id, number, signed_on FROM compensation_agreement a
-                WHERE household_id = :h AND NOT EXISTS (
-                    SELECT 1 FROM compensation_agreement b WHERE b.supersedes = a.id)"""),
-        {"h": household_id},
-    ).first()
+    current = _in_force(session, household_id)
     if current is None:
         raise CompensationRefused(
             msg("payment_needs_agreement", "the household has no agreement: nothing is due"), 409
@@ -1206,8 +1193,9 @@ def pay(session: Session, household_id: int, data: Any, user: str) -> dict[str, 
         raise CompensationRefused(
             msg("payment_refused", "the payment was refused: %(why)s", why=pg_message(exc)), 409
         ) from None
-    agreed, paid = session.execute(
-        text("SELECT agreed_yuan, paid_yuan FROM household_balance WHERE household_id = :h"),
+    agreed, paid, status = session.execute(
+        text("""SELECT agreed_yuan, paid_yuan, status FROM household_status
+                WHERE household_id = :h"""),
         {"h": household_id},
     ).one()
     return {
@@ -1218,7 +1206,7 @@ def pay(session: Session, household_id: int, data: Any, user: str) -> dict[str, 
         "agreed_yuan": yuan(agreed),
         "paid_yuan": yuan(paid),
         "outstanding_yuan": yuan(agreed - paid),
-        "status": status_of(current.id, agreed, paid).value,
+        "status": status,
     }
 
 

@@ -57,6 +57,11 @@ class Sealer:
         return hmac.new(self._digest_key, id_number.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+def check_character(first17: str) -> str:
+    """The check character (ISO 7064 MOD 11-2) of an ID number's first 17 digits."""
+    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
 def id_number_problem(value: str) -> Message | None:
     """Why ``value`` is not a resident ID number (GB 11643: 17 digits, a birth date, and a
     check character from ISO 7064 MOD 11-2), or None."""
@@ -71,7 +76,7 @@ def id_number_problem(value: str) -> Message | None:
         born = None
     if born is None or not dt.date(1890, 1, 1) <= born <= dt.date.today():
         return msg("id_number_birth_date", "the ID number's birth date is not a real date")
-    check = _CHECK[sum(int(c) * w for c, w in zip(value[:17], _WEIGHTS, strict=True)) % 11]
+    check = check_character(value[:17])
     if value[17] != check:
         return msg(
             "id_number_check_digit",

@@ -160,18 +160,11 @@ def household_compensation(household_id: int):
     ``total_yuan``."""
     _household_or_404(household_id)
     session = get_session()
-    if compensation.household(session, sealer(), household_id, False) is None:
+    if not compensation.exists(session, household_id):
         raise ApiError(msg("no_such_household", "no such household"), 404)
     computed = compensation.compute(session, household_id, _day_arg("date"))
     if computed.standard_id is None:
-        raise ApiError(
-            msg(
-                "no_standard_in_force",
-                "no compensation standard is in force on %(date)s: issue one first",
-                date=computed.day.isoformat(),
-            ),
-            409,
-        )
+        raise compensation.no_standard(computed.day)
     return jsonify(for_people(computed.as_dict()))
 
 

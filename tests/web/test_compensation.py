@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from landmap import create_app
 from landmap.domain import today
-from landmap.services.personal import _CHECK, _WEIGHTS
+from landmap.services.personal import check_character
 
 YEAR = today().year
 ZH = {"Accept-Language": "zh-CN"}
@@ -22,7 +22,7 @@ ZH = {"Accept-Language": "zh-CN"}
 def id_number(serial: int, born: str = "19800101") -> str:
     """A resident ID number with its right check digit."""
     base = f"430802{born}{serial:03d}"
-    return base + _CHECK[sum(int(c) * w for c, w in zip(base, _WEIGHTS, strict=True)) % 11]
+    return base + check_character(base)
 
 
 STANDARD = {

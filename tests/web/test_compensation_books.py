@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from landmap import create_app
 from landmap.domain import HouseholdStatus, today
-from landmap.services.personal import _CHECK, _WEIGHTS
+from landmap.services.personal import check_character
 
 YEAR = today().year
 ZH = {"Accept-Language": "zh-CN"}
@@ -46,7 +46,7 @@ STANDARD = {
 
 def id_number(serial: int) -> str:
     base = f"430802198001{serial % 28 + 1:02d}{serial % 1000:03d}"
-    return base + _CHECK[sum(int(c) * w for c, w in zip(base, _WEIGHTS, strict=True)) % 11]
+    return base + check_character(base)
 
 
 def yuan(v) -> Decimal:

@@ -16,14 +16,14 @@ from conftest import client_for
 from sqlalchemy import text
 
 from landmap.domain import HouseholdStatus, today
-from landmap.services.personal import _CHECK, _WEIGHTS
+from landmap.services.personal import check_character
 
 HOSTILE = "<b>钱四</b>"
 
 
 def id_number(serial: int) -> str:
     base = f"430802197503{serial % 28 + 1:02d}{serial:03d}"
-    return base + _CHECK[sum(int(c) * w for c, w in zip(base, _WEIGHTS, strict=True)) % 11]
+    return base + check_character(base)
 
 
 class Tables(HTMLParser):

@@ -292,14 +292,17 @@ def upgrade() -> None:
     CREATE TRIGGER compensation_payment_apply BEFORE INSERT ON compensation_payment
         FOR EACH ROW EXECUTE FUNCTION lm_apply_payment();
 
-    -- where a household stands: unsigned, signed, part paid, paid
+    -- where a household stands: unsigned, signed, part paid, paid (the one rule of it)
+    CREATE FUNCTION lm_household_status(signed boolean, agreed numeric, paid numeric)
+        RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN NOT signed THEN 'unsigned'
+                WHEN paid >= coalesce(agreed, 0) THEN 'paid'
+                WHEN paid > 0 THEN 'part_paid'
+                ELSE 'signed' END;
     CREATE VIEW household_status AS
     SELECT h.id AS household_id, b.agreed_yuan, b.paid_yuan,
            a.id AS agreement_id, a.number AS agreement_number, a.signed_on,
-           CASE WHEN a.id IS NULL THEN 'unsigned'
-                WHEN b.paid_yuan >= b.agreed_yuan THEN 'paid'
-                WHEN b.paid_yuan > 0 THEN 'part_paid'
-                ELSE 'signed' END AS status
+           lm_household_status(a.id IS NOT NULL, b.agreed_yuan, b.paid_yuan) AS status
     FROM household h JOIN household_balance b ON b.household_id = h.id
     LEFT JOIN compensation_agreement a ON a.household_id = h.id
         AND NOT EXISTS (SELECT 1 FROM compensation_agreement n WHERE n.supersedes = a.id);
@@ -408,6 +411,7 @@ def downgrade() -> None:
     DROP FUNCTION lm_stage_needs_households();
     DROP FUNCTION lm_households_blocking(integer, text, date);
     DROP VIEW household_status;
+    DROP FUNCTION lm_household_status(boolean, numeric, numeric);
     DROP FUNCTION lm_standard_in_force(text, date);
     DROP TABLE compensation_payment, compensation_agreement, household_balance,
         household_attachment, household_house, household_parcel, household,
